@@ -1,0 +1,96 @@
+import type { Collection, Db, Document, IndexDescription } from 'mongodb';
+import type { Resource } from '@medplum/fhirtypes';
+import type { IndexValue } from './search-index.ts';
+
+/**
+ * The MongoDB collections IDR keeps and their indexes. Every document is keyed by a deterministic
+ * `_id`, so writes can be idempotent upserts; nothing relies on features FerretDB 1.24 lacks.
+ */
+
+/** The current version of one resource (or its tombstone after delete). `_id` = "Type/id". */
+export interface ResourceDoc {
+  _id: string;
+  rt: string;
+  id: string;
+  vid: number;
+  lu: Date;
+  deleted: boolean;
+  /** Patient ids whose compartment holds this resource (top-level, indexed). */
+  patients: string[];
+  sp: Record<string, IndexValue>;
+  so: Record<string, string | number | Date>;
+  /** The resource as served, meta included; absent on tombstones. */
+  res?: Resource;
+}
+
+/** One version in a resource's history. `_id` = "Type/id/vid". */
+export interface HistoryDoc {
+  _id: string;
+  rt: string;
+  id: string;
+  vid: number;
+  lu: Date;
+  method: 'POST' | 'PUT' | 'DELETE';
+  deleted: boolean;
+  res?: Resource;
+}
+
+/** Undo information for one write of a transaction Bundle on a server without transactions. */
+export interface UndoStep {
+  key: string;
+  newVid: number;
+  previous: ResourceDoc | null;
+}
+
+/** Journal of a transaction Bundle applied with compensation; see DESIGN "transactions". */
+export interface JournalDoc {
+  _id: string;
+  status: 'pending' | 'committed' | 'rolled-back';
+  startedAt: Date;
+  steps: UndoStep[];
+}
+
+export interface Collections {
+  resources: Collection<ResourceDoc>;
+  history: Collection<HistoryDoc>;
+  journal: Collection<JournalDoc>;
+}
+
+/** The collections of a database. */
+export function collections(db: Db): Collections {
+  return {
+    resources: db.collection<ResourceDoc>('resources'),
+    history: db.collection<HistoryDoc>('resource_history'),
+    journal: db.collection<JournalDoc>('tx_journal'),
+  };
+}
+
+/**
+ * Creates the indexes the searches need (idempotent). On MongoDB they make each per-patient or
+ * per-code query one index scan; FerretDB 1.24 accepts them but only pushes `_id` equality down.
+ */
+export async function ensureIndexes(c: Collections): Promise<void> {
+  await createEach(c.resources, [
+    { key: { rt: 1, lu: -1 }, name: 'type_lastUpdated' },
+    { key: { patients: 1, rt: 1, lu: -1 }, name: 'patient_type' },
+    { key: { rt: 1, 'sp.code': 1 }, name: 'type_code' },
+    { key: { rt: 1, 'sp.identifier': 1 }, name: 'type_identifier' },
+    { key: { rt: 1, 'sp.subject': 1, 'sp.date.s': -1 }, name: 'type_subject_date' },
+    { key: { rt: 1, 'sp.patient': 1, 'sp.date.s': -1 }, name: 'type_patient_date' },
+    { key: { rt: 1, 'sp.name': 1 }, name: 'type_name' },
+    { key: { rt: 1, 'sp.target': 1 }, name: 'type_target' },
+  ]);
+  await createEach(c.history, [
+    { key: { rt: 1, id: 1, vid: -1 }, name: 'type_id_version' },
+    { key: { rt: 1, lu: -1 }, name: 'type_lastUpdated' },
+  ]);
+  await createEach(c.journal, [{ key: { status: 1, startedAt: 1 }, name: 'status_started' }]);
+}
+
+/**
+ * One createIndexes command per index: FerretDB 1.24 panics (and drops the connection) when a
+ * single createIndexes command lists several indexes that already exist.
+ */
+export async function createEach<T extends Document>(collection: Collection<T>, specs: IndexDescription[]): Promise<void> {
+  for (const spec of specs) await collection.createIndexes([spec]);
+}

@@ -1,0 +1,175 @@
+import type { Resource, SearchParameter } from '@medplum/fhirtypes';
+import {
+  convertToSearchableDates,
+  convertToSearchableNumbers,
+  convertToSearchableQuantities,
+  convertToSearchableReferences,
+  convertToSearchableStrings,
+  convertToSearchableTokens,
+  convertToSearchableUris,
+  evalFhirPathTyped,
+  getSearchParameterDetails,
+  toTypedValue,
+} from '@medplum/core';
+import { patientCompartmentParamsFor, searchParamsFor } from './fhir-definitions.ts';
+
+/**
+ * Computes the values a resource is found by, once per write, so a search is a plain equality or
+ * range query on these fields (FerretDB and MongoDB alike). One entry per R4 search parameter:
+ *  - token:     strings "system|code", "code" (any system), "system|" (any code in system);
+ *               display texts, lower-cased, under "<code>:text"
+ *  - string:    lower-cased, accent-free full values and each word (prefix search by anchored regex);
+ *               the exact values under "<code>:exact"
+ *  - date:      one range { s, e } (earliest start, latest end) as Dates
+ *  - quantity:  [{ v, s, c }] value, unit system, unit code (or unit text)
+ *  - reference: "Type/id", the bare "id", absolute URLs as given
+ *  - number, uri: the values
+ * See: https://hl7.org/fhir/R4/search.html
+ */
+
+export interface QuantityKey {
+  v: number;
+  s: string;
+  c: string;
+}
+
+export interface DateRangeKey {
+  s: Date;
+  e: Date;
+}
+
+export type IndexValue = string[] | number[] | QuantityKey[] | DateRangeKey;
+
+export interface SearchKeys {
+  /** Search values by parameter code. */
+  sp: Record<string, IndexValue>;
+  /** One scalar per parameter for _sort. */
+  so: Record<string, string | number | Date>;
+  /** Ids of the patients whose compartment holds the resource. */
+  patients: string[];
+}
+
+/** Lower-case and strip diacritics, as FHIR string search is case- and accent-insensitive. */
+export function normalizeString(s: string): string {
+  return s.normalize('NFD').replace(/\p{Diacritic}/gu, '').toLowerCase().trim();
+}
+
+/** Computes the search keys of a resource. */
+export function computeSearchKeys(resource: Resource): SearchKeys {
+  const sp: SearchKeys['sp'] = {};
+  const so: SearchKeys['so'] = {};
+  const params = searchParamsFor(resource.resourceType);
+  const typed = [toTypedValue(resource)];
+  for (const [code, param] of Object.entries(params)) {
+    if (code === '_id' || code === '_lastUpdated' || !param.expression) continue;
+    const keys = indexParam(resource.resourceType, param, typed);
+    if (!keys) continue;
+    for (const [k, v] of Object.entries(keys.sp)) sp[k] = v;
+    if (keys.sort !== undefined) so[code] = keys.sort;
+  }
+  return { sp, so, patients: compartmentPatients(resource, sp) };
+}
+
+interface ParamKeys {
+  sp: Record<string, IndexValue>;
+  sort?: string | number | Date;
+}
+
+function indexParam(resourceType: string, param: SearchParameter, typed: ReturnType<typeof toTypedValue>[]): ParamKeys | undefined {
+  const code = param.code as string;
+  let values;
+  try {
+    const details = getSearchParameterDetails(resourceType, param);
+    values = evalFhirPathTyped(details.parsedExpression, typed);
+  } catch {
+    return undefined; // expressions Medplum cannot evaluate on this resource are not searchable
+  }
+  if (values.length === 0) return undefined;
+  switch (param.type) {
+    case 'token': {
+      const tokens = convertToSearchableTokens(values, { textSearchSystem: '\u0000text' });
+      const out = new Set<string>();
+      const texts = new Set<string>();
+      for (const t of tokens) {
+        if (t.system === '\u0000text') {
+          if (t.value) texts.add(normalizeString(t.value));
+          continue;
+        }
+        const value = t.value ?? '';
+        out.add(`${t.system ?? ''}|${value}`);
+        if (value) out.add(value);
+        if (t.system) out.add(`${t.system}|`);
+      }
+      if (out.size === 0 && texts.size === 0) return undefined;
+      const first = tokens.find((t) => t.system !== '\u0000text');
+      const sp: Record<string, IndexValue> = { [code]: [...out] };
+      if (texts.size) sp[`${code}:text`] = [...texts];
+      return { sp, sort: first?.value ?? [...texts][0] };
+    }
+    case 'string': {
+      const strings = convertToSearchableStrings(values).filter((s): s is string => typeof s === 'string' && s.length > 0);
+      if (!strings.length) return undefined;
+      const normalized = new Set<string>();
+      for (const s of strings) {
+        const n = normalizeString(s);
+        normalized.add(n);
+        for (const w of n.split(/[\s,.;:/()-]+/)) if (w) normalized.add(w);
+      }
+      return { sp: { [code]: [...normalized], [`${code}:exact`]: strings }, sort: normalizeString(strings[0] as string) };
+    }
+    case 'date': {
+      const ranges = convertToSearchableDates(values);
+      let s: string | undefined;
+      let e: string | undefined;
+      for (const r of ranges) {
+        if (r.start && (!s || r.start < s)) s = r.start;
+        if (r.end && (!e || r.end > e)) e = r.end;
+      }
+      if (!s && !e) return undefined;
+      const range: DateRangeKey = { s: new Date(s ?? '0001-01-01T00:00:00Z'), e: new Date(e ?? '9999-12-31T23:59:59Z') };
+      return { sp: { [code]: range }, sort: range.s };
+    }
+    case 'quantity': {
+      const qs: QuantityKey[] = [];
+      for (const q of convertToSearchableQuantities(values)) {
+        if (typeof q.value !== 'number') continue;
+        qs.push({ v: q.value, s: q.system ?? '', c: q.code ?? q.unit ?? '' });
+      }
+      return qs.length ? { sp: { [code]: qs }, sort: (qs[0] as QuantityKey).v } : undefined;
+    }
+    case 'reference': {
+      const refs = new Set<string>();
+      for (const r of convertToSearchableReferences(values)) {
+        if (!r) continue;
+        refs.add(r);
+        const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(r);
+        if (m) refs.add(m[2] as string);
+      }
+      if (!refs.size) return undefined;
+      return { sp: { [code]: [...refs] }, sort: [...refs][0] };
+    }
+    case 'number': {
+      const nums = convertToSearchableNumbers(values).map((n) => n[0]).filter((n): n is number => typeof n === 'number');
+      return nums.length ? { sp: { [code]: nums }, sort: nums[0] as number } : undefined;
+    }
+    case 'uri': {
+      const uris = convertToSearchableUris(values).filter((u): u is string => typeof u === 'string');
+      return uris.length ? { sp: { [code]: uris }, sort: uris[0] as string } : undefined;
+    }
+    default:
+      return undefined; // composite and special parameters are not supported
+  }
+}
+
+function compartmentPatients(resource: Resource, sp: Record<string, IndexValue>): string[] {
+  if (resource.resourceType === 'Patient') return resource.id ? [resource.id] : [];
+  const ids = new Set<string>();
+  for (const param of patientCompartmentParamsFor(resource.resourceType)) {
+    const refs = sp[param];
+    if (!Array.isArray(refs)) continue;
+    for (const r of refs) {
+      if (typeof r === 'string' && r.startsWith('Patient/')) ids.add(r.slice('Patient/'.length));
+    }
+  }
+  return [...ids];
+}

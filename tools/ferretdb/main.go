@@ -1,0 +1,108 @@
+// Command ferretdb starts an embedded FerretDB 1.24 (SQLite backend) for IDR's demo and tests.
+//
+// It listens on a loopback TCP port (0 picks a free one), prints one line
+// "READY <mongodb-uri>" on stdout once the listener accepts connections, and stops when
+// it receives SIGINT/SIGTERM or when its standard input closes, so it never outlives the
+// Node process that started it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on")
+	dataDir := flag.String("data", "data/ferretdb", "directory for the SQLite databases")
+	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	watchStdin := flag.Bool("watch-stdin", true, "exit when standard input closes")
+	flag.Parse()
+
+	if err := run(*listen, *dataDir, *logLevel, *watchStdin); err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(listen, dataDir, logLevel string, watchStdin bool) error {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return fmt.Errorf("data directory %q: %w", dataDir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return fmt.Errorf("data directory %q: %w", abs, err)
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("log level %q: %w", logLevel, err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/",
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if watchStdin {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+
+	// MongoDBURI is only valid once the listener is bound; poll briefly for it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			return fmt.Errorf("stopped before it was ready: %v", err)
+		default:
+		}
+		if uri := safeURI(f); uri != "" {
+			fmt.Printf("READY %s\n", uri)
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("listener on %s not ready after 30s", listen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	err = <-done
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// safeURI returns the connection URI, or "" while the listener is not yet bound.
+func safeURI(f *ferretdb.FerretDB) (uri string) {
+	defer func() {
+		if recover() != nil {
+			uri = ""
+		}
+	}()
+	return f.MongoDBURI()
+}
