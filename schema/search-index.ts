@@ -21,16 +21,19 @@ import { patientCompartmentParamsFor, searchParamsFor } from './fhir-definitions
  *  - string:    lower-cased, accent-free full values and each word (prefix search by anchored regex);
  *               the exact values under "<code>:exact"
  *  - date:      one range { s, e } (earliest start, latest end) as Dates
- *  - quantity:  [{ v, s, c }] value, unit system, unit code (or unit text)
+ *  - quantity:  { v, s, c, all } the first value with its unit system and code (or unit text),
+ *               and all values (FerretDB 1.24 cannot $elemMatch sub-documents, so pairs are not arrays)
  *  - reference: "Type/id", the bare "id", absolute URLs as given
  *  - number, uri: the values
  * See: https://hl7.org/fhir/R4/search.html
  */
 
+/** The first quantity with its unit, and every value (for unit-less comparisons). */
 export interface QuantityKey {
   v: number;
   s: string;
   c: string;
+  all: number[];
 }
 
 export interface DateRangeKey {
@@ -38,7 +41,7 @@ export interface DateRangeKey {
   e: Date;
 }
 
-export type IndexValue = string[] | number[] | QuantityKey[] | DateRangeKey;
+export type IndexValue = string[] | number[] | QuantityKey | DateRangeKey;
 
 export interface SearchKeys {
   /** Search values by parameter code. */
@@ -130,12 +133,11 @@ function indexParam(resourceType: string, param: SearchParameter, typed: ReturnT
       return { sp: { [code]: range }, sort: range.s };
     }
     case 'quantity': {
-      const qs: QuantityKey[] = [];
-      for (const q of convertToSearchableQuantities(values)) {
-        if (typeof q.value !== 'number') continue;
-        qs.push({ v: q.value, s: q.system ?? '', c: q.code ?? q.unit ?? '' });
-      }
-      return qs.length ? { sp: { [code]: qs }, sort: (qs[0] as QuantityKey).v } : undefined;
+      const qs = convertToSearchableQuantities(values).filter((q) => typeof q.value === 'number');
+      const first = qs[0];
+      if (!first) return undefined;
+      const key: QuantityKey = { v: first.value as number, s: first.system ?? '', c: first.code ?? first.unit ?? '', all: qs.map((q) => q.value as number) };
+      return { sp: { [code]: key }, sort: key.v };
     }
     case 'reference': {
       const refs = new Set<string>();

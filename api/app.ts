@@ -1,0 +1,38 @@
+import express, { type Express } from 'express';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Services } from './services.ts';
+import { requestContext } from './http/context.ts';
+import { errorHandler, notFoundHandler, sendOutcome } from './http/errors.ts';
+import { fhirRouter } from './fhir/routes.ts';
+import { pingDatabase } from '../schema/db.ts';
+import { unavailable } from '../schema/outcomes.ts';
+
+/** The IDR version from package.json. */
+export const VERSION = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+/** Builds the express app over running services; `baseUrl` is the public URL of the server root. */
+export function createApp(services: Services, baseUrl: string): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestContext);
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      services.logger.info({ requestId: res.locals.ctx?.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 }, 'request');
+    });
+    next();
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', version: VERSION });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (await pingDatabase(services.database)) res.json({ status: 'ready', database: 'reachable' });
+    else sendOutcome(res, unavailable('The database is not reachable'));
+  });
+  app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES }));
+  app.use(notFoundHandler);
+  app.use(errorHandler(services.logger));
+  return app;
+}

@@ -1,0 +1,36 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * IDR's configuration: parsed once at start-up from the environment, then passed explicitly.
+ * A bad value stops start-up with a message naming the variable.
+ */
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  /** A MongoDB connection string; unset = start the embedded FerretDB. */
+  MONGODB_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
+  IDR_DB_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, 'letters, digits, _ and - only').default('idr'),
+  IDR_DATA_DIR: z.string().default(path.join(ROOT, 'data')),
+  /** The public base URL used in links (defaults to http://HOST:PORT). */
+  IDR_BASE_URL: z.url().optional(),
+  IDR_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+});
+
+export type Config = z.infer<typeof schema> & { rootDir: string };
+
+/** Parses the environment into a Config or throws an Error naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const picked = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message} (got ${JSON.stringify(picked[String(i.path[0])])})`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return { ...parsed.data, rootDir: ROOT };
+}

@@ -1,0 +1,42 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.ts';
+import { createLogger } from './logger.ts';
+import { startServices, type Services } from './services.ts';
+import { createApp } from './app.ts';
+
+export interface RunningServer {
+  url: string;
+  services: Services;
+  close: () => Promise<void>;
+}
+
+/** Starts services and the HTTP server; PORT 0 picks a free port. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const logger = createLogger(config.LOG_LEVEL);
+  const services = await startServices(config, logger);
+  const server: Server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, config.HOST, () => resolve());
+    });
+  } catch (err) {
+    await services.close();
+    throw new Error(`cannot listen on ${config.HOST}:${config.PORT}: ${(err as Error).message}`, { cause: err });
+  }
+  // The base URL is known only once the port is bound (PORT=0 in tests).
+  const port = (server.address() as AddressInfo).port;
+  const url = (config.IDR_BASE_URL ?? `http://${config.HOST}:${port}`).replace(/\/$/, '');
+  server.on('request', createApp(services, url));
+  return {
+    url,
+    services,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      await services.close();
+    },
+  };
+}

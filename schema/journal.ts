@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import type { Collections, UndoStep } from './collections.ts';
+import { undoVersion, type WriteScope } from './version-store.ts';
+
+/**
+ * All-or-nothing for transaction Bundles on servers without multi-document transactions
+ * (FerretDB 1.24, a standalone mongod). Before each write, the journal records how to undo it
+ * (the previous current document, or "did not exist"); if any entry fails, the writes made so far
+ * are undone in reverse order, each only if it is still the current version. A process that dies
+ * mid-Bundle leaves its journal "pending"; `recoverPendingJournals` undoes those at start-up.
+ * What this does not give: isolation — another reader may briefly see a half-applied Bundle.
+ */
+export class CompensatingJournal {
+  private readonly c: Collections;
+  readonly id = randomUUID();
+  private readonly steps: UndoStep[] = [];
+
+  constructor(c: Collections) {
+    this.c = c;
+  }
+
+  /** Records the journal as pending before the first write. */
+  async begin(): Promise<void> {
+    await this.c.journal.insertOne({ _id: this.id, status: 'pending', startedAt: new Date(), steps: [] });
+  }
+
+  /** The write scope that records every step before it is applied. */
+  scope(): WriteScope {
+    return {
+      beforeWrite: async (step) => {
+        this.steps.push(step);
+        await this.c.journal.updateOne({ _id: this.id }, { $push: { steps: step } });
+      },
+    };
+  }
+
+  /** The Bundle succeeded: the journal is no longer needed. */
+  async commit(): Promise<void> {
+    await this.c.journal.deleteOne({ _id: this.id });
+  }
+
+  /** The Bundle failed: undo every recorded write, newest first. */
+  async rollback(): Promise<void> {
+    await undoSteps(this.c, this.steps);
+    await this.c.journal.deleteOne({ _id: this.id });
+  }
+}
+
+async function undoSteps(c: Collections, steps: UndoStep[]): Promise<void> {
+  for (const step of [...steps].reverse()) await undoVersion(c, step);
+}
+
+/** Undoes Bundles left half-applied by a process that died; returns how many were rolled back. */
+export async function recoverPendingJournals(c: Collections, olderThanMs = 60_000): Promise<number> {
+  const cutoff = new Date(Date.now() - olderThanMs);
+  const pending = await c.journal.find({ status: 'pending', startedAt: { $lt: cutoff } }).toArray();
+  for (const j of pending) {
+    await undoSteps(c, j.steps);
+    await c.journal.deleteOne({ _id: j._id });
+  }
+  return pending.length;
+}

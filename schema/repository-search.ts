@@ -1,0 +1,85 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { SearchRequest } from '@medplum/core';
+import type { Collections, ResourceDoc } from './collections.ts';
+import { DEFAULT_COUNT, MAX_COUNT, searchToMongo } from './search-to-mongo.ts';
+import { badRequest, fail } from './outcomes.ts';
+import { isResourceType } from './fhir-definitions.ts';
+
+export interface SearchOptions {
+  /** Ignore unknown parameters instead of failing (Prefer: handling=lenient). */
+  lenient?: boolean;
+}
+
+export interface SearchResult {
+  resources: Resource[];
+  /** Resources added by _include / _revinclude (not counted in total). */
+  included: Resource[];
+  total?: number;
+  /** True when there are more matches after this page. */
+  hasMore: boolean;
+  offset: number;
+  count: number;
+  ignored: string[];
+}
+
+const MAX_INCLUDED = 1000;
+
+/** Runs a search: one query for the page (plus one count and one per include), streamed from a cursor. */
+export async function searchResources(c: Collections, req: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+  const { filter, sort, ignored } = searchToMongo(req, { lenient: options.lenient });
+  const count = Math.min(Math.max(req.count ?? DEFAULT_COUNT, 0), MAX_COUNT);
+  const offset = Math.max(req.offset ?? 0, 0);
+  if (req.count !== undefined && (Number.isNaN(req.count) || req.count < 0)) fail(badRequest('_count must be a non-negative integer', '_count'));
+  if (req.offset !== undefined && (Number.isNaN(req.offset) || req.offset < 0)) fail(badRequest('_offset must be a non-negative integer', '_offset'));
+
+  const wantTotal = req.total === 'accurate' || req.total === 'estimate' || (req.total === undefined && count === 0);
+  const totalPromise = wantTotal || req.total === undefined ? c.resources.countDocuments(filter) : Promise.resolve(undefined);
+  const docs = count === 0 ? [] : await c.resources.find(filter, { projection: { res: 1, sp: 1 } }).sort(sort).skip(offset).limit(count + 1).toArray();
+  const hasMore = docs.length > count;
+  const page = hasMore ? docs.slice(0, count) : docs;
+  const included = await includes(c, req, page);
+  const total = await totalPromise;
+  return {
+    resources: page.map((d) => d.res as Resource),
+    included,
+    ...(total !== undefined ? { total } : {}),
+    hasMore,
+    offset,
+    count,
+    ignored,
+  };
+}
+
+async function includes(c: Collections, req: SearchRequest, page: Pick<ResourceDoc, '_id' | 'res' | 'sp'>[]): Promise<Resource[]> {
+  if (!page.length || (!req.include?.length && !req.revInclude?.length)) return [];
+  const seen = new Set(page.map((d) => d._id));
+  const out: Resource[] = [];
+  const add = (docs: Pick<ResourceDoc, '_id' | 'res'>[]): void => {
+    for (const d of docs) {
+      if (seen.has(d._id) || !d.res) continue;
+      seen.add(d._id);
+      out.push(d.res);
+    }
+  };
+  for (const inc of req.include ?? []) {
+    if (inc.resourceType !== req.resourceType) fail(badRequest(`_include=${inc.resourceType}:${inc.searchParam} does not start with ${req.resourceType}`, '_include'));
+    const refs = new Set<string>();
+    for (const d of page) {
+      const values = d.sp?.[inc.searchParam];
+      if (!Array.isArray(values)) continue;
+      for (const v of values) {
+        if (typeof v !== 'string') continue;
+        const type = v.split('/')[0] ?? '';
+        if (v.includes('/') && isResourceType(type) && (!inc.targetType || inc.targetType === type)) refs.add(v);
+      }
+    }
+    if (refs.size) add(await c.resources.find({ _id: { $in: [...refs] }, deleted: false }, { projection: { res: 1 } }).limit(MAX_INCLUDED).toArray());
+  }
+  const targets = page.map((d) => d._id);
+  for (const rev of req.revInclude ?? []) {
+    if (!isResourceType(rev.resourceType)) fail(badRequest(`_revinclude=${rev.resourceType}:${rev.searchParam}: unknown resource type`, '_revinclude'));
+    const filter = { rt: rev.resourceType, deleted: false, [`sp.${rev.searchParam}`]: { $in: targets } };
+    add(await c.resources.find(filter, { projection: { res: 1 } }).limit(MAX_INCLUDED).toArray());
+  }
+  return out;
+}

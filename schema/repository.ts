@@ -1,0 +1,173 @@
+import type { Resource } from '@medplum/fhirtypes';
+import { parseSearchRequest } from '@medplum/core';
+import type { Database } from './db.ts';
+import type { HistoryDoc, ResourceDoc } from './collections.ts';
+import type { RequestContext } from './request-context.ts';
+import { badRequest, fail, goneWith, notFound, preconditionFailed } from './outcomes.ts';
+import { assertResourceType, assertValidResource, isValidId } from './validate.ts';
+import { deterministicId, newResourceId, resourceKey } from './resource-id.ts';
+import { sameContent } from './resource-equality.ts';
+import { putVersion, type WriteScope } from './version-store.ts';
+import { searchResources, type SearchOptions, type SearchResult } from './repository-search.ts';
+import type { SearchRequest } from '@medplum/core';
+
+/**
+ * The one persistence contract for FHIR resources: read, vread, create, update, delete,
+ * conditional create/update, history and search. Every call carries a RequestContext.
+ * Versioning: meta.versionId counts 1, 2, 3…; an update that changes nothing but meta creates no
+ * new version (so re-ingesting the same message is a no-op).
+ */
+
+export interface WriteResult {
+  resource: Resource;
+  /** True when the write created the resource (201), false for an update (200). */
+  created: boolean;
+  /** True when nothing changed (an identical update, or If-None-Exist matched). */
+  unchanged: boolean;
+}
+
+export interface HistoryPage {
+  entries: HistoryDoc[];
+  total: number;
+}
+
+export class Repository {
+  readonly database: Database;
+  private readonly clock: () => Date;
+
+  constructor(database: Database, clock: () => Date = () => new Date()) {
+    this.database = database;
+    this.clock = clock;
+  }
+
+  /** Reads the current version; 404 if unknown, 410 if deleted. */
+  async read(_ctx: RequestContext, type: string, id: string): Promise<Resource> {
+    const doc = await this.currentDoc(type, id);
+    if (!doc) fail(notFound(`${type}/${id} not found`));
+    if (doc.deleted || !doc.res) fail(goneWith(`${type}/${id} was deleted`));
+    return doc.res;
+  }
+
+  /** Reads several resources by "Type/id" reference in one query; missing or deleted ones are left out. */
+  async readMany(_ctx: RequestContext, references: string[]): Promise<Map<string, Resource>> {
+    const out = new Map<string, Resource>();
+    if (!references.length) return out;
+    const docs = await this.database.c.resources.find({ _id: { $in: [...new Set(references)] }, deleted: false }, { projection: { res: 1 } }).toArray();
+    for (const d of docs) if (d.res) out.set(d._id, d.res);
+    return out;
+  }
+
+  /** Reads one version from the history; 404 if there is no such version, 410 for a delete. */
+  async vread(_ctx: RequestContext, type: string, id: string, versionId: string): Promise<Resource> {
+    assertResourceType(type);
+    const vid = Number(versionId);
+    if (!Number.isInteger(vid) || vid < 1) fail(notFound(`${type}/${id}/_history/${versionId} not found`));
+    const doc = await this.database.c.history.findOne({ _id: `${type}/${id}/${vid}` });
+    if (!doc) fail(notFound(`${type}/${id}/_history/${versionId} not found`));
+    if (doc.deleted || !doc.res) fail(goneWith(`${type}/${id} version ${versionId} is a deletion`));
+    return doc.res;
+  }
+
+  /** Creates a resource with a server-assigned id; with `ifNoneExist`, returns the match instead. */
+  async create(ctx: RequestContext, resource: Resource, options: { ifNoneExist?: string; scope?: WriteScope; id?: string } = {}): Promise<WriteResult> {
+    assertValidResource(resource);
+    if (options.ifNoneExist) {
+      const matches = await this.searchByQuery(ctx, resource.resourceType, options.ifNoneExist, 2);
+      if (matches.length > 1) fail(preconditionFailed(`If-None-Exist "${options.ifNoneExist}" matched ${matches.length} ${resource.resourceType} resources`));
+      if (matches[0]) return { resource: matches[0], created: false, unchanged: true };
+    }
+    const id = options.id ?? (options.ifNoneExist ? deterministicId(`${resource.resourceType}?${options.ifNoneExist}`) : newResourceId());
+    const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous: null, method: 'POST', now: this.clock() }, options.scope);
+    return { resource: doc.res as Resource, created: true, unchanged: false };
+  }
+
+  /**
+   * Updates (or creates, with a client id) a resource. `ifMatch` is the ETag or version the
+   * client last saw; a mismatch is 412.
+   */
+  async update(_ctx: RequestContext, resource: Resource, options: { ifMatch?: string; scope?: WriteScope } = {}): Promise<WriteResult> {
+    assertValidResource(resource);
+    const id = resource.id;
+    if (!id) fail(badRequest('Missing id: an update needs the id of the resource it replaces', `${resource.resourceType}.id`));
+    const previous = await this.currentDoc(resource.resourceType, id);
+    if (options.ifMatch !== undefined) {
+      const expected = parseETag(options.ifMatch);
+      if (!previous || previous.deleted || String(previous.vid) !== expected) {
+        fail(preconditionFailed(`If-Match ${options.ifMatch} does not match the current version ${previous && !previous.deleted ? `W/"${previous.vid}"` : '(none)'} of ${resource.resourceType}/${id}`));
+      }
+    }
+    if (previous && !previous.deleted && previous.res && sameContent(previous.res, resource)) {
+      return { resource: previous.res, created: false, unchanged: true };
+    }
+    const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'PUT', now: this.clock() }, options.scope);
+    return { resource: doc.res as Resource, created: !previous || previous.deleted, unchanged: false };
+  }
+
+  /**
+   * Conditional update: no match creates (with a deterministic id, so concurrent creators converge),
+   * one match updates it, several matches are 412.
+   * See: https://hl7.org/fhir/R4/http.html#cond-update
+   */
+  async conditionalUpdate(ctx: RequestContext, resource: Resource, query: string, options: { scope?: WriteScope } = {}): Promise<WriteResult> {
+    assertValidResource(resource);
+    const matches = await this.searchByQuery(ctx, resource.resourceType, query, 2);
+    if (matches.length > 1) fail(preconditionFailed(`Conditional update "${resource.resourceType}?${query}" matched ${matches.length} resources`));
+    const match = matches[0];
+    if (match && resource.id && resource.id !== match.id) {
+      fail(badRequest(`Conditional update matched ${resource.resourceType}/${match.id} but the body has id ${resource.id}`, `${resource.resourceType}.id`));
+    }
+    const id = match?.id ?? resource.id ?? deterministicId(`${resource.resourceType}?${query}`);
+    return this.update(ctx, { ...resource, id }, options.scope ? { scope: options.scope } : {});
+  }
+
+  /** Deletes a resource (a tombstone version); deleting a missing or deleted resource is a no-op. */
+  async delete(_ctx: RequestContext, type: string, id: string, options: { scope?: WriteScope } = {}): Promise<{ deleted: boolean }> {
+    assertResourceType(type);
+    const previous = await this.currentDoc(type, id);
+    if (!previous || previous.deleted) return { deleted: false };
+    await putVersion(this.database.c, { type, id, resource: undefined, previous, method: 'DELETE', now: this.clock() }, options.scope);
+    return { deleted: true };
+  }
+
+  /** The history of one resource (newest first) or of a whole type. */
+  async history(_ctx: RequestContext, type: string, id: string | undefined, page: { count: number; offset: number; since?: Date }): Promise<HistoryPage> {
+    assertResourceType(type);
+    const filter: Record<string, unknown> = { rt: type };
+    if (id) filter.id = id;
+    if (page.since) filter.lu = { $gte: page.since };
+    if (id && !(await this.currentDoc(type, id))) fail(notFound(`${type}/${id} not found`));
+    const [entries, total] = await Promise.all([
+      this.database.c.history.find(filter).sort(id ? { vid: -1 } : { lu: -1, _id: 1 }).skip(page.offset).limit(page.count).toArray(),
+      this.database.c.history.countDocuments(filter),
+    ]);
+    return { entries, total };
+  }
+
+  /** Searches with a parsed FHIR search request. */
+  async search(_ctx: RequestContext, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+    assertResourceType(request.resourceType);
+    return searchResources(this.database.c, request, options);
+  }
+
+  /** Runs a query string such as "identifier=sys|val" and returns up to `limit` resources. */
+  async searchByQuery(ctx: RequestContext, type: string, query: string, limit: number): Promise<Resource[]> {
+    const request = parseSearchRequest(`${type}?${query.replace(/^\?/, '')}`);
+    if (!request.filters?.length) fail(badRequest(`Conditional query "${query}" has no search criteria`));
+    request.count = limit;
+    request.total = 'none';
+    const result = await this.search(ctx, request);
+    return result.resources;
+  }
+
+  /** The current document (including tombstones), or null. */
+  async currentDoc(type: string, id: string): Promise<ResourceDoc | null> {
+    assertResourceType(type);
+    if (!isValidId(id)) fail(notFound(`${type}/${id} not found (not a valid id)`));
+    return this.database.c.resources.findOne({ _id: resourceKey(type, id) });
+  }
+}
+
+/** Accepts W/"3", "3" or 3 and returns "3". */
+export function parseETag(value: string): string {
+  return value.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}

@@ -1,0 +1,253 @@
+import type { Filter as MongoFilter, Sort } from 'mongodb';
+import type { Filter, SearchRequest } from '@medplum/core';
+import { splitSearchOnComma } from '@medplum/core';
+import type { SearchParameter } from '@medplum/fhirtypes';
+import type { ResourceDoc } from './collections.ts';
+import { badRequest, fail } from './outcomes.ts';
+import { searchParamsFor } from './fhir-definitions.ts';
+import { normalizeString } from './search-index.ts';
+import { parseDateRange, type DateRange } from './search-dates.ts';
+
+/**
+ * The one place that turns a parsed FHIR search (from @medplum/core's parseSearchRequest) into a
+ * MongoDB filter and sort over the `resources` collection. Values were computed at write time by
+ * search-index.ts; this module only compares against them.
+ * See: https://hl7.org/fhir/R4/search.html
+ */
+
+export interface MongoSearch {
+  filter: MongoFilter<ResourceDoc>;
+  sort: Sort;
+  /** Parameters ignored under Prefer: handling=lenient. */
+  ignored: string[];
+}
+
+export const DEFAULT_COUNT = 20;
+export const MAX_COUNT = 1000;
+
+/** Translates a search request; unknown parameters fail with 400 unless `lenient`. */
+export function searchToMongo(req: SearchRequest, options: { lenient?: boolean; extra?: MongoFilter<ResourceDoc>[] } = {}): MongoSearch {
+  const params = searchParamsFor(req.resourceType);
+  const and: MongoFilter<ResourceDoc>[] = [{ rt: req.resourceType, deleted: false }, ...(options.extra ?? [])];
+  const ignored: string[] = [];
+  for (const f of req.filters ?? []) {
+    const clause = filterToMongo(req.resourceType, params, f);
+    if (clause === undefined) {
+      if (options.lenient) {
+        ignored.push(f.code);
+        continue;
+      }
+      fail(badRequest(`Unknown or unsupported search parameter "${f.code}" for ${req.resourceType}`, f.code));
+    }
+    and.push(clause);
+  }
+  const sort: Record<string, 1 | -1> = {};
+  for (const rule of req.sortRules ?? []) {
+    const field = sortField(params, rule.code);
+    if (!field) {
+      if (options.lenient) {
+        ignored.push(`_sort=${rule.code}`);
+        continue;
+      }
+      fail(badRequest(`Unknown sort parameter "${rule.code}" for ${req.resourceType}`, '_sort'));
+    }
+    sort[field] = rule.descending ? -1 : 1;
+  }
+  if (Object.keys(sort).length === 0) sort.lu = -1;
+  sort._id = 1; // a total order, so pages neither repeat nor skip
+  return { filter: and.length === 1 ? (and[0] as MongoFilter<ResourceDoc>) : { $and: and }, sort, ignored };
+}
+
+function sortField(params: Record<string, SearchParameter>, code: string): string | undefined {
+  if (code === '_id') return 'id';
+  if (code === '_lastUpdated') return 'lu';
+  const p = params[code];
+  if (!p || p.type === 'composite' || p.type === 'special') return undefined;
+  return `so.${code}`;
+}
+
+function values(f: Filter): string[] {
+  return splitSearchOnComma(f.value).filter((v) => v !== '');
+}
+
+function anyOf(clauses: MongoFilter<ResourceDoc>[]): MongoFilter<ResourceDoc> {
+  return clauses.length === 1 ? (clauses[0] as MongoFilter<ResourceDoc>) : { $or: clauses };
+}
+
+function filterToMongo(resourceType: string, params: Record<string, SearchParameter>, f: Filter): MongoFilter<ResourceDoc> | undefined {
+  if (f.code === '_id') {
+    const ids = values(f);
+    return f.operator === 'not' || f.operator === 'ne' ? { id: { $nin: ids } } : { id: { $in: ids } };
+  }
+  if (f.code === '_lastUpdated') {
+    return anyOf(values(f).map((v) => dateClause('lu', 'lu', f.operator, v)));
+  }
+  const param = params[f.code];
+  if (!param || f.code.includes('.') || f.code.startsWith('_has')) return undefined;
+  const field = `sp.${f.code}`;
+  if (f.operator === 'missing' || f.operator === 'present') {
+    const missing = (f.operator === 'missing') === (f.value === 'true');
+    return { [field]: { $exists: !missing } };
+  }
+  switch (param.type) {
+    case 'token':
+      return tokenClause(f, field);
+    case 'string':
+      return stringClause(f, field);
+    case 'date':
+      return anyOf(values(f).map((v) => dateClause(`${field}.s`, `${field}.e`, f.operator, v)));
+    case 'quantity':
+      return anyOf(values(f).map((v) => quantityClause(field, f.operator, v)));
+    case 'number':
+      return anyOf(values(f).map((v) => numberClause(field, f.operator, parseNumber(v, f.code))));
+    case 'reference':
+      return referenceClause(f, field);
+    case 'uri':
+      return uriClause(f, field);
+    default:
+      fail(badRequest(`Search parameter "${f.code}" of type ${param.type} is not supported for ${resourceType}`, f.code));
+  }
+}
+
+function unsupportedModifier(f: Filter): never {
+  fail(badRequest(`Modifier or prefix "${f.operator}" is not supported on "${f.code}"`, f.code));
+}
+
+function tokenClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
+  const vs = values(f);
+  switch (f.operator) {
+    case 'eq':
+      return { [field]: { $in: vs } };
+    case 'not':
+    case 'ne':
+      return { [field]: { $nin: vs } };
+    case 'text':
+      return anyOf(vs.map((v) => ({ [`${field}:text`]: { $regex: `(^|\\s)${escapeRegex(normalizeString(v))}` } })));
+    default:
+      unsupportedModifier(f);
+  }
+}
+
+function stringClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
+  const vs = values(f);
+  switch (f.operator) {
+    case 'eq':
+    case 'sw':
+      return anyOf(vs.map((v) => ({ [field]: { $regex: `^${escapeRegex(normalizeString(v))}` } })));
+    case 'contains':
+      return anyOf(vs.map((v) => ({ [field]: { $regex: escapeRegex(normalizeString(v)) } })));
+    case 'exact':
+      return { [`${field}:exact`]: { $in: vs } };
+    default:
+      unsupportedModifier(f);
+  }
+}
+
+function referenceClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
+  const vs = values(f);
+  switch (f.operator) {
+    case 'eq':
+      return { [field]: { $in: vs } };
+    case 'not':
+    case 'ne':
+      return { [field]: { $nin: vs } };
+    case 'identifier':
+      return { [field]: { $in: vs.map((v) => `identifier:${v}`) } };
+    default:
+      unsupportedModifier(f);
+  }
+}
+
+function uriClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
+  const vs = values(f);
+  switch (f.operator) {
+    case 'eq':
+      return { [field]: { $in: vs } };
+    case 'below':
+      return anyOf(vs.map((v) => ({ [field]: { $regex: `^${escapeRegex(v)}` } })));
+    case 'not':
+      return { [field]: { $nin: vs } };
+    default:
+      unsupportedModifier(f);
+  }
+}
+
+/** Date comparison of a resource range [s, e] (both inclusive) against the value's range. */
+function dateClause(startField: string, endField: string, op: Filter['operator'], value: string): MongoFilter<ResourceDoc> {
+  const r: DateRange | undefined = parseDateRange(value);
+  if (!r) fail(badRequest(`Invalid date "${value}": expected YYYY, YYYY-MM, YYYY-MM-DD or a dateTime`, startField));
+  const { start, end } = r;
+  switch (op) {
+    case 'eq':
+      return { [startField]: { $gte: start }, [endField]: { $lt: end } };
+    case 'ne':
+      return { $or: [{ [startField]: { $lt: start } }, { [endField]: { $gte: end } }] };
+    case 'gt':
+      return { [endField]: { $gte: end } };
+    case 'lt':
+      return { [startField]: { $lt: start } };
+    case 'ge':
+      return { [endField]: { $gte: start } };
+    case 'le':
+      return { [startField]: { $lt: end } };
+    case 'sa':
+      return { [startField]: { $gte: end } };
+    case 'eb':
+      return { [endField]: { $lt: start } };
+    case 'ap': {
+      const slack = Math.max(86_400_000, Math.abs(Date.now() - start.getTime()) * 0.1);
+      return { [startField]: { $lt: new Date(end.getTime() + slack) }, [endField]: { $gte: new Date(start.getTime() - slack) } };
+    }
+    default:
+      fail(badRequest(`Prefix "${op}" is not supported on dates`, startField));
+  }
+}
+
+function parseNumber(v: string, code: string): { value: number; lo: number; hi: number } {
+  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(v)) fail(badRequest(`Invalid number "${v}" for "${code}"`, code));
+  const value = Number(v);
+  const decimals = /\.(\d+)/.exec(v)?.[1]?.length ?? 0;
+  const half = 0.5 * 10 ** -decimals;
+  return { value, lo: value - half, hi: value + half };
+}
+
+function numberClause(field: string, op: Filter['operator'], n: { value: number; lo: number; hi: number }): MongoFilter<ResourceDoc> {
+  switch (op) {
+    case 'eq':
+      return { [field]: { $gte: n.lo, $lt: n.hi } };
+    case 'ne':
+      return { [field]: { $not: { $gte: n.lo, $lt: n.hi } } };
+    case 'gt':
+    case 'sa':
+      return { [field]: { $gt: n.value } };
+    case 'lt':
+    case 'eb':
+      return { [field]: { $lt: n.value } };
+    case 'ge':
+      return { [field]: { $gte: n.value } };
+    case 'le':
+      return { [field]: { $lte: n.value } };
+    case 'ap': {
+      const slack = Math.abs(n.value) * 0.1;
+      return { [field]: { $gte: n.value - slack, $lte: n.value + slack } };
+    }
+    default:
+      fail(badRequest(`Prefix "${op}" is not supported on numbers`, field));
+  }
+}
+
+function quantityClause(field: string, op: Filter['operator'], value: string): MongoFilter<ResourceDoc> {
+  const [num = '', system = '', code = ''] = value.split('|');
+  const code0 = field.slice(3);
+  const n = parseNumber(num, code0);
+  if (!system && !code) return numberClause(`${field}.all`, op, n);
+  const clause: Record<string, unknown> = { ...numberClause(`${field}.v`, op, n) };
+  if (code) clause[`${field}.c`] = code;
+  if (system) clause[`${field}.s`] = system;
+  return clause as MongoFilter<ResourceDoc>;
+}
+
+/** Escapes a string for literal use in a regular expression. */
+export function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

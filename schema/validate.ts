@@ -1,0 +1,42 @@
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { OperationOutcomeError as MedplumOutcomeError, validateResource } from '@medplum/core';
+import { badRequest, fail, invalidResource } from './outcomes.ts';
+import { isResourceType, loadFhirDefinitions } from './fhir-definitions.ts';
+
+const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** True for a valid FHIR logical id. See: https://hl7.org/fhir/R4/datatypes.html#id */
+export function isValidId(id: string): boolean {
+  return ID_PATTERN.test(id);
+}
+
+/** Throws a 400/404 OperationOutcomeError unless `type` is a concrete R4 resource type. */
+export function assertResourceType(type: string): void {
+  if (!isResourceType(type)) fail({ ...badRequest(`Unknown resource type "${type}"`), id: 'not-found' });
+}
+
+/**
+ * Validates a resource against the R4 base definitions with @medplum/core; throws a 400 with
+ * every issue found (each with its FHIRPath expression).
+ */
+export function assertValidResource(resource: unknown): asserts resource is Resource {
+  loadFhirDefinitions();
+  if (!resource || typeof resource !== 'object' || Array.isArray(resource)) fail(badRequest('Expected a FHIR resource (a JSON object)'));
+  const type = (resource as { resourceType?: unknown }).resourceType;
+  if (typeof type !== 'string') fail(badRequest('Missing resourceType', 'resourceType'));
+  assertResourceType(type);
+  const id = (resource as { id?: unknown }).id;
+  if (id !== undefined && (typeof id !== 'string' || !isValidId(id))) fail(badRequest(`Invalid id ${JSON.stringify(id)}`, `${type}.id`));
+  let issues: OperationOutcomeIssue[];
+  try {
+    issues = validateResource(resource as Resource);
+  } catch (err) {
+    if (err instanceof MedplumOutcomeError) {
+      issues = err.outcome.issue ?? [];
+    } else {
+      throw err;
+    }
+  }
+  const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
+  if (errors.length) fail(invalidResource(errors));
+}

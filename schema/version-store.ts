@@ -1,0 +1,71 @@
+import type { ClientSession } from 'mongodb';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Collections, HistoryDoc, ResourceDoc, UndoStep } from './collections.ts';
+import { computeSearchKeys } from './search-index.ts';
+import { historyKey, resourceKey } from './resource-id.ts';
+import { conflict, fail } from './outcomes.ts';
+
+/**
+ * The basic write of IDR's persistence: put one new version of a resource (or a tombstone) as
+ * the current document, with a compare-and-set on the previous version, then record it in the
+ * history. Everything else (create, update, delete, conditional and Bundle writes) is built on it.
+ */
+
+/** Where a write runs: in a MongoDB session (transactions) and/or with an undo journal. */
+export interface WriteScope {
+  session?: ClientSession;
+  /** Called with the undo information before the write is applied (compensating transactions). */
+  beforeWrite?: (step: UndoStep) => Promise<void>;
+}
+
+export interface PutVersion {
+  type: string;
+  id: string;
+  /** The resource to store; meta.versionId/lastUpdated are set here. Undefined = delete. */
+  resource: Resource | undefined;
+  /** The current document as read before, or null when the resource does not exist yet. */
+  previous: ResourceDoc | null;
+  method: HistoryDoc['method'];
+  now: Date;
+}
+
+const DUPLICATE_KEY = 11000;
+
+/** Writes a new version; throws 409 when another writer changed the resource meanwhile. */
+export async function putVersion(c: Collections, put: PutVersion, scope: WriteScope = {}): Promise<ResourceDoc> {
+  const key = resourceKey(put.type, put.id);
+  const vid = (put.previous?.vid ?? 0) + 1;
+  const lastUpdated = put.now.toISOString();
+  const res = put.resource ? ({ ...put.resource, id: put.id, meta: { ...put.resource.meta, versionId: String(vid), lastUpdated } } as Resource) : undefined;
+  const keys = res ? computeSearchKeys(res) : { sp: {}, so: {}, patients: put.previous?.patients ?? [] };
+  const doc: ResourceDoc = { _id: key, rt: put.type, id: put.id, vid, lu: put.now, deleted: !res, patients: keys.patients, sp: keys.sp, so: keys.so };
+  if (res) doc.res = res;
+
+  await scope.beforeWrite?.({ key, newVid: vid, previous: put.previous });
+  const session = scope.session ? { session: scope.session } : {};
+  if (put.previous) {
+    const r = await c.resources.replaceOne({ _id: key, vid: put.previous.vid }, doc, session);
+    if (r.matchedCount === 0) fail(conflict(`${key} was changed by another request (expected version ${put.previous.vid}); retry with the current version`));
+  } else {
+    try {
+      await c.resources.insertOne(doc, session);
+    } catch (err) {
+      if ((err as { code?: number }).code === DUPLICATE_KEY) fail(conflict(`${key} already exists (created concurrently)`));
+      throw err;
+    }
+  }
+  const hist: HistoryDoc = { _id: historyKey(put.type, put.id, vid), rt: put.type, id: put.id, vid, lu: put.now, method: put.method, deleted: !res };
+  if (res) hist.res = res;
+  await c.history.replaceOne({ _id: hist._id }, hist, { upsert: true, ...session });
+  return doc;
+}
+
+/** Reverts one write recorded by `putVersion` (only if it is still the current version). */
+export async function undoVersion(c: Collections, step: UndoStep): Promise<void> {
+  const undone = step.previous
+    ? (await c.resources.replaceOne({ _id: step.key, vid: step.newVid }, step.previous)).matchedCount
+    : (await c.resources.deleteOne({ _id: step.key, vid: step.newVid })).deletedCount;
+  // Only our own version is removed from the history; if the write never happened, or another
+  // writer has moved on since, there is nothing of ours to take back.
+  if (undone) await c.history.deleteOne({ _id: `${step.key}/${step.newVid}` });
+}
