@@ -5,6 +5,7 @@ import type { Services } from './services.ts';
 import { requestContext } from './http/context.ts';
 import { errorHandler, notFoundHandler, sendOutcome } from './http/errors.ts';
 import { fhirRouter } from './fhir/routes.ts';
+import { ingestRouter } from './ingest/routes.ts';
 import { pingDatabase } from '../schema/db.ts';
 import { unavailable } from '../schema/outcomes.ts';
 
@@ -32,6 +33,7 @@ export function createApp(services: Services, baseUrl: string): Express {
     else sendOutcome(res, unavailable('The database is not reachable'));
   });
   app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES }));
+  app.use('/ingest', ingestRouter({ pipeline: services.pipeline, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES }));
   app.use(notFoundHandler);
   app.use(errorHandler(services.logger));
   return app;

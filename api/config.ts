@@ -18,6 +18,22 @@ const schema = z.object({
   /** The public base URL used in links (defaults to http://HOST:PORT). */
   IDR_BASE_URL: z.url().optional(),
   IDR_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
+  /** MLLP listener port for HL7 v2 (0 = a free port; "off" = no listener). */
+  IDR_MLLP_PORT: z.union([z.literal('off'), z.coerce.number().int().min(0).max(65535)]).default(2575),
+  /** Site-specific assigning authority -> identifier system URIs, as JSON: {"UMCX":"https://…"}. */
+  IDR_IDENTIFIER_SYSTEMS: z
+    .string()
+    .default('{}')
+    .transform((s, ctx) => {
+      try {
+        return z.record(z.string(), z.string().min(1)).parse(JSON.parse(s));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of strings, e.g. {"UMCX":"https://hospital.example/mrn"}' });
+        return z.NEVER;
+      }
+    }),
+  /** Time zone for HL7 v2 times sent without an offset. */
+  IDR_HL7_TIMEZONE: z.string().default('Europe/Amsterdam'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
 });

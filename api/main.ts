@@ -26,6 +26,8 @@ async function main(): Promise<void> {
     `  FHIR R4 API        ${server.url}/fhir`,
     `  CapabilityStatement ${server.url}/fhir/metadata`,
     `  Patients           ${server.url}/fhir/Patient`,
+    `  HL7 v2 over HTTP   POST ${server.url}/ingest/hl7v2   (inbox: ${server.url}/ingest/messages)`,
+    ...(server.mllpPort !== undefined ? [`  HL7 v2 over MLLP   ${config.HOST}:${server.mllpPort}`] : []),
     `  Health             ${server.url}/healthz  ${server.url}/readyz`,
     'Press Ctrl+C to stop.',
   ];

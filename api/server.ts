@@ -4,10 +4,13 @@ import type { Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startServices, type Services } from './services.ts';
 import { createApp } from './app.ts';
+import { startMllpServer, type MllpServer } from '../ingestion/listeners/mllp-server.ts';
 
 export interface RunningServer {
   url: string;
   services: Services;
+  /** The MLLP port, when the listener runs. */
+  mllpPort?: number;
   close: () => Promise<void>;
 }
 
@@ -29,10 +32,22 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const port = (server.address() as AddressInfo).port;
   const url = (config.IDR_BASE_URL ?? `http://${config.HOST}:${port}`).replace(/\/$/, '');
   server.on('request', createApp(services, url));
+  let mllp: MllpServer | undefined;
+  if (config.IDR_MLLP_PORT !== 'off') {
+    try {
+      mllp = await startMllpServer({ pipeline: services.pipeline, port: config.IDR_MLLP_PORT, host: config.HOST, logger });
+    } catch (err) {
+      server.close();
+      await services.close();
+      throw new Error(`cannot start the MLLP listener on ${config.HOST}:${config.IDR_MLLP_PORT} (set IDR_MLLP_PORT): ${(err as Error).message}`, { cause: err });
+    }
+  }
   return {
     url,
     services,
+    ...(mllp ? { mllpPort: mllp.port } : {}),
     close: async () => {
+      await mllp?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;

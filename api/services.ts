@@ -6,6 +6,10 @@ import { startEmbeddedDb, type EmbeddedDb } from '../schema/embedded-db.ts';
 import { Repository } from '../schema/repository.ts';
 import { recoverPendingJournals } from '../schema/journal.ts';
 import { loadFhirDefinitions } from '../schema/fhir-definitions.ts';
+import { Inbox } from '../schema/inbox.ts';
+import { Pipeline } from '../ingestion/pipeline.ts';
+import { defaultAdapters } from '../ingestion/adapter-registry.ts';
+import { identifierSystemResolver } from '../ingestion/identifier-systems.ts';
 
 /** The long-lived parts of a running IDR: database (embedded or external) and repository. */
 export interface Services {
@@ -13,6 +17,7 @@ export interface Services {
   logger: Logger;
   database: Database;
   repo: Repository;
+  pipeline: Pipeline;
   embedded?: EmbeddedDb;
   /** The MongoDB URL in use (the embedded one when MONGODB_URL is unset). */
   mongoUrl: string;
@@ -39,11 +44,21 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   const recovered = await recoverPendingJournals(database.c);
   if (recovered) logger.warn({ recovered }, 'rolled back transaction Bundles left half-applied by an earlier process');
   const repo = new Repository(database);
+  const inbox = new Inbox(database.db);
+  await inbox.ensureIndexes();
+  const pipeline = new Pipeline({
+    repo,
+    inbox,
+    adapters: defaultAdapters({ hl7v2: { defaultTimezone: config.IDR_HL7_TIMEZONE } }),
+    identifierSystem: identifierSystemResolver(config.IDR_IDENTIFIER_SYSTEMS),
+    logger,
+  });
   return {
     config,
     logger,
     database,
     repo,
+    pipeline,
     mongoUrl,
     ...(embedded ? { embedded } : {}),
     close: async () => {

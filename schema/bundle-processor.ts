@@ -1,5 +1,4 @@
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { parseSearchRequest } from '@medplum/core';
 import type { RequestContext } from './request-context.ts';
 import type { Repository, WriteResult } from './repository.ts';
 import { CompensatingJournal } from './journal.ts';
@@ -8,6 +7,7 @@ import { allOk, badRequest, fail, OperationOutcomeError, outcomeStatus, serverEr
 import { deterministicId, newResourceId } from './resource-id.ts';
 import { rewriteReferences, unresolvedUrnReferences } from './bundle-references.ts';
 import { assertValidResource } from './validate.ts';
+import { parseFhirSearch } from './search-to-mongo.ts';
 
 /**
  * Processes batch and transaction Bundles on top of the Repository.
@@ -142,7 +142,7 @@ async function execute(repo: Repository, ctx: RequestContext, p: PlannedEntry, s
   switch (p.method) {
     case 'GET': {
       if (p.id) return { resource: await repo.read(ctx, p.type, p.id), response: { status: '200 OK' } };
-      const result = await repo.search(ctx, parseSearchRequest(`${p.type}?${p.query ?? ''}`));
+      const result = await repo.search(ctx, parseFhirSearch(p.type, p.query ?? ''));
       const searchset: Bundle = { resourceType: 'Bundle', type: 'searchset', ...(result.total !== undefined ? { total: result.total } : {}), entry: result.resources.map((r) => ({ resource: r, search: { mode: 'match' } })) };
       return { resource: searchset, response: { status: '200 OK' } };
     }

@@ -1,6 +1,7 @@
 import type { Collection, Db, Document, IndexDescription } from 'mongodb';
 import type { Resource } from '@medplum/fhirtypes';
 import type { IndexValue } from './search-index.ts';
+import { identifierKeyCollection, type IdentifierKeyDoc } from './identifier-index.ts';
 
 /**
  * The MongoDB collections IDR keeps and their indexes. Every document is keyed by a deterministic
@@ -54,6 +55,7 @@ export interface Collections {
   resources: Collection<ResourceDoc>;
   history: Collection<HistoryDoc>;
   journal: Collection<JournalDoc>;
+  identifiers: Collection<IdentifierKeyDoc>;
 }
 
 /** The collections of a database. */
@@ -62,6 +64,7 @@ export function collections(db: Db): Collections {
     resources: db.collection<ResourceDoc>('resources'),
     history: db.collection<HistoryDoc>('resource_history'),
     journal: db.collection<JournalDoc>('tx_journal'),
+    identifiers: identifierKeyCollection(db),
   };
 }
 

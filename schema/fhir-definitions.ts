@@ -12,6 +12,7 @@ const resourceTypes = new Set<string>();
 const patientCompartmentParams = new Map<string, string[]>();
 const summaryElements = new Map<string, Set<string>>();
 const mandatoryElements = new Map<string, Set<string>>();
+const choiceElements = new Map<string, Set<string>>();
 
 interface ElementDef {
   path: string;
@@ -32,15 +33,18 @@ export function loadFhirDefinitions(): void {
       resourceTypes.add(resource.name);
       const summary = new Set<string>();
       const mandatory = new Set<string>();
+      const choices = new Set<string>();
       for (const el of resource.snapshot?.element ?? []) {
         const parts = el.path.split('.');
         if (parts.length !== 2) continue;
         const name = (parts[1] as string).replace('[x]', '');
+        if (parts[1]?.endsWith('[x]')) choices.add(name);
         if (el.isSummary) summary.add(name);
         if ((el.min ?? 0) > 0) mandatory.add(name);
       }
       summaryElements.set(resource.name, summary);
       mandatoryElements.set(resource.name, mandatory);
+      choiceElements.set(resource.name, choices);
     }
   }
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json'));
@@ -80,11 +84,16 @@ export function searchParamsFor(resourceType: string): Record<string, SearchPara
 }
 
 /**
- * The top-level elements of a type marked isSummary (for _summary=true), and those with min > 0
- * (always kept by _elements). Choice elements are named without [x] (e.g. "value").
+ * The top-level elements of a type marked isSummary (for _summary=true), those with min > 0
+ * (always kept by _elements), and the choice elements. Choice elements are named without [x]
+ * (e.g. "value").
  * See: https://hl7.org/fhir/R4/search.html#summary
  */
-export function elementSets(resourceType: string): { summary: Set<string>; mandatory: Set<string> } {
+export function elementSets(resourceType: string): { summary: Set<string>; mandatory: Set<string>; choices: Set<string> } {
   loadFhirDefinitions();
-  return { summary: summaryElements.get(resourceType) ?? new Set(), mandatory: mandatoryElements.get(resourceType) ?? new Set() };
+  return {
+    summary: summaryElements.get(resourceType) ?? new Set(),
+    mandatory: mandatoryElements.get(resourceType) ?? new Set(),
+    choices: choiceElements.get(resourceType) ?? new Set(),
+  };
 }

@@ -1,5 +1,4 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { parseSearchRequest } from '@medplum/core';
 import type { Database } from './db.ts';
 import type { HistoryDoc, ResourceDoc } from './collections.ts';
 import type { RequestContext } from './request-context.ts';
@@ -7,8 +6,10 @@ import { badRequest, fail, goneWith, notFound, preconditionFailed } from './outc
 import { assertResourceType, assertValidResource, isValidId } from './validate.ts';
 import { deterministicId, newResourceId, resourceKey } from './resource-id.ts';
 import { sameContent } from './resource-equality.ts';
+import { identifierKeys, identifierOnlyQuery } from './identifier-index.ts';
 import { putVersion, type WriteScope } from './version-store.ts';
 import { searchResources, type SearchOptions, type SearchResult } from './repository-search.ts';
+import { parseFhirSearch } from './search-to-mongo.ts';
 import type { SearchRequest } from '@medplum/core';
 
 /**
@@ -149,14 +150,35 @@ export class Repository {
     return searchResources(this.database.c, request, options);
   }
 
-  /** Runs a query string such as "identifier=sys|val" and returns up to `limit` resources. */
+  /**
+   * Runs a query string such as "identifier=sys|val" and returns up to `limit` resources.
+   * Identifier-only queries use the identifier index (`_id` lookups) instead of a search.
+   */
   async searchByQuery(ctx: RequestContext, type: string, query: string, limit: number): Promise<Resource[]> {
-    const request = parseSearchRequest(`${type}?${query.replace(/^\?/, '')}`);
+    const keys = identifierOnlyQuery(type, query);
+    if (keys) return this.findByIdentifierKeys(type, keys, limit);
+    const request = parseFhirSearch(type, query.replace(/^\?/, ''));
     if (!request.filters?.length) fail(badRequest(`Conditional query "${query}" has no search criteria`));
     request.count = limit;
     request.total = 'none';
     const result = await this.search(ctx, request);
     return result.resources;
+  }
+
+  private async findByIdentifierKeys(type: string, keys: string[], limit: number): Promise<Resource[]> {
+    const ids = new Set<string>();
+    for (const key of keys) {
+      const hit = await this.database.c.identifiers.findOne({ _id: key });
+      if (hit) ids.add(hit.id);
+    }
+    const out: Resource[] = [];
+    for (const id of ids) {
+      const doc = await this.database.c.resources.findOne({ _id: resourceKey(type, id) });
+      // The index is a hint: confirm the current version still carries one of the identifiers.
+      if (doc?.res && !doc.deleted && identifierKeys(doc.res).some((k) => keys.includes(k))) out.push(doc.res);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   /** The current document (including tombstones), or null. */

@@ -1,6 +1,5 @@
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
 import {
-  convertToSearchableDates,
   convertToSearchableNumbers,
   convertToSearchableQuantities,
   convertToSearchableReferences,
@@ -12,6 +11,7 @@ import {
   toTypedValue,
 } from '@medplum/core';
 import { patientCompartmentParamsFor, searchParamsFor } from './fhir-definitions.ts';
+import { parseDateRange } from './search-dates.ts';
 
 /**
  * Computes the values a resource is found by, once per write, so a search is a plain equality or
@@ -121,15 +121,22 @@ function indexParam(resourceType: string, param: SearchParameter, typed: ReturnT
       return { sp: { [code]: [...normalized], [`${code}:exact`]: strings }, sort: normalizeString(strings[0] as string) };
     }
     case 'date': {
-      const ranges = convertToSearchableDates(values);
-      let s: string | undefined;
-      let e: string | undefined;
-      for (const r of ranges) {
-        if (r.start && (!s || r.start < s)) s = r.start;
-        if (r.end && (!e || r.end > e)) e = r.end;
+      // Our own ranges, not convertToSearchableDates: Medplum fills a month as day 31 ("2024-04"
+      // would end on 1 May). Ranges are [s, e] with e inclusive (last millisecond).
+      let s: Date | undefined;
+      let e: Date | undefined;
+      let openStart = false;
+      let openEnd = false;
+      for (const { value } of values) {
+        const r = dateValueRange(value);
+        if (!r) continue;
+        if (r.s === undefined) openStart = true;
+        else if (!s || r.s < s) s = r.s;
+        if (r.e === undefined) openEnd = true;
+        else if (!e || r.e > e) e = r.e;
       }
       if (!s && !e) return undefined;
-      const range: DateRangeKey = { s: new Date(s ?? '0001-01-01T00:00:00Z'), e: new Date(e ?? '9999-12-31T23:59:59Z') };
+      const range: DateRangeKey = { s: openStart || !s ? new Date('0001-01-01T00:00:00Z') : s, e: openEnd || !e ? new Date('9999-12-31T23:59:59.999Z') : e };
       return { sp: { [code]: range }, sort: range.s };
     }
     case 'quantity': {
@@ -161,6 +168,25 @@ function indexParam(resourceType: string, param: SearchParameter, typed: ReturnT
     default:
       return undefined; // composite and special parameters are not supported
   }
+}
+
+/** The range a date, dateTime, instant or Period covers (an unbounded side is undefined). */
+function dateValueRange(value: unknown): { s?: Date; e?: Date } | undefined {
+  const lastMs = (v: string): Date | undefined => {
+    const r = parseDateRange(v);
+    return r && new Date(r.end.getTime() - 1);
+  };
+  if (typeof value === 'string') {
+    const r = parseDateRange(value);
+    return r && { s: r.start, e: new Date(r.end.getTime() - 1) };
+  }
+  if (value && typeof value === 'object' && ('start' in value || 'end' in value)) {
+    const p = value as { start?: unknown; end?: unknown };
+    const s = typeof p.start === 'string' ? parseDateRange(p.start)?.start : undefined;
+    const e = typeof p.end === 'string' ? lastMs(p.end) : undefined;
+    return s || e ? { ...(s ? { s } : {}), ...(e ? { e } : {}) } : undefined;
+  }
+  return undefined;
 }
 
 function compartmentPatients(resource: Resource, sp: Record<string, IndexValue>): string[] {

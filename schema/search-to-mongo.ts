@@ -1,6 +1,6 @@
 import type { Filter as MongoFilter, Sort } from 'mongodb';
 import type { Filter, SearchRequest } from '@medplum/core';
-import { splitSearchOnComma } from '@medplum/core';
+import { parseSearchRequest, splitSearchOnComma } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
 import type { ResourceDoc } from './collections.ts';
 import { badRequest, fail } from './outcomes.ts';
@@ -24,6 +24,42 @@ export interface MongoSearch {
 
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 1000;
+
+const ORDERED_TYPES = new Set(['date', 'number', 'quantity']);
+const PREFIX_RE = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=[\d+.-])/;
+
+/**
+ * Parses a search query string with @medplum/core's parser. Comma-separated (OR) values of date,
+ * number and quantity parameters, each with its own prefix (`date=lt2020,ge2024`), are kept as
+ * they are: Medplum's parser rejects them, and `searchToMongo` reads the prefix of each value.
+ */
+export function parseFhirSearch(resourceType: string, query: string): SearchRequest {
+  const params = searchParamsFor(resourceType);
+  const rest = new URLSearchParams();
+  const ored: Filter[] = [];
+  for (const [key, value] of new URLSearchParams(query)) {
+    const type = params[key]?.type ?? (key === '_lastUpdated' ? 'date' : undefined);
+    if (type && ORDERED_TYPES.has(type) && value.includes(',')) ored.push({ code: key, operator: 'eq' as Filter['operator'], value });
+    else rest.append(key, value);
+  }
+  let request: SearchRequest;
+  try {
+    request = parseSearchRequest(`${resourceType}?${rest.toString()}`);
+  } catch (err) {
+    // Medplum's own OperationOutcomeError (a bad value): ours is what the error handler sends.
+    const text = (err as { outcome?: { issue?: { details?: { text?: string } }[] } }).outcome?.issue?.[0]?.details?.text;
+    if (text === undefined) throw err;
+    return fail(badRequest(text));
+  }
+  if (ored.length) request.filters = [...(request.filters ?? []), ...ored];
+  return request;
+}
+
+/** The prefix of one value of a comma-separated list, else the filter's operator. */
+function prefixed(op: Filter['operator'], value: string): [Filter['operator'], string] {
+  const m = PREFIX_RE.exec(value);
+  return m ? [m[1] as Filter['operator'], value.slice(2)] : [op, value];
+}
 
 /** Translates a search request; unknown parameters fail with 400 unless `lenient`. */
 export function searchToMongo(req: SearchRequest, options: { lenient?: boolean; extra?: MongoFilter<ResourceDoc>[] } = {}): MongoSearch {
@@ -80,7 +116,7 @@ function filterToMongo(resourceType: string, params: Record<string, SearchParame
     return f.operator === 'not' || f.operator === 'ne' ? { id: { $nin: ids } } : { id: { $in: ids } };
   }
   if (f.code === '_lastUpdated') {
-    return anyOf(values(f).map((v) => dateClause('lu', 'lu', f.operator, v)));
+    return anyOf(values(f).map((v) => dateClause('lu', 'lu', ...prefixed(f.operator, v))));
   }
   const param = params[f.code];
   if (!param || f.code.includes('.') || f.code.startsWith('_has')) return undefined;
@@ -95,11 +131,11 @@ function filterToMongo(resourceType: string, params: Record<string, SearchParame
     case 'string':
       return stringClause(f, field);
     case 'date':
-      return anyOf(values(f).map((v) => dateClause(`${field}.s`, `${field}.e`, f.operator, v)));
+      return anyOf(values(f).map((v) => dateClause(`${field}.s`, `${field}.e`, ...prefixed(f.operator, v))));
     case 'quantity':
-      return anyOf(values(f).map((v) => quantityClause(field, f.operator, v)));
+      return anyOf(values(f).map((v) => quantityClause(field, ...prefixed(f.operator, v))));
     case 'number':
-      return anyOf(values(f).map((v) => numberClause(field, f.operator, parseNumber(v, f.code))));
+      return anyOf(values(f).map((v) => prefixed(f.operator, v)).map(([op, v]) => numberClause(field, op, parseNumber(v, f.code))));
     case 'reference':
       return referenceClause(f, field);
     case 'uri':
@@ -216,7 +252,7 @@ function numberClause(field: string, op: Filter['operator'], n: { value: number;
     case 'eq':
       return { [field]: { $gte: n.lo, $lt: n.hi } };
     case 'ne':
-      return { [field]: { $not: { $gte: n.lo, $lt: n.hi } } };
+      return { [field]: { $exists: true, $not: { $gte: n.lo, $lt: n.hi } } }; // a resource without a value is not "not equal"
     case 'gt':
     case 'sa':
       return { [field]: { $gt: n.value } };

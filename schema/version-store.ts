@@ -4,6 +4,7 @@ import type { Collections, HistoryDoc, ResourceDoc, UndoStep } from './collectio
 import { computeSearchKeys } from './search-index.ts';
 import { historyKey, resourceKey } from './resource-id.ts';
 import { conflict, fail } from './outcomes.ts';
+import { addIdentifierKeys, identifierKeys, removeStaleIdentifierKeys } from './identifier-index.ts';
 
 /**
  * The basic write of IDR's persistence: put one new version of a resource (or a tombstone) as
@@ -42,6 +43,7 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
   if (res) doc.res = res;
 
   await scope.beforeWrite?.({ key, newVid: vid, previous: put.previous });
+  if (res && !sameKeys(put.previous?.res, res)) await addIdentifierKeys(c.identifiers, res, put.id);
   const session = scope.session ? { session: scope.session } : {};
   if (put.previous) {
     const r = await c.resources.replaceOne({ _id: key, vid: put.previous.vid }, doc, session);
@@ -56,7 +58,14 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
   }
   const hist: HistoryDoc = { _id: historyKey(put.type, put.id, vid), rt: put.type, id: put.id, vid, lu: put.now, method: put.method, deleted: !res };
   if (res) hist.res = res;
-  await c.history.replaceOne({ _id: hist._id }, hist, { upsert: true, ...session });
+  try {
+    await c.history.insertOne(hist, session);
+  } catch (err) {
+    // A leftover of a write that crashed between history and current: ours is the real one.
+    if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+    await c.history.replaceOne({ _id: hist._id }, hist, session);
+  }
+  if (!sameKeys(put.previous?.res, res)) await removeStaleIdentifierKeys(c.identifiers, put.previous?.res, res, put.id);
   return doc;
 }
 
@@ -68,4 +77,11 @@ export async function undoVersion(c: Collections, step: UndoStep): Promise<void>
   // Only our own version is removed from the history; if the write never happened, or another
   // writer has moved on since, there is nothing of ours to take back.
   if (undone) await c.history.deleteOne({ _id: `${step.key}/${step.newVid}` });
+}
+
+function sameKeys(a: Resource | undefined, b: Resource | undefined): boolean {
+  if (!a || !b) return false;
+  const x = identifierKeys(a);
+  const y = identifierKeys(b);
+  return x.length === y.length && x.every((k, i) => k === y[i]);
 }

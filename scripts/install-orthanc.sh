@@ -69,7 +69,13 @@ fi
 
 echo "install-orthanc: installing ${PKGS[*]}" >&2
 start=$(date +%s)
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${PKGS[@]}" >&2
+install_pkgs() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${PKGS[@]}" >&2; }
+if ! install_pkgs; then
+  # Stale package lists (404 on a superseded .deb): refresh once and retry.
+  echo "install-orthanc: install failed; apt-get update and retry" >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  install_pkgs
+fi
 echo "install-orthanc: apt-get install took $(( $(date +%s) - start )) s" >&2
 
 # Stop and disable the system service; our own instances run the binary directly.

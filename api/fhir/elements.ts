@@ -11,10 +11,11 @@ const ALWAYS = new Set(['resourceType', 'id', 'meta']);
 export function subsetResource(resource: Resource, options: { elements?: string[]; summary?: 'true' | 'text' | 'data' | 'false' }): Resource {
   const { elements, summary } = options;
   if ((!elements || elements.length === 0) && (!summary || summary === 'false')) return resource;
-  const { summary: summarySet, mandatory } = elementSets(resource.resourceType);
+  const { summary: summarySet, mandatory, choices } = elementSets(resource.resourceType);
+  const baseName = (key: string): string => elementName(key, choices);
   let keep: (key: string) => boolean;
   if (elements?.length) {
-    const wanted = new Set(elements.map((e) => e.trim().replace(/^[A-Z][A-Za-z]+\./, '')));
+    const wanted = new Set(elements.map((e) => baseName(e.trim().replace(/^[A-Z][A-Za-z]+\./, ''))));
     keep = (k) => ALWAYS.has(k) || mandatory.has(baseName(k)) || wanted.has(baseName(k));
   } else if (summary === 'true') {
     keep = (k) => ALWAYS.has(k) || summarySet.has(baseName(k));
@@ -30,9 +31,12 @@ export function subsetResource(resource: Resource, options: { elements?: string[
   return out as unknown as Resource;
 }
 
-/** "valueQuantity" -> "value", "_birthDate" -> "birthDate": the element a JSON key belongs to. */
-function baseName(key: string): string {
+/**
+ * "valueQuantity" -> "value", "_birthDate" -> "birthDate": the element a JSON key belongs to.
+ * Only choice elements (`choices`, e.g. "value") lose their type suffix: "birthDate" stays.
+ */
+function elementName(key: string, choices: Set<string>): string {
   const k = key.startsWith('_') ? key.slice(1) : key;
   const m = /^([a-z][A-Za-z]*?)(Quantity|CodeableConcept|String|Boolean|Integer|Range|Ratio|SampledData|Time|DateTime|Period|Attachment|Reference|Date|Instant|Uri|Url|Canonical|Code|Coding|Decimal|Age|Duration|Timing|Identifier|Annotation|Markdown|Base64Binary|Oid|Id|PositiveInt|UnsignedInt|Uuid|Money|Address|ContactPoint|HumanName|Signature|Count|Distance|Expression|Meta|Dosage|ContactDetail|Contributor|DataRequirement|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext)$/.exec(k);
-  return m && m[1] && m[1] !== k ? m[1] : k;
+  return m && m[1] && m[1] !== k && choices.has(m[1]) ? m[1] : k;
 }

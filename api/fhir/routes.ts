@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { parseSearchRequest, type SearchRequest } from '@medplum/core';
+import type { SearchRequest } from '@medplum/core';
+import { parseFhirSearch } from '../../schema/search-to-mongo.ts';
 import type { Repository } from '../../schema/repository.ts';
 import { badRequest, fail } from '../../schema/outcomes.ts';
 import { ctxOf } from '../http/context.ts';
@@ -109,7 +110,7 @@ function queryString(req: Request): string {
 
 function parseQuery(type: string, query: URLSearchParams): SearchRequest {
   try {
-    const request = parseSearchRequest(`${type}?${query.toString()}`);
+    const request = parseFhirSearch(type, query.toString());
     const summary = query.get('_summary');
     if (summary === 'count') request.total = 'accurate';
     for (const k of ['_count', '_offset']) {

@@ -47,7 +47,8 @@ describe('test/support/orthanc', () => {
 
   it('fails clearly, with the log tail, when the port is taken', async () => {
     if (orthancMissing()) throw new Error(orthancMissing()!);
-    const blocker = createServer();
+    // Takes the port and drops every connection (so close() below does not wait on them).
+    const blocker = createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => blocker.listen(0, '0.0.0.0', resolve));
     const port = (blocker.address() as { port: number }).port;
     try {

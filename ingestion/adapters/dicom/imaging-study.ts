@@ -1,5 +1,5 @@
 import type { Coding, Endpoint, Extension, Identifier, ImagingStudy, ImagingStudySeries, Patient, Reference } from '@medplum/fhirtypes';
-import { EntryCollector, identifierValue } from '../hl7v2/bundle.ts';
+import { identifierValue, type EntryCollector } from '../hl7v2/bundle.ts';
 import { AdapterError, type AdapterContext } from '../types.ts';
 import { BODY_PART_SNOMED, DICOM_EXTENSIONS, DICOM_SYSTEMS, LATERALITY_SNOMED, WSI_MODALITY } from './constants.ts';
 import { dicomDate, patientGender, personName } from './dicom-values.ts';

@@ -1,0 +1,84 @@
+import express, { type Router } from 'express';
+import type { Pipeline, IngestResult } from '../../ingestion/pipeline.ts';
+import { splitHl7Batch } from '../../ingestion/adapters/hl7v2/index.ts';
+import { decodeHl7Text } from '../../ingestion/adapter-registry.ts';
+import { INBOX_STATUS, type InboxStatus } from '../../schema/inbox.ts';
+import { badRequest, fail, notFound } from '../../schema/outcomes.ts';
+import { reportOf, statusOf } from './results.ts';
+
+const HL7_TYPES = ['text/plain', 'x-application/hl7-v2+er7', 'application/hl7-v2', 'application/hl7-v2+er7', 'application/edi-hl7', 'application/octet-stream'];
+
+/**
+ * The ingestion HTTP API: POST raw inputs, list/inspect/download stored inputs, reprocess failures.
+ * Every body is stored in the inbox before it is processed.
+ */
+export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number }): Router {
+  const { pipeline } = options;
+  const router = express.Router();
+
+  router.post('/hl7v2', express.raw({ type: () => true, limit: options.maxBodyBytes }), async (req, res) => {
+    const type = (req.header('content-type') ?? 'text/plain').split(';')[0]?.trim().toLowerCase() ?? '';
+    if (!HL7_TYPES.includes(type)) fail({ ...badRequest(`Content-Type ${type} is not accepted here; send HL7 v2 as text/plain or x-application/hl7-v2+er7`), id: 'unsupported-media-type' });
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (body.length === 0) fail(badRequest('Empty body: expected one or more HL7 v2 messages'));
+    const results: IngestResult[] = [];
+    for (const bytes of splitBody(body)) {
+      results.push(await pipeline.ingest({ bytes, kind: 'hl7v2', source: 'http', origin: req.ip ?? '' }));
+    }
+    res.status(statusOf(results)).json({ results: results.map(reportOf) });
+  });
+
+  router.get('/messages', async (req, res) => {
+    const status = typeof req.query.status === 'string' ? req.query.status : undefined;
+    if (status && !Object.values(INBOX_STATUS).includes(status as InboxStatus)) fail(badRequest(`status must be one of ${Object.values(INBOX_STATUS).join(', ')}`, 'status'));
+    const kind = typeof req.query.kind === 'string' ? req.query.kind : undefined;
+    const limit = Math.min(Number(req.query._count ?? 50), 500);
+    const offset = Number(req.query._offset ?? 0);
+    if (!Number.isInteger(limit) || limit < 0 || !Number.isInteger(offset) || offset < 0) fail(badRequest('_count and _offset must be non-negative integers'));
+    const page = await pipeline.inbox.list({ ...(status ? { status: status as InboxStatus } : {}), ...(kind ? { kind } : {}) }, { limit, offset });
+    res.json({ total: page.total, entries: page.entries });
+  });
+
+  router.post('/messages/_reprocess-failed', async (_req, res) => {
+    const results = await pipeline.reprocessFailed();
+    res.json({ results: results.map(reportOf) });
+  });
+
+  router.get('/messages/:id', async (req, res) => {
+    const entry = await pipeline.inbox.get(req.params.id);
+    if (!entry) fail(notFound(`Inbox entry ${req.params.id} not found`));
+    const { bytes: _bytes, ...summary } = entry;
+    res.json(summary);
+  });
+
+  router.get('/messages/:id/raw', async (req, res) => {
+    const entry = await pipeline.inbox.get(req.params.id);
+    if (!entry) fail(notFound(`Inbox entry ${req.params.id} not found`));
+    const bytes = await pipeline.inbox.bytes(entry);
+    res.status(200).type(entry.contentType ?? (entry.kind === 'hl7v2' ? 'x-application/hl7-v2+er7' : 'application/octet-stream')).send(bytes);
+  });
+
+  router.post('/messages/:id/reprocess', async (req, res) => {
+    const result = await pipeline.reprocess(req.params.id);
+    if (!result) fail(notFound(`Inbox entry ${req.params.id} not found`));
+    res.status(result.status === 'failed' ? 422 : 200).json(reportOf(result));
+  });
+
+  return router;
+}
+
+/**
+ * One body may hold several messages (MLLP-framed, FHS/BHS batch, back to back). A body with a
+ * single message is stored byte for byte; a batch is stored message by message. A body that
+ * cannot even be split (not text, no MSH) is stored whole, so its failure is kept too.
+ */
+export function splitBody(body: Buffer): Buffer[] {
+  let messages: string[];
+  try {
+    messages = splitHl7Batch(decodeHl7Text(body));
+  } catch {
+    return [body];
+  }
+  if (messages.length <= 1) return [body];
+  return messages.map((m) => Buffer.from(m, 'utf8'));
+}

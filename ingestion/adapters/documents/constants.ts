@@ -1,0 +1,46 @@
+/** URIs, codes and fixed values the document adapters write into FHIR resources. */
+
+/** Version of the document adapters, recorded in Provenance by the pipeline. Bump on any mapping change. */
+export const DOCUMENT_ADAPTER_VERSION = 'documents/1.0.0';
+
+/** Identifier and code systems. */
+export const DOC_SYSTEMS = {
+  /** DocumentReference identity: SHA-256 (hex) of the original bytes, so identical content is one document. */
+  sha256: 'urn:idr:document:sha256',
+  /** HL7 v2 TXA-12 unique document number, value `<namespace or MSH-3>/<id>`. */
+  hl7v2Document: 'urn:idr:hl7v2:document',
+  /** Resources converted from C-CDA entries without an identifier: value `<document sha256 prefix>/<type>/<n>`. */
+  ccdaEntry: 'urn:idr:ccda:entry',
+  /** Accession number, shared with the DICOM adapter (ImagingStudy.identifier). */
+  accession: 'urn:idr:accession',
+  /** StudyInstanceUID as on ImagingStudy: value `urn:oid:<uid>`. */
+  dicomUid: 'urn:dicom:uid',
+  loinc: 'http://loinc.org',
+  usCoreDocumentCategory: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category',
+  v2Table: (table: string): string => `http://terminology.hl7.org/CodeSystem/v2-${table}`,
+} as const;
+
+/** Document kinds accepted as `metadata.type`, with their LOINC document type (LOINC Document Ontology). */
+export const DOCUMENT_TYPES = {
+  referral: { code: '57133-1', display: 'Referral note' },
+  discharge: { code: '18842-5', display: 'Discharge summary' },
+  consult: { code: '11488-4', display: 'Consult note' },
+  mdt: { code: '85232-7', display: 'Tumor board Consult note' },
+  pathology: { code: '11526-1', display: 'Pathology study' },
+  radiology: { code: '18748-4', display: 'Diagnostic imaging study' },
+  progress: { code: '11506-3', display: 'Progress note' },
+} as const;
+
+/** A key of DOCUMENT_TYPES. */
+export type DocumentKindName = keyof typeof DOCUMENT_TYPES;
+
+/** HL7 v2 table 0270 (TXA-2 document type) -> one of DOCUMENT_TYPES; other values are kept as a v2-0270 coding only. */
+export const TXA_DOCUMENT_TYPES: Readonly<Record<string, DocumentKindName>> = {
+  CN: 'consult', DI: 'radiology', DS: 'discharge', PR: 'progress', SP: 'pathology', RAD: 'radiology', RR: 'radiology',
+};
+
+/** US Core DocumentReference category used for every letter and report (the one code that category defines). */
+export const CLINICAL_NOTE_CATEGORY = { system: DOC_SYSTEMS.usCoreDocumentCategory, code: 'clinical-note', display: 'Clinical Note' } as const;
+
+/** Content type of the extracted-text attachment (content[1]). */
+export const TEXT_CONTENT_TYPE = 'text/plain; charset=utf-8';

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import type { Bundle } from '@medplum/fhirtypes';
+import type { Logger } from 'pino';
+import type { Repository } from '../schema/repository.ts';
+import { systemContext } from '../schema/request-context.ts';
+import { INBOX_STATUS, type Inbox, type InboxEntry, type InboxError } from '../schema/inbox.ts';
+import { processBundle } from '../schema/bundle-processor.ts';
+import { OperationOutcomeError } from '../schema/outcomes.ts';
+import { AdapterError, type AdapterContext } from './adapters/types.ts';
+import type { RegisteredAdapter } from './adapter-registry.ts';
+import { resolvePatients } from './patient-matching.ts';
+import { withProvenance } from './provenance.ts';
+
+/**
+ * The ingestion pipeline shared by every way in (MLLP, HTTP, CLI, DICOMweb, seed):
+ * raw bytes -> inbox (stored first) -> adapter (pure) -> patient matching -> transaction Bundle
+ * with Provenance -> repository. Nothing is lost on failure: the entry stays in the inbox with
+ * status "failed" and the reason, and can be reprocessed.
+ */
+
+export interface IngestInput {
+  bytes: Uint8Array;
+  kind: string;
+  source: string;
+  origin?: string;
+  contentType?: string;
+  filename?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface IngestResult {
+  inboxId: string;
+  status: 'processed' | 'duplicate' | 'failed';
+  label?: string;
+  externalId?: string;
+  /** "Type/id/_history/vid" of the resources written (for duplicates: those of the original). */
+  outputs: string[];
+  warnings: string[];
+  error?: InboxError;
+  duplicateOf?: string;
+}
+
+/** Runs after a successful write, e.g. to link a radiology report to its ImagingStudy. */
+export type AfterWriteHook = (written: string[], entry: InboxEntry) => Promise<void>;
+
+export class Pipeline {
+  private readonly repo: Repository;
+  readonly inbox: Inbox;
+  private readonly adapters: Record<string, RegisteredAdapter>;
+  private readonly identifierSystem: AdapterContext['identifierSystem'];
+  private readonly logger: Logger | undefined;
+  private readonly hooks: AfterWriteHook[] = [];
+
+  constructor(options: { repo: Repository; inbox: Inbox; adapters: Record<string, RegisteredAdapter>; identifierSystem: AdapterContext['identifierSystem']; logger?: Logger }) {
+    this.repo = options.repo;
+    this.inbox = options.inbox;
+    this.adapters = options.adapters;
+    this.identifierSystem = options.identifierSystem;
+    this.logger = options.logger;
+  }
+
+  /** Registers a hook that runs after each successful write. */
+  afterWrite(hook: AfterWriteHook): void {
+    this.hooks.push(hook);
+  }
+
+  /** Stores the raw input durably; after this returns, nothing can be lost. */
+  async receive(input: IngestInput): Promise<InboxEntry> {
+    if (!this.adapters[input.kind]) throw new Error(`no adapter for input kind "${input.kind}"`);
+    return this.inbox.store(input);
+  }
+
+  /** Stores and processes one input. */
+  async ingest(input: IngestInput): Promise<IngestResult> {
+    return this.process(await this.receive(input));
+  }
+
+  /** Processes (or re-processes) a stored entry. */
+  async process(entry: InboxEntry): Promise<IngestResult> {
+    const adapter = this.adapters[entry.kind];
+    if (!adapter) return this.failed(entry, { location: '', message: `no adapter for input kind "${entry.kind}"` });
+    const duplicateOf = await this.inbox.processedDuplicateOf(entry.sha256, entry._id);
+    if (duplicateOf) {
+      await this.inbox.markDuplicate(entry._id, duplicateOf);
+      const original = await this.inbox.get(duplicateOf);
+      return { inboxId: entry._id, status: 'duplicate', duplicateOf, outputs: original?.outputs ?? [], warnings: [], ...(original?.label ? { label: original.label } : {}) };
+    }
+    const ctx = systemContext('ingestion', `ingest-${entry._id}`);
+    let label: string | undefined;
+    try {
+      const bytes = await this.inbox.bytes(entry);
+      const output = await adapter.run(bytes, entry, { now: () => new Date(), newId: randomUUID, identifierSystem: this.identifierSystem });
+      label = output.kind;
+      const externalId = output.bundle.identifier?.value;
+      const matched = await resolvePatients(this.repo, ctx, output.bundle);
+      const bundle: Bundle = withProvenance(matched, { inboxId: entry._id, label: output.kind, adapterVersion: adapter.version, recorded: new Date(), newId: randomUUID });
+      const response = await processBundle(this.repo, ctx, bundle);
+      const outputs = (response.entry ?? []).map((e) => e.response?.location).filter((l): l is string => !!l);
+      await this.inbox.markProcessed(entry._id, entry.sha256, { label: output.kind, adapterVersion: adapter.version, outputs, warnings: output.warnings, ...(externalId ? { externalId } : {}) });
+      for (const hook of this.hooks) {
+        try {
+          await hook(outputs, entry);
+        } catch (err) {
+          this.logger?.error({ err, inboxId: entry._id }, 'after-write hook failed');
+        }
+      }
+      return { inboxId: entry._id, status: 'processed', label: output.kind, outputs, warnings: output.warnings, ...(externalId ? { externalId } : {}) };
+    } catch (err) {
+      return this.failed(entry, describe(err, entry), label, adapter.version);
+    }
+  }
+
+  /** Re-processes a stored entry by id (after a fix or a configuration change). */
+  async reprocess(id: string): Promise<IngestResult | undefined> {
+    const entry = await this.inbox.get(id);
+    if (!entry) return undefined;
+    return this.process(entry);
+  }
+
+  /** Re-processes every failed entry (oldest first, up to `limit`). */
+  async reprocessFailed(limit = 1000): Promise<IngestResult[]> {
+    const { entries } = await this.inbox.list({ status: INBOX_STATUS.failed }, { limit, offset: 0 });
+    const results: IngestResult[] = [];
+    for (const e of entries.reverse()) {
+      const r = await this.reprocess(e._id);
+      if (r) results.push(r);
+    }
+    return results;
+  }
+
+  private async failed(entry: InboxEntry, error: InboxError, label?: string, adapterVersion?: string): Promise<IngestResult> {
+    await this.inbox.markFailed(entry._id, error, { ...(label ? { label } : {}), ...(adapterVersion ? { adapterVersion } : {}) });
+    this.logger?.warn({ inboxId: entry._id, kind: entry.kind, source: entry.source, location: error.location, reason: error.message }, 'ingestion failed; raw input kept');
+    return { inboxId: entry._id, status: 'failed', error, outputs: [], warnings: [], ...(label ? { label } : {}) };
+  }
+}
+
+function describe(err: unknown, entry: InboxEntry): InboxError {
+  if (err instanceof AdapterError) return { location: err.location, message: err.message };
+  if (err instanceof OperationOutcomeError) {
+    const issue = err.outcome.issue?.[0];
+    return { location: issue?.expression?.[0] ?? '', message: `the FHIR store refused the result: ${issue?.details?.text ?? err.message}` };
+  }
+  return { location: '', message: `internal error while processing inbox entry ${entry._id}: ${(err as Error)?.message ?? String(err)}` };
+}

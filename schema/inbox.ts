@@ -1,0 +1,174 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Binary, GridFSBucket, type Collection, type Db } from 'mongodb';
+import { createEach } from './collections.ts';
+
+/**
+ * The inbox: every raw input (HL7 v2 message, DICOM file, document, QIDO-RS response) is stored
+ * here, bytes and all, before anything is done with it, and keeps its processing status. Bodies
+ * up to INLINE_LIMIT live in the document; larger ones in GridFS (MongoDB's 16 MB document limit).
+ */
+
+export const INBOX_STATUS = {
+  received: 'received',
+  processed: 'processed',
+  duplicate: 'duplicate',
+  failed: 'failed',
+} as const;
+export type InboxStatus = (typeof INBOX_STATUS)[keyof typeof INBOX_STATUS];
+
+export interface InboxError {
+  /** Where in the input, e.g. "OBX[3]-5", "(0010,0020)", "metadata.date"; "" when not located. */
+  location: string;
+  message: string;
+}
+
+export interface InboxEntry {
+  _id: string;
+  /** What kind of input: "hl7v2", "dicom", "document", "dicomweb". */
+  kind: string;
+  /** How it arrived: "mllp", "http", "cli", "seed", "dicomweb-poller". */
+  source: string;
+  /** Free-form origin detail (peer address, file name, URL). */
+  origin?: string;
+  receivedAt: Date;
+  sha256: string;
+  size: number;
+  contentType?: string;
+  filename?: string;
+  /** Caller-supplied metadata (documents: patient identifier, type, ...). */
+  metadata?: Record<string, unknown>;
+  bytes?: Binary;
+  gridfsId?: string;
+  status: InboxStatus;
+  attempts: number;
+  processedAt?: Date;
+  /** What the adapter recognised, e.g. "ORU^R01 lab". */
+  label?: string;
+  /** Message control id / document id, when the input has one. */
+  externalId?: string;
+  adapterVersion?: string;
+  error?: InboxError;
+  warnings?: string[];
+  /** "Type/id/_history/vid" of every resource written. */
+  outputs?: string[];
+  duplicateOf?: string;
+}
+
+export type InboxSummary = Omit<InboxEntry, 'bytes'>;
+
+/** First inbox entry seen per content hash; `_id` is the hash, so lookups are `_id` equality. */
+interface HashDoc {
+  _id: string;
+  entryId: string;
+}
+
+const INLINE_LIMIT = 8 * 1024 * 1024;
+
+export class Inbox {
+  private readonly entries: Collection<InboxEntry>;
+  private readonly hashes: Collection<HashDoc>;
+  private readonly bucket: GridFSBucket;
+
+  constructor(db: Db) {
+    this.entries = db.collection<InboxEntry>('inbox');
+    this.hashes = db.collection<HashDoc>('inbox_hashes');
+    this.bucket = new GridFSBucket(db, { bucketName: 'inbox_raw' });
+  }
+
+  /** Creates the inbox indexes (idempotent). */
+  async ensureIndexes(): Promise<void> {
+    await createEach(this.entries, [
+      { key: { status: 1, receivedAt: -1 }, name: 'status_received' },
+      { key: { kind: 1, receivedAt: -1 }, name: 'kind_received' },
+    ]);
+  }
+
+  /** Stores raw bytes durably and returns the new entry (status "received"). */
+  async store(input: { bytes: Uint8Array; kind: string; source: string; origin?: string; contentType?: string; filename?: string; metadata?: Record<string, unknown> }): Promise<InboxEntry> {
+    const entry: InboxEntry = {
+      _id: randomUUID(),
+      kind: input.kind,
+      source: input.source,
+      receivedAt: new Date(),
+      sha256: createHash('sha256').update(input.bytes).digest('hex'),
+      size: input.bytes.byteLength,
+      status: INBOX_STATUS.received,
+      attempts: 0,
+      ...(input.origin ? { origin: input.origin } : {}),
+      ...(input.contentType ? { contentType: input.contentType } : {}),
+      ...(input.filename ? { filename: input.filename } : {}),
+      ...(input.metadata ? { metadata: input.metadata } : {}),
+    };
+    if (input.bytes.byteLength <= INLINE_LIMIT) {
+      entry.bytes = new Binary(Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength));
+    } else {
+      entry.gridfsId = entry._id;
+      await new Promise<void>((resolve, reject) => {
+        const upload = this.bucket.openUploadStreamWithId(entry._id as never, `${entry._id}.raw`, { metadata: { kind: input.kind } });
+        upload.once('error', reject);
+        upload.once('finish', () => resolve());
+        upload.end(Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength));
+      });
+    }
+    await this.entries.insertOne(entry, { writeConcern: { w: 1, journal: true } });
+    return entry;
+  }
+
+  /** The raw bytes of an entry. */
+  async bytes(entry: Pick<InboxEntry, '_id' | 'bytes' | 'gridfsId'>): Promise<Buffer> {
+    if (entry.bytes) return Buffer.from(entry.bytes.buffer);
+    if (!entry.gridfsId) {
+      const full = await this.entries.findOne({ _id: entry._id });
+      if (full?.bytes) return Buffer.from(full.bytes.buffer);
+      if (!full?.gridfsId) throw new Error(`inbox entry ${entry._id} has no stored bytes`);
+      entry = full;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.bucket.openDownloadStream(entry.gridfsId as never)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /** One entry with its bytes, or null. */
+  async get(id: string): Promise<InboxEntry | null> {
+    return this.entries.findOne({ _id: id });
+  }
+
+  /** Entry metadata without bytes, newest first. */
+  async list(filter: { status?: InboxStatus; kind?: string }, page: { limit: number; offset: number }): Promise<{ entries: InboxSummary[]; total: number }> {
+    const q: Record<string, unknown> = {};
+    if (filter.status) q.status = filter.status;
+    if (filter.kind) q.kind = filter.kind;
+    const [entries, total] = await Promise.all([
+      this.entries.find(q, { projection: { bytes: 0 } }).sort({ receivedAt: -1, _id: 1 }).skip(page.offset).limit(page.limit).toArray(),
+      this.entries.countDocuments(q),
+    ]);
+    return { entries, total };
+  }
+
+  /** The id of an earlier entry with the same bytes that was processed, if any. */
+  async processedDuplicateOf(sha256: string, selfId: string): Promise<string | undefined> {
+    const h = await this.hashes.findOne({ _id: sha256 });
+    if (!h || h.entryId === selfId) return undefined;
+    const first = await this.entries.findOne({ _id: h.entryId }, { projection: { status: 1 } });
+    return first?.status === INBOX_STATUS.processed ? h.entryId : undefined;
+  }
+
+  /** Records a successful processing. */
+  async markProcessed(id: string, sha256: string, result: { label: string; adapterVersion: string; outputs: string[]; warnings: string[]; externalId?: string }): Promise<void> {
+    await this.entries.updateOne(
+      { _id: id },
+      { $set: { status: INBOX_STATUS.processed, processedAt: new Date(), label: result.label, adapterVersion: result.adapterVersion, outputs: result.outputs, warnings: result.warnings, ...(result.externalId ? { externalId: result.externalId } : {}) }, $unset: { error: '' }, $inc: { attempts: 1 } },
+    );
+    await this.hashes.replaceOne({ _id: sha256 }, { entryId: id }, { upsert: true });
+  }
+
+  /** Records that the bytes were already processed under another entry. */
+  async markDuplicate(id: string, duplicateOf: string): Promise<void> {
+    await this.entries.updateOne({ _id: id }, { $set: { status: INBOX_STATUS.duplicate, processedAt: new Date(), duplicateOf }, $inc: { attempts: 1 } });
+  }
+
+  /** Records a failure with its reason; the bytes stay. */
+  async markFailed(id: string, error: InboxError, extra: { label?: string; externalId?: string; adapterVersion?: string } = {}): Promise<void> {
+    await this.entries.updateOne({ _id: id }, { $set: { status: INBOX_STATUS.failed, processedAt: new Date(), error, ...extra }, $inc: { attempts: 1 } });
+  }
+}

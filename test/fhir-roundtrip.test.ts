@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Resource } from '@medplum/fhirtypes';
+import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { create, oncologyRecord, patient, withoutMeta } from './support/factory.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('round-trip of realistic resources', () => {
+  it('stores at least 15 resource types unchanged apart from id and meta', async () => {
+    const p = patient('999900011');
+    const storedPatient = await create(server.fhir, p);
+    const record = oncologyRecord(storedPatient.id);
+    const all: Resource[] = [p, ...record];
+    const types = new Set(all.map((r) => r.resourceType));
+    expect(types.size).toBeGreaterThanOrEqual(15);
+
+    const read = await fhirFetch(`${server.fhir}/Patient/${storedPatient.id}`);
+    expect(withoutMeta(read.body)).toEqual(p);
+    expect(read.body._birthDate.extension[0].valueDateTime).toBe('1968-04-12T06:15:00+01:00');
+
+    for (const resource of record) {
+      const stored = await create(server.fhir, resource);
+      expect(stored.meta?.versionId, resource.resourceType).toBe('1');
+      expect(withoutMeta(stored), `${resource.resourceType} as returned by create`).toEqual(resource);
+      const back = await fhirFetch(`${server.fhir}/${resource.resourceType}/${stored.id}`);
+      expect(back.status).toBe(200);
+      expect(withoutMeta(back.body), `${resource.resourceType} as read back`).toEqual(resource);
+      expect(back.body.meta.lastUpdated).toBe(stored.meta?.lastUpdated);
+    }
+  });
+
+  it('keeps client-supplied meta (profile, tags) while setting versionId and lastUpdated', async () => {
+    const meta = { profile: ['http://hl7.org/fhir/StructureDefinition/vitalsigns'], tag: [{ system: 'urn:idr:source', code: 'lab' }] };
+    const obs = { ...(oncologyRecord('x')[5] as Resource), meta };
+    const stored = await create(server.fhir, obs);
+    expect(stored.meta).toMatchObject({ ...meta, versionId: '1' });
+    expect(Date.parse(stored.meta?.lastUpdated ?? '')).not.toBeNaN();
+  });
+
+  it('keeps large decimals, unicode and empty-free arrays exactly', async () => {
+    const obs = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'Ki-67 — proliferatie-index (µ)' },
+      valueQuantity: { value: 0.000123456789, unit: '%' },
+      note: [{ text: 'Ünïcödé ✓ 乳腺癌' }],
+    } as Resource;
+    const stored = await create(server.fhir, obs);
+    const back = await fhirFetch(`${server.fhir}/Observation/${stored.id}`);
+    expect(withoutMeta(back.body)).toEqual(obs);
+  });
+});
