@@ -6,8 +6,8 @@ import { AdapterError } from './adapters/types.ts';
 /**
  * Patient matching for ingestion, by identifier only (never by name): a Patient entry matches an
  * existing Patient that shares ANY of its identifiers (system + value). One match: the entry
- * becomes an update of that Patient with the incoming demographics and the union of identifiers
- * (so an MRN-only message never drops a known BSN). No match: a new Patient. Identifiers that
+ * becomes an update of that Patient with the incoming demographics (elements the input lacks are
+ * kept) and the union of identifiers (so an MRN-only message never drops a known BSN). No match: a new Patient. Identifiers that
  * point at two different Patients: refused, since merging records is a human decision.
  */
 export async function resolvePatients(repo: Repository, ctx: RequestContext, bundle: Bundle): Promise<Bundle> {
@@ -30,7 +30,10 @@ export async function resolvePatients(repo: Repository, ctx: RequestContext, bun
       entries.push({ ...entry, request: { method: 'PUT', url: `Patient?${query}` } });
       continue;
     }
-    const merged: Patient = { ...incoming, id: existing.id as string, identifier: mergeIdentifiers(existing.identifier ?? [], incoming.identifier ?? []) };
+    // Elements the input carries replace the stored ones; elements it lacks are kept (a DICOM
+    // header or an upload that only names the patient must not wipe the demographics).
+    const { meta: _meta, ...stored } = existing;
+    const merged: Patient = { ...stored, ...incoming, id: existing.id as string, identifier: mergeIdentifiers(existing.identifier ?? [], incoming.identifier ?? []) };
     entries.push({ ...entry, resource: merged, request: { method: 'PUT', url: `Patient/${existing.id}` } });
   }
   return { ...bundle, entry: entries };

@@ -4,7 +4,7 @@ import type { Repository, WriteResult } from './repository.ts';
 import { CompensatingJournal } from './journal.ts';
 import type { WriteScope } from './version-store.ts';
 import { allOk, badRequest, fail, OperationOutcomeError, outcomeStatus, serverError } from './outcomes.ts';
-import { deterministicId, newResourceId } from './resource-id.ts';
+import { newResourceId } from './resource-id.ts';
 import { rewriteReferences, unresolvedUrnReferences } from './bundle-references.ts';
 import { assertValidResource } from './validate.ts';
 import { parseFhirSearch } from './search-to-mongo.ts';
@@ -62,7 +62,7 @@ async function processTransaction(repo: Repository, ctx: RequestContext, bundle:
       const match = ifNoneExist ? await matchOne(repo, ctx, p.type, ifNoneExist, p.index) : undefined;
       p.id = match ?? newResourceId();
     } else if (p.method === 'PUT' && p.query !== undefined) {
-      p.id = (await matchOne(repo, ctx, p.type, p.query, p.index)) ?? p.resource?.id ?? deterministicId(`${p.type}?${p.query}`);
+      p.id = (await matchOne(repo, ctx, p.type, p.query, p.index)) ?? p.resource?.id ?? (await repo.conditionalId(p.type, p.query));
     }
     if (p.entry.fullUrl && p.id && (p.method === 'POST' || p.method === 'PUT')) fullUrls.set(p.entry.fullUrl, `${p.type}/${p.id}`);
   }

@@ -3,7 +3,7 @@ import type { SearchRequest } from '@medplum/core';
 import type { Collections, ResourceDoc } from './collections.ts';
 import { DEFAULT_COUNT, MAX_COUNT, searchToMongo } from './search-to-mongo.ts';
 import { badRequest, fail } from './outcomes.ts';
-import { isResourceType } from './fhir-definitions.ts';
+import { isResourceType, searchParamsFor } from './fhir-definitions.ts';
 
 export interface SearchOptions {
   /** Ignore unknown parameters instead of failing (Prefer: handling=lenient). */
@@ -32,13 +32,16 @@ export async function searchResources(c: Collections, req: SearchRequest, option
   if (req.count !== undefined && (Number.isNaN(req.count) || req.count < 0)) fail(badRequest('_count must be a non-negative integer', '_count'));
   if (req.offset !== undefined && (Number.isNaN(req.offset) || req.offset < 0)) fail(badRequest('_offset must be a non-negative integer', '_offset'));
 
+  validateIncludes(req);
+
   const wantTotal = req.total === 'accurate' || req.total === 'estimate' || (req.total === undefined && count === 0);
   const totalPromise = wantTotal || req.total === undefined ? c.resources.countDocuments(filter) : Promise.resolve(undefined);
-  const docs = count === 0 ? [] : await c.resources.find(filter, { projection: { res: 1, sp: 1 } }).sort(sort).skip(offset).limit(count + 1).toArray();
+  const docsPromise = count === 0 ? Promise.resolve([]) : c.resources.find(filter, { projection: { res: 1, sp: 1 } }).sort(sort).skip(offset).limit(count + 1).toArray();
+  // Both awaited together, so neither is left running (and unhandled) when the other fails.
+  const [total, docs] = await Promise.all([totalPromise, docsPromise]);
   const hasMore = docs.length > count;
   const page = hasMore ? docs.slice(0, count) : docs;
   const included = await includes(c, req, page);
-  const total = await totalPromise;
   return {
     resources: page.map((d) => d.res as Resource),
     included,
@@ -48,6 +51,18 @@ export async function searchResources(c: Collections, req: SearchRequest, option
     count,
     ignored,
   };
+}
+
+/** _include must name the searched type, _revinclude a known type: else 400, whatever the page holds. */
+function validateIncludes(req: SearchRequest): void {
+  for (const inc of req.include ?? []) {
+    if (inc.resourceType !== req.resourceType) fail(badRequest(`_include=${inc.resourceType}:${inc.searchParam} does not start with ${req.resourceType}`, '_include'));
+    if (searchParamsFor(inc.resourceType)[inc.searchParam]?.type !== 'reference') fail(badRequest(`_include=${inc.resourceType}:${inc.searchParam}: not a reference search parameter`, '_include'));
+  }
+  for (const rev of req.revInclude ?? []) {
+    if (!isResourceType(rev.resourceType)) fail(badRequest(`_revinclude=${rev.resourceType}:${rev.searchParam}: unknown resource type`, '_revinclude'));
+    if (searchParamsFor(rev.resourceType)[rev.searchParam]?.type !== 'reference') fail(badRequest(`_revinclude=${rev.resourceType}:${rev.searchParam}: not a reference search parameter`, '_revinclude'));
+  }
 }
 
 async function includes(c: Collections, req: SearchRequest, page: Pick<ResourceDoc, '_id' | 'res' | 'sp'>[]): Promise<Resource[]> {
@@ -62,7 +77,6 @@ async function includes(c: Collections, req: SearchRequest, page: Pick<ResourceD
     }
   };
   for (const inc of req.include ?? []) {
-    if (inc.resourceType !== req.resourceType) fail(badRequest(`_include=${inc.resourceType}:${inc.searchParam} does not start with ${req.resourceType}`, '_include'));
     const refs = new Set<string>();
     for (const d of page) {
       const values = d.sp?.[inc.searchParam];
@@ -77,7 +91,6 @@ async function includes(c: Collections, req: SearchRequest, page: Pick<ResourceD
   }
   const targets = page.map((d) => d._id);
   for (const rev of req.revInclude ?? []) {
-    if (!isResourceType(rev.resourceType)) fail(badRequest(`_revinclude=${rev.resourceType}:${rev.searchParam}: unknown resource type`, '_revinclude'));
     const filter = { rt: rev.resourceType, deleted: false, [`sp.${rev.searchParam}`]: { $in: targets } };
     add(await c.resources.find(filter, { projection: { res: 1 } }).limit(MAX_INCLUDED).toArray());
   }

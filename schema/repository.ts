@@ -77,8 +77,10 @@ export class Repository {
       if (matches.length > 1) fail(preconditionFailed(`If-None-Exist "${options.ifNoneExist}" matched ${matches.length} ${resource.resourceType} resources`));
       if (matches[0]) return { resource: matches[0], created: false, unchanged: true };
     }
-    const id = options.id ?? (options.ifNoneExist ? deterministicId(`${resource.resourceType}?${options.ifNoneExist}`) : newResourceId());
-    const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous: null, method: 'POST', now: this.clock() }, options.scope);
+    const id = options.id ?? (options.ifNoneExist ? await this.conditionalId(resource.resourceType, options.ifNoneExist) : newResourceId());
+    // A deterministic id may belong to a deleted resource: its tombstone is the previous version.
+    const previous = options.ifNoneExist && !options.id ? await this.currentDoc(resource.resourceType, id) : null;
+    const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'POST', now: this.clock() }, options.scope);
     return { resource: doc.res as Resource, created: true, unchanged: false };
   }
 
@@ -117,8 +119,19 @@ export class Repository {
     if (match && resource.id && resource.id !== match.id) {
       fail(badRequest(`Conditional update matched ${resource.resourceType}/${match.id} but the body has id ${resource.id}`, `${resource.resourceType}.id`));
     }
-    const id = match?.id ?? resource.id ?? deterministicId(`${resource.resourceType}?${query}`);
+    const id = match?.id ?? resource.id ?? (await this.conditionalId(resource.resourceType, query));
     return this.update(ctx, { ...resource, id }, options.scope ? { scope: options.scope } : {});
+  }
+
+  /**
+   * The id for a resource created by a conditional create/update that matched nothing: derived
+   * from the criteria, so concurrent creators collide instead of duplicating; a fresh one when a
+   * live resource (that no longer matches the criteria) already has that id.
+   */
+  async conditionalId(type: string, query: string): Promise<string> {
+    const id = deterministicId(`${type}?${query}`);
+    const existing = await this.currentDoc(type, id);
+    return existing && !existing.deleted ? newResourceId() : id;
   }
 
   /** Deletes a resource (a tombstone version); deleting a missing or deleted resource is a no-op. */

@@ -65,10 +65,12 @@ describe('_include', () => {
     await fhirFetch(`${server.fhir}/Observation/${o4}`, { method: 'DELETE' });
   });
 
-  it('an include for another type is 400', async () => {
-    const r = await fhirFetch(`${server.fhir}/Observation?_include=Patient:organization`);
-    expect(r.status).toBe(400);
-    expect(r.body.resourceType).toBe('OperationOutcome');
+  it('an include for another type or of a non-reference parameter is 400, even when nothing matches', async () => {
+    for (const q of ['_include=Patient:organization', '_include=Observation:code', '_include=Observation:nonsense', '_id=none&_include=Patient:organization']) {
+      const r = await fhirFetch(`${server.fhir}/Observation?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(r.body.resourceType).toBe('OperationOutcome');
+    }
   });
 });
 
@@ -96,5 +98,6 @@ describe('_revinclude', () => {
 
   it('an unknown revinclude type is 400', async () => {
     expect((await fhirFetch(`${server.fhir}/Observation?_revinclude=Nonsense:target`)).status).toBe(400);
+    expect((await fhirFetch(`${server.fhir}/Observation?_revinclude=Provenance:nonsense`)).status).toBe(400);
   });
 });

@@ -36,6 +36,7 @@ async function referralPdf(): Promise<Uint8Array> {
   doc.setTitle('Referral letter - A.M. Jansen');
   doc.setAuthor('Dr. P. de Vries');
   doc.setCreationDate(new Date('2024-03-04T10:15:00Z'));
+  doc.setModificationDate(new Date('2024-03-04T10:15:00Z'));
   const font = await doc.embedFont(StandardFonts.Helvetica);
   const page = doc.addPage([595, 842]);
   REFERRAL.forEach((line, i) => page.drawText(line, { x: 56, y: 780 - i * 16, size: 10, font }));
@@ -46,6 +47,8 @@ async function referralPdf(): Promise<Uint8Array> {
 
 async function imageOnlyPdf(): Promise<Uint8Array> {
   const doc = await PDFDocument.create();
+  doc.setCreationDate(new Date('2024-03-05T08:00:00Z'));
+  doc.setModificationDate(new Date('2024-03-05T08:00:00Z'));
   doc.addPage([595, 842]).drawRectangle({ x: 50, y: 500, width: 300, height: 200, color: rgb(0.2, 0.2, 0.2) });
   return doc.save();
 }
