@@ -5,7 +5,10 @@ import type { Services } from './services.ts';
 import { requestContext } from './http/context.ts';
 import { errorHandler, notFoundHandler, sendOutcome } from './http/errors.ts';
 import { fhirRouter } from './fhir/routes.ts';
+import { graphqlHandler } from './graphql/handler.ts';
 import { ingestRouter } from './ingest/routes.ts';
+import { dicomRouter } from './ingest/dicom-routes.ts';
+import { documentRouter } from './ingest/document-routes.ts';
 import { pingDatabase } from '../schema/db.ts';
 import { unavailable } from '../schema/outcomes.ts';
 
@@ -32,8 +35,11 @@ export function createApp(services: Services, baseUrl: string): Express {
     if (await pingDatabase(services.database)) res.json({ status: 'ready', database: 'reachable' });
     else sendOutcome(res, unavailable('The database is not reachable'));
   });
-  app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES }));
+  app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, timeline: services.timeline }));
+  app.use('/graphql', graphqlHandler({ repo: services.repo, timeline: services.timeline, development: services.config.NODE_ENV === 'development', logger: services.logger }));
   app.use('/ingest', ingestRouter({ pipeline: services.pipeline, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES }));
+  app.use('/ingest', dicomRouter({ pipeline: services.pipeline, importer: services.dicomweb, headerBytes: services.config.IDR_DICOM_HEADER_BYTES }));
+  app.use('/ingest', documentRouter({ pipeline: services.pipeline, maxBytes: services.config.IDR_DOCUMENT_MAX_BYTES, maxExtractBytes: services.config.IDR_DOCUMENT_MAX_EXTRACT_BYTES }));
   app.use(notFoundHandler);
   app.use(errorHandler(services.logger));
   return app;

@@ -34,6 +34,20 @@ const schema = z.object({
     }),
   /** Time zone for HL7 v2 times sent without an offset. */
   IDR_HL7_TIMEZONE: z.string().default('Europe/Amsterdam'),
+  /** A DICOMweb root (PACS) to import from on a schedule; unset = no schedule. */
+  IDR_DICOMWEB_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Minutes between scheduled incremental DICOMweb imports (needs IDR_DICOMWEB_URL). */
+  IDR_DICOMWEB_SYNC_MINUTES: z.coerce.number().positive().optional(),
+  /** Per-request timeout and retries of the DICOMweb (QIDO-RS) client. */
+  IDR_DICOMWEB_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  IDR_DICOMWEB_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+  IDR_DICOMWEB_BACKOFF_MS: z.coerce.number().int().min(0).default(200),
+  /** POST /ingest/dicom keeps at most this many leading bytes of a file (the header; pixels are never stored). */
+  IDR_DICOM_HEADER_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
+  /** Largest document POST /ingest/documents accepts (streamed to the inbox). */
+  IDR_DOCUMENT_MAX_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
+  /** Largest document whose text is extracted; larger ones are kept as failed with the reason. */
+  IDR_DOCUMENT_MAX_EXTRACT_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
 });

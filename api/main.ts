@@ -16,19 +16,18 @@ async function main(): Promise<void> {
   }
   const server = await startServer(config);
   const { logger } = server.services;
-  if (demo) {
-    const { loadDemoData } = await import('../seed/load-demo.ts');
-    const summary = await loadDemoData(server.services);
-    logger.info(summary, 'demo data loaded');
-  }
   const lines = [
-    `IDR is running (${server.services.embedded ? 'embedded FerretDB' : 'MongoDB'}; data in ${server.services.embedded ? config.IDR_DATA_DIR : 'MONGODB_URL'})`,
-    `  FHIR R4 API        ${server.url}/fhir`,
-    `  CapabilityStatement ${server.url}/fhir/metadata`,
-    `  Patients           ${server.url}/fhir/Patient`,
-    `  HL7 v2 over HTTP   POST ${server.url}/ingest/hl7v2   (inbox: ${server.url}/ingest/messages)`,
-    ...(server.mllpPort !== undefined ? [`  HL7 v2 over MLLP   ${config.HOST}:${server.mllpPort}`] : []),
-    `  Health             ${server.url}/healthz  ${server.url}/readyz`,
+    `IDR is running (${server.services.embedded ? `embedded FerretDB; data in ${config.IDR_DATA_DIR}` : 'MongoDB at MONGODB_URL'})`,
+    `  FHIR R4 API          ${server.url}/fhir`,
+    `  CapabilityStatement  ${server.url}/fhir/metadata`,
+    `  Patients             ${server.url}/fhir/Patient`,
+    `  GraphQL              ${server.url}/graphql`,
+    `  HL7 v2 over HTTP     POST ${server.url}/ingest/hl7v2`,
+    ...(server.mllpPort !== undefined ? [`  HL7 v2 over MLLP     ${config.HOST}:${server.mllpPort}`] : []),
+    `  DICOM / DICOMweb     POST ${server.url}/ingest/dicom   POST ${server.url}/ingest/dicomweb`,
+    `  Documents            POST ${server.url}/ingest/documents`,
+    `  Inbox                ${server.url}/ingest/messages`,
+    `  Health               ${server.url}/healthz  ${server.url}/readyz`,
     'Press Ctrl+C to stop.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -39,6 +38,22 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+  if (demo) {
+    // The server answers while the demo data loads; progress goes to stdout.
+    const { loadDemoData } = await import('../seed/load-demo.ts');
+    process.stdout.write('Loading demo data through the ingestion pipeline (a second start finds it all as duplicates)...\n');
+    let lastTenth = -1;
+    const summary = await loadDemoData(server.services, {
+      onProgress: (done, total) => {
+        const tenth = Math.floor((done / total) * 10);
+        if (tenth !== lastTenth) process.stdout.write(`  demo data: ${done}/${total}\n`);
+        lastTenth = tenth;
+      },
+    });
+    process.stdout.write(`Demo data loaded: ${summary.processed} written, ${summary.duplicate} already present, ${summary.failed} failed.\n`);
+    for (const f of summary.failures) process.stdout.write(`  FAILED ${f}\n`);
+    logger.info({ processed: summary.processed, duplicate: summary.duplicate, failed: summary.failed }, 'demo data loaded');
+  }
 }
 
 main().catch((err: unknown) => {

@@ -3,13 +3,18 @@ import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from '../schema/db.ts';
 import { startEmbeddedDb, type EmbeddedDb } from '../schema/embedded-db.ts';
-import { Repository } from '../schema/repository.ts';
+import type { Repository } from '../schema/repository.ts';
+import { TimelineRepository } from '../schema/timeline-repository.ts';
+import { TimelineStore } from '../schema/timeline-store.ts';
 import { recoverPendingJournals } from '../schema/journal.ts';
 import { loadFhirDefinitions } from '../schema/fhir-definitions.ts';
 import { Inbox } from '../schema/inbox.ts';
 import { Pipeline } from '../ingestion/pipeline.ts';
 import { defaultAdapters } from '../ingestion/adapter-registry.ts';
 import { identifierSystemResolver } from '../ingestion/identifier-systems.ts';
+import { linkReportsToImaging } from '../ingestion/imaging/report-links.ts';
+import { ImagingLinkIndex } from '../ingestion/imaging/link-index.ts';
+import { DicomwebImporter, startDicomwebSchedule } from '../ingestion/listeners/dicomweb-import.ts';
 
 /** The long-lived parts of a running IDR: database (embedded or external) and repository. */
 export interface Services {
@@ -18,6 +23,10 @@ export interface Services {
   database: Database;
   repo: Repository;
   pipeline: Pipeline;
+  /** The materialised patient timeline (kept in step by the repository and the pipeline). */
+  timeline: TimelineStore;
+  /** DICOMweb (QIDO-RS) import, on demand and on the optional schedule (IDR_DICOMWEB_URL). */
+  dicomweb: DicomwebImporter;
   embedded?: EmbeddedDb;
   /** The MongoDB URL in use (the embedded one when MONGODB_URL is unset). */
   mongoUrl: string;
@@ -43,25 +52,47 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   }
   const recovered = await recoverPendingJournals(database.c);
   if (recovered) logger.warn({ recovered }, 'rolled back transaction Bundles left half-applied by an earlier process');
-  const repo = new Repository(database);
+  const timeline = new TimelineStore(database);
+  await timeline.ensureIndexes();
+  // Ingestion projects each message's resources at once (afterWrite hook below); other writes project as they go.
+  const repo: Repository = new TimelineRepository(database, timeline, { defer: (ctx) => ctx.actor === 'system:ingestion' });
   const inbox = new Inbox(database.db);
   await inbox.ensureIndexes();
   const pipeline = new Pipeline({
     repo,
     inbox,
-    adapters: defaultAdapters({ hl7v2: { defaultTimezone: config.IDR_HL7_TIMEZONE } }),
+    adapters: defaultAdapters({
+      hl7v2: { defaultTimezone: config.IDR_HL7_TIMEZONE },
+      imaging: { repo, defaultTimezone: config.IDR_HL7_TIMEZONE },
+      documents: { repo, maxExtractBytes: config.IDR_DOCUMENT_MAX_EXTRACT_BYTES },
+    }),
     identifierSystem: identifierSystemResolver(config.IDR_IDENTIFIER_SYSTEMS),
     logger,
   });
+  pipeline.afterWrite(async (written) => {
+    await timeline.project(written);
+  });
+  // Radiology / pathology reports <-> ImagingStudy, whichever arrives second makes the link.
+  const imagingLinks = new ImagingLinkIndex(database.db);
+  pipeline.afterWrite(async (written) => {
+    await linkReportsToImaging(repo, imagingLinks, written);
+  });
+  const dicomweb = new DicomwebImporter({ pipeline, db: database.db, logger, timeoutMs: config.IDR_DICOMWEB_TIMEOUT_MS, retries: config.IDR_DICOMWEB_RETRIES, backoffMs: config.IDR_DICOMWEB_BACKOFF_MS });
+  const schedule = config.IDR_DICOMWEB_URL && config.IDR_DICOMWEB_SYNC_MINUTES
+    ? startDicomwebSchedule({ importer: dicomweb, url: config.IDR_DICOMWEB_URL, minutes: config.IDR_DICOMWEB_SYNC_MINUTES, logger })
+    : undefined;
   return {
     config,
     logger,
     database,
     repo,
     pipeline,
+    timeline,
+    dicomweb,
     mongoUrl,
     ...(embedded ? { embedded } : {}),
     close: async () => {
+      await schedule?.stop();
       await database.close();
       await embedded?.stop();
     },

@@ -2,6 +2,9 @@ import type { AdapterContext, AdapterOutput } from './adapters/types.ts';
 import { AdapterError } from './adapters/types.ts';
 import { HL7V2_ADAPTER_VERSION, hl7v2ToBundle, type Hl7v2AdapterOptions } from './adapters/hl7v2/index.ts';
 import type { InboxEntry } from '../schema/inbox.ts';
+import { mdmToBundle } from './adapters/documents/index.ts';
+import { imagingAdapters, type ImagingAdapterOptions } from './imaging/dicom-adapters.ts';
+import { documentAdapter, type DocumentAdapterOptions } from './documents/document-adapter.ts';
 
 /** An adapter as the pipeline runs it: raw bytes of an inbox entry in, transaction Bundle out. */
 export interface RegisteredAdapter {
@@ -21,12 +24,32 @@ export function decodeHl7Text(bytes: Buffer): string {
   }
 }
 
-/** The adapters by inbox kind. */
-export function defaultAdapters(options: { hl7v2?: Hl7v2AdapterOptions } = {}): Record<string, RegisteredAdapter> {
+/** MSH-9.1 (message type) of an HL7 v2 text, e.g. "ORU" or "MDM"; "" when there is no MSH. */
+function messageType(text: string): string {
+  const msh = /MSH(.)[^\r\n]*/.exec(text.slice(0, 4096));
+  if (!msh) return '';
+  const sep = msh[1] as string;
+  const component = msh[0].slice(4, 5) || '^';
+  return (msh[0].split(sep)[8] ?? '').split(component)[0]?.trim().toUpperCase() ?? '';
+}
+
+/**
+ * The adapters by inbox kind. `hl7v2` dispatches on MSH-9: MDM messages (letters, radiology
+ * reports) go to the MDM adapter, everything else to the ORU adapter. `dicom`, `dicomweb` and
+ * `document` need the store (patient check, series merge) and are registered when `imaging` /
+ * `documents` are given.
+ */
+export function defaultAdapters(options: { hl7v2?: Hl7v2AdapterOptions; imaging?: ImagingAdapterOptions; documents?: Omit<DocumentAdapterOptions, 'decodeHl7'> } = {}): Record<string, RegisteredAdapter> {
   return {
     hl7v2: {
       version: HL7V2_ADAPTER_VERSION,
-      run: (bytes, _entry, ctx) => hl7v2ToBundle(decodeHl7Text(bytes), ctx, options.hl7v2),
+      run: (bytes, _entry, ctx) => {
+        const text = decodeHl7Text(bytes);
+        if (messageType(text) === 'MDM') return mdmToBundle(text, ctx, options.hl7v2?.defaultTimezone ? { defaultTimezone: options.hl7v2.defaultTimezone } : {});
+        return hl7v2ToBundle(text, ctx, options.hl7v2);
+      },
     },
+    ...(options.imaging ? imagingAdapters(options.imaging) : {}),
+    ...(options.documents ? { document: documentAdapter({ ...options.documents, decodeHl7: decodeHl7Text }) } : {}),
   };
 }

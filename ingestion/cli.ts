@@ -6,6 +6,7 @@ import { decodeHl7Text } from './adapter-registry.ts';
 import { expandInputs } from './cli/files.ts';
 import { Progress } from './cli/progress.ts';
 import { IngestClient, type ReportedResult } from './cli/client.ts';
+import { dicomCommand, dicomwebCommand } from './imaging/cli-commands.ts';
 
 const USAGE = `IDR ingestion CLI — a client of a running IDR (make demo, or your deployment)
 
@@ -14,6 +15,12 @@ Usage:
       Sends HL7 v2 messages: single messages, MLLP-framed files and FHS/BHS batch files.
       Folders are read recursively (.hl7 .er7 .txt .mllp .msg .dat). Prints a progress bar
       and a summary per file (ok / duplicate / failed, with the reason of each failure).
+  node ingestion/cli.ts dicom <file|folder>... [--wado-rs-base URL] [--server URL]
+      Sends DICOM Part 10 files (all files under a folder) one by one to POST /ingest/dicom;
+      the server keeps the headers only and merges the instances of a study.
+  node ingestion/cli.ts dicomweb --url URL [--patient ID] [--study-date YYYYMMDD-YYYYMMDD]
+      [--study-uid UID] [--since YYYY-MM-DD|last] [--server URL]
+      Imports studies from a DICOMweb server (QIDO-RS) via POST /ingest/dicomweb.
   node ingestion/cli.ts failed [--kind hl7v2] [--server URL]   list failed inputs
   node ingestion/cli.ts reprocess <inbox-id>... | --all-failed [--server URL]
   --server defaults to $IDR_SERVER or http://127.0.0.1:8080
@@ -31,7 +38,10 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { server: { type: 'string' }, kind: { type: 'string' }, 'all-failed': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      server: { type: 'string' }, kind: { type: 'string' }, 'all-failed': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      url: { type: 'string' }, patient: { type: 'string' }, since: { type: 'string' }, 'study-date': { type: 'string' }, 'study-uid': { type: 'string' }, 'wado-rs-base': { type: 'string' },
+    },
   });
   const [command, ...rest] = positionals;
   if (values.help || !command) {
@@ -39,9 +49,14 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   const client = new IngestClient(values.server ?? process.env.IDR_SERVER ?? 'http://127.0.0.1:8080');
+  const server = (values.server ?? process.env.IDR_SERVER ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
   switch (command) {
     case 'ingest':
       return ingest(client, rest);
+    case 'dicom':
+      return dicomCommand(server, rest, values['wado-rs-base'], process.stdout);
+    case 'dicomweb':
+      return dicomwebCommand(server, { ...(values.url ? { url: values.url } : {}), ...(values.patient ? { patient: values.patient } : {}), ...(values.since ? { since: values.since } : {}), ...(values['study-date'] ? { studyDate: values['study-date'] } : {}), ...(values['study-uid'] ? { studyUid: values['study-uid'] } : {}) }, process.stdout);
     case 'failed': {
       const page = await client.list('failed', values.kind, 500);
       for (const e of page.entries) {

@@ -136,7 +136,11 @@ export class Pipeline {
 }
 
 function describe(err: unknown, entry: InboxEntry): InboxError {
-  if (err instanceof AdapterError) return { location: err.location, message: err.message };
+  if (err instanceof AdapterError) {
+    // AdapterError.message starts with "<location>: "; the location is kept in its own field.
+    const prefix = `${err.location}: `;
+    return { location: err.location, message: err.location && err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message };
+  }
   if (err instanceof OperationOutcomeError) {
     const issue = err.outcome.issue?.[0];
     return { location: issue?.expression?.[0] ?? '', message: `the FHIR store refused the result: ${issue?.details?.text ?? err.message}` };

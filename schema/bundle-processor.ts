@@ -33,6 +33,9 @@ interface PlannedEntry {
 /** Processes a batch or transaction Bundle and returns the response Bundle. */
 export async function processBundle(repo: Repository, ctx: RequestContext, bundle: Bundle): Promise<Bundle> {
   if (bundle?.resourceType !== 'Bundle') fail(badRequest('Expected a Bundle', 'Bundle'));
+  if (bundle.entry !== undefined && (!Array.isArray(bundle.entry) || bundle.entry.some((e) => !e || typeof e !== 'object' || Array.isArray(e)))) {
+    fail(badRequest('Bundle.entry must be an array of objects', 'Bundle.entry'));
+  }
   if (bundle.type === 'transaction') return processTransaction(repo, ctx, bundle);
   if (bundle.type === 'batch') return processBatch(repo, ctx, bundle);
   return fail(badRequest(`Bundle.type must be "batch" or "transaction", got "${bundle.type}"`, 'Bundle.type'));
@@ -62,7 +65,7 @@ async function processTransaction(repo: Repository, ctx: RequestContext, bundle:
       const match = ifNoneExist ? await matchOne(repo, ctx, p.type, ifNoneExist, p.index) : undefined;
       p.id = match ?? newResourceId();
     } else if (p.method === 'PUT' && p.query !== undefined) {
-      p.id = (await matchOne(repo, ctx, p.type, p.query, p.index)) ?? p.resource?.id ?? (await repo.conditionalId(p.type, p.query));
+      p.id = (await matchOne(repo, ctx, p.type, p.query, p.index)) ?? p.resource?.id ?? (await repo.conditionalId(ctx, p.type, p.query));
     }
     if (p.entry.fullUrl && p.id && (p.method === 'POST' || p.method === 'PUT')) fullUrls.set(p.entry.fullUrl, `${p.type}/${p.id}`);
   }

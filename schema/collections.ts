@@ -43,18 +43,26 @@ export interface UndoStep {
   previous: ResourceDoc | null;
 }
 
-/** Journal of a transaction Bundle applied with compensation; see DESIGN "transactions". */
+/** Journal of a transaction Bundle applied with compensation; see journal.ts. */
 export interface JournalDoc {
   _id: string;
-  status: 'pending' | 'committed' | 'rolled-back';
+  status: 'pending';
   startedAt: Date;
-  steps: UndoStep[];
+}
+
+/** One undo step of a journal, `_id` = "<journal id>/<n>" (insert-only: cheap on FerretDB). */
+export interface JournalStepDoc {
+  _id: string;
+  tx: string;
+  n: number;
+  step: UndoStep;
 }
 
 export interface Collections {
   resources: Collection<ResourceDoc>;
   history: Collection<HistoryDoc>;
   journal: Collection<JournalDoc>;
+  journalSteps: Collection<JournalStepDoc>;
   identifiers: Collection<IdentifierKeyDoc>;
 }
 
@@ -64,6 +72,7 @@ export function collections(db: Db): Collections {
     resources: db.collection<ResourceDoc>('resources'),
     history: db.collection<HistoryDoc>('resource_history'),
     journal: db.collection<JournalDoc>('tx_journal'),
+    journalSteps: db.collection<JournalStepDoc>('tx_journal_steps'),
     identifiers: identifierKeyCollection(db),
   };
 }
@@ -77,6 +86,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     { key: { rt: 1, lu: -1 }, name: 'type_lastUpdated' },
     { key: { patients: 1, rt: 1, lu: -1 }, name: 'patient_type' },
     { key: { rt: 1, 'sp.code': 1 }, name: 'type_code' },
+    { key: { rt: 1, 'sp._content': 1 }, name: 'type_content_words' },
     { key: { rt: 1, 'sp.identifier': 1 }, name: 'type_identifier' },
     { key: { rt: 1, 'sp.subject': 1, 'sp.date.s': -1 }, name: 'type_subject_date' },
     { key: { rt: 1, 'sp.patient': 1, 'sp.date.s': -1 }, name: 'type_patient_date' },
@@ -88,6 +98,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     { key: { rt: 1, lu: -1 }, name: 'type_lastUpdated' },
   ]);
   await createEach(c.journal, [{ key: { status: 1, startedAt: 1 }, name: 'status_started' }]);
+  await createEach(c.journalSteps, [{ key: { tx: 1, n: 1 }, name: 'tx_n' }]);
 }
 
 /**

@@ -8,12 +8,14 @@ export interface Database {
   c: Collections;
   /** True when the server runs multi-document transactions (a MongoDB replica set or mongos). */
   supportsTransactions: boolean;
+  /** True on FerretDB 1.24, which answers only `_id` equality without scanning the collection. */
+  idLookupsOnly: boolean;
   close: () => Promise<void>;
 }
 
 /** Connects, detects server capabilities and ensures indexes. */
 export async function connectDatabase(url: string, dbName: string): Promise<Database> {
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000, appName: 'idr' });
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000, appName: 'idr', monitorCommands: true });
   await client.connect();
   const db = client.db(dbName);
   const hello = await db.admin().command({ hello: 1 });
@@ -22,7 +24,7 @@ export async function connectDatabase(url: string, dbName: string): Promise<Data
   const supportsTransactions = !isFerret && (typeof hello.setName === 'string' || hello.msg === 'isdbgrid');
   const c = collections(db);
   await ensureIndexes(c);
-  return { client, db, c, supportsTransactions, close: () => client.close() };
+  return { client, db, c, supportsTransactions, idLookupsOnly: isFerret, close: () => client.close() };
 }
 
 /** True when the database answers a ping within the driver's timeout. */

@@ -55,6 +55,59 @@ export function loadFhirDefinitions(): void {
   loaded = true;
 }
 
+interface Concept {
+  code: string;
+  concept?: Concept[];
+}
+interface ValueSetInclude {
+  system?: string;
+  concept?: { code: string }[];
+  filter?: unknown[];
+  valueSet?: string[];
+}
+let valueSetCodes: Map<string, Set<string> | undefined> | undefined;
+
+/**
+ * The codes of an R4 ValueSet (by canonical URL, "|version" allowed) when they can be listed from
+ * the base definitions alone (explicit concepts, or whole complete CodeSystems); undefined when
+ * they cannot (filters, external systems such as BCP 47 or MIME types), i.e. "do not check".
+ * See: https://hl7.org/fhir/R4/terminologies.html#required
+ */
+export function valueSetCodesFor(url: string): Set<string> | undefined {
+  if (!valueSetCodes) valueSetCodes = indexValueSets();
+  return valueSetCodes.get(url.split('|')[0] as string);
+}
+
+function indexValueSets(): Map<string, Set<string> | undefined> {
+  const bundle = readJson('fhir/r4/valuesets.json') as { entry: { resource: { resourceType: string; url: string; content?: string; concept?: Concept[]; compose?: { include?: ValueSetInclude[]; exclude?: unknown[] } } }[] };
+  const systems = new Map<string, Set<string>>();
+  const flatten = (concepts: Concept[] = [], out = new Set<string>()): Set<string> => {
+    for (const c of concepts) {
+      out.add(c.code);
+      flatten(c.concept, out);
+    }
+    return out;
+  };
+  for (const { resource } of bundle.entry) {
+    if (resource.resourceType === 'CodeSystem' && resource.content === 'complete') systems.set(resource.url, flatten(resource.concept));
+  }
+  const out = new Map<string, Set<string> | undefined>();
+  for (const { resource } of bundle.entry) {
+    if (resource.resourceType !== 'ValueSet') continue;
+    let codes: Set<string> | undefined = new Set<string>();
+    for (const inc of resource.compose?.include ?? []) {
+      const listed = inc.concept?.map((c) => c.code) ?? (inc.system && !inc.filter?.length && !inc.valueSet?.length ? systems.get(inc.system) : undefined);
+      if (!listed || resource.compose?.exclude?.length) {
+        codes = undefined;
+        break;
+      }
+      for (const c of listed) codes.add(c);
+    }
+    out.set(resource.url, codes?.size ? codes : undefined);
+  }
+  return out;
+}
+
 /** True for a concrete FHIR R4 resource type (e.g. "Observation"; not "Resource" or Medplum's own types). */
 export function isResourceType(type: string): boolean {
   loadFhirDefinitions();

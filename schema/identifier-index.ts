@@ -31,7 +31,14 @@ export function identifierKeyCollection(db: Db): Collection<IdentifierKeyDoc> {
 /** Adds keys for a resource about to be written (before the write, so a crash leaves only hints). */
 export async function addIdentifierKeys(c: Collection<IdentifierKeyDoc>, resource: Resource, id: string): Promise<void> {
   for (const key of identifierKeys(resource)) {
-    await c.replaceOne({ _id: key }, { rt: resource.resourceType, id }, { upsert: true });
+    // Insert first: on FerretDB an insert is an indexed write, an update rewrites by scanning.
+    try {
+      await c.insertOne({ _id: key, rt: resource.resourceType, id });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000) throw err;
+      const current = await c.findOne({ _id: key });
+      if (current?.id !== id) await c.replaceOne({ _id: key }, { rt: resource.resourceType, id });
+    }
   }
 }
 

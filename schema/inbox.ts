@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Binary, GridFSBucket, type Collection, type Db } from 'mongodb';
+import { Binary, GridFSBucket, type Collection, type Db, type GridFSBucketWriteStream } from 'mongodb';
 import { createEach } from './collections.ts';
 
 /**
@@ -62,16 +62,35 @@ interface HashDoc {
   entryId: string;
 }
 
+/** The bytes of an inbox entry up to INLINE_LIMIT; `_id` = the entry id. */
+interface RawDoc {
+  _id: string;
+  bytes: Binary;
+}
+
 const INLINE_LIMIT = 8 * 1024 * 1024;
+
+/** What a caller hands to `store`. */
+export interface StoreInput {
+  bytes: Uint8Array;
+  kind: string;
+  source: string;
+  origin?: string;
+  contentType?: string;
+  filename?: string;
+  metadata?: Record<string, unknown>;
+}
 
 export class Inbox {
   private readonly entries: Collection<InboxEntry>;
   private readonly hashes: Collection<HashDoc>;
+  private readonly raw: Collection<RawDoc>;
   private readonly bucket: GridFSBucket;
 
   constructor(db: Db) {
     this.entries = db.collection<InboxEntry>('inbox');
     this.hashes = db.collection<HashDoc>('inbox_hashes');
+    this.raw = db.collection<RawDoc>('inbox_bytes');
     this.bucket = new GridFSBucket(db, { bucketName: 'inbox_raw' });
   }
 
@@ -84,7 +103,7 @@ export class Inbox {
   }
 
   /** Stores raw bytes durably and returns the new entry (status "received"). */
-  async store(input: { bytes: Uint8Array; kind: string; source: string; origin?: string; contentType?: string; filename?: string; metadata?: Record<string, unknown> }): Promise<InboxEntry> {
+  async store(input: StoreInput): Promise<InboxEntry> {
     const entry: InboxEntry = {
       _id: randomUUID(),
       kind: input.kind,
@@ -110,14 +129,90 @@ export class Inbox {
         upload.end(Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength));
       });
     }
-    await this.entries.insertOne(entry, { writeConcern: { w: 1, journal: true } });
+    await this.insertEntry(entry);
     return entry;
+  }
+
+  /**
+   * Stores a raw input that arrives as a stream (e.g. a 100 MB upload) with bounded memory: the
+   * SHA-256 is computed while reading; up to INLINE_LIMIT bytes are buffered, beyond that the
+   * buffered part and the rest are written to GridFS chunk by chunk with back pressure. A stream
+   * that fails half-way leaves nothing behind (the partial GridFS file is deleted) and rethrows.
+   */
+  async storeStream(input: Omit<StoreInput, 'bytes'> & { stream: AsyncIterable<Uint8Array> }): Promise<InboxEntry> {
+    const id = randomUUID();
+    const hash = createHash('sha256');
+    let size = 0;
+    let buffered: Buffer[] = [];
+    let upload: GridFSBucketWriteStream | undefined;
+    const write = (chunk: Buffer): Promise<void> =>
+      new Promise((resolve, reject) => (upload as GridFSBucketWriteStream).write(chunk, (err) => (err ? reject(err) : resolve())));
+    try {
+      for await (const raw of input.stream) {
+        const chunk = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+        hash.update(chunk);
+        size += chunk.byteLength;
+        if (!upload && size <= INLINE_LIMIT) {
+          buffered.push(chunk);
+          continue;
+        }
+        if (!upload) {
+          upload = this.bucket.openUploadStreamWithId(id as never, `${id}.raw`, { metadata: { kind: input.kind } });
+          for (const b of buffered) await write(b);
+          buffered = [];
+        }
+        await write(chunk);
+      }
+      if (upload) {
+        const u = upload;
+        await new Promise<void>((resolve, reject) => {
+          u.once('error', reject);
+          u.end(() => resolve());
+        });
+      }
+    } catch (err) {
+      if (upload) {
+        await upload.abort().catch(() => undefined);
+        await this.bucket.delete(id as never).catch(() => undefined);
+      }
+      throw err;
+    }
+    const entry: InboxEntry = {
+      _id: id,
+      kind: input.kind,
+      source: input.source,
+      receivedAt: new Date(),
+      sha256: hash.digest('hex'),
+      size,
+      status: INBOX_STATUS.received,
+      attempts: 0,
+      ...(input.origin ? { origin: input.origin } : {}),
+      ...(input.contentType ? { contentType: input.contentType } : {}),
+      ...(input.filename ? { filename: input.filename } : {}),
+      ...(input.metadata ? { metadata: input.metadata } : {}),
+    };
+    if (upload) entry.gridfsId = id;
+    else entry.bytes = new Binary(Buffer.concat(buffered));
+    await this.insertEntry(entry);
+    return entry;
+  }
+
+  /**
+   * Inserts an entry; inline bytes go to their own insert-only collection, so the status updates
+   * on `inbox` stay cheap (FerretDB 1.24 rewrites by scanning the whole table on every update).
+   */
+  private async insertEntry(entry: InboxEntry): Promise<void> {
+    const { bytes, ...meta } = entry;
+    if (bytes) await this.raw.insertOne({ _id: entry._id, bytes }, { writeConcern: { w: 1, journal: true } });
+    await this.entries.insertOne(meta, { writeConcern: { w: 1, journal: true } });
   }
 
   /** The raw bytes of an entry. */
   async bytes(entry: Pick<InboxEntry, '_id' | 'bytes' | 'gridfsId'>): Promise<Buffer> {
     if (entry.bytes) return Buffer.from(entry.bytes.buffer);
     if (!entry.gridfsId) {
+      const raw = await this.raw.findOne({ _id: entry._id });
+      if (raw) return Buffer.from(raw.bytes.buffer);
       const full = await this.entries.findOne({ _id: entry._id });
       if (full?.bytes) return Buffer.from(full.bytes.buffer);
       if (!full?.gridfsId) throw new Error(`inbox entry ${entry._id} has no stored bytes`);
@@ -159,7 +254,12 @@ export class Inbox {
       { _id: id },
       { $set: { status: INBOX_STATUS.processed, processedAt: new Date(), label: result.label, adapterVersion: result.adapterVersion, outputs: result.outputs, warnings: result.warnings, ...(result.externalId ? { externalId: result.externalId } : {}) }, $unset: { error: '' }, $inc: { attempts: 1 } },
     );
-    await this.hashes.replaceOne({ _id: sha256 }, { entryId: id }, { upsert: true });
+    try {
+      await this.hashes.insertOne({ _id: sha256, entryId: id });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000) throw err;
+      await this.hashes.replaceOne({ _id: sha256 }, { entryId: id });
+    }
   }
 
   /** Records that the bytes were already processed under another entry. */

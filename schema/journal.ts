@@ -4,7 +4,8 @@ import { undoVersion, type WriteScope } from './version-store.ts';
 
 /**
  * All-or-nothing for transaction Bundles on servers without multi-document transactions
- * (FerretDB 1.24, a standalone mongod). Before each write, the journal records how to undo it
+ * (FerretDB 1.24, a standalone mongod). Before each write, the journal records (as its own
+ * insert-only document: appending to one growing document costs more with every step) how to undo it
  * (the previous current document, or "did not exist"); if any entry fails, the writes made so far
  * are undone in reverse order, each only if it is still the current version. A process that dies
  * mid-Bundle leaves its journal "pending"; `recoverPendingJournals` undoes those at start-up.
@@ -21,7 +22,7 @@ export class CompensatingJournal {
 
   /** Records the journal as pending before the first write. */
   async begin(): Promise<void> {
-    await this.c.journal.insertOne({ _id: this.id, status: 'pending', startedAt: new Date(), steps: [] });
+    await this.c.journal.insertOne({ _id: this.id, status: 'pending', startedAt: new Date() });
   }
 
   /** The write scope that records every step before it is applied. */
@@ -29,21 +30,27 @@ export class CompensatingJournal {
     return {
       beforeWrite: async (step) => {
         this.steps.push(step);
-        await this.c.journal.updateOne({ _id: this.id }, { $push: { steps: step } });
+        const n = this.steps.length;
+        await this.c.journalSteps.insertOne({ _id: `${this.id}/${n}`, tx: this.id, n, step });
       },
     };
   }
 
   /** The Bundle succeeded: the journal is no longer needed. */
   async commit(): Promise<void> {
-    await this.c.journal.deleteOne({ _id: this.id });
+    await forget(this.c, this.id);
   }
 
   /** The Bundle failed: undo every recorded write, newest first. */
   async rollback(): Promise<void> {
     await undoSteps(this.c, this.steps);
-    await this.c.journal.deleteOne({ _id: this.id });
+    await forget(this.c, this.id);
   }
+}
+
+async function forget(c: Collections, id: string): Promise<void> {
+  await c.journal.deleteOne({ _id: id });
+  await c.journalSteps.deleteMany({ tx: id });
 }
 
 async function undoSteps(c: Collections, steps: UndoStep[]): Promise<void> {
@@ -55,8 +62,9 @@ export async function recoverPendingJournals(c: Collections, olderThanMs = 60_00
   const cutoff = new Date(Date.now() - olderThanMs);
   const pending = await c.journal.find({ status: 'pending', startedAt: { $lt: cutoff } }).toArray();
   for (const j of pending) {
-    await undoSteps(c, j.steps);
-    await c.journal.deleteOne({ _id: j._id });
+    const steps = await c.journalSteps.find({ tx: j._id }).sort({ n: 1 }).toArray();
+    await undoSteps(c, steps.map((s) => s.step));
+    await forget(c, j._id);
   }
   return pending.length;
 }

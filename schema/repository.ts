@@ -53,8 +53,12 @@ export class Repository {
   async readMany(_ctx: RequestContext, references: string[]): Promise<Map<string, Resource>> {
     const out = new Map<string, Resource>();
     if (!references.length) return out;
-    const docs = await this.database.c.resources.find({ _id: { $in: [...new Set(references)] }, deleted: false }, { projection: { res: 1 } }).toArray();
-    for (const d of docs) if (d.res) out.set(d._id, d.res);
+    const keys = [...new Set(references)];
+    // FerretDB scans for `$in`; one `_id` lookup per key is far cheaper there.
+    const docs = this.database.idLookupsOnly
+      ? (await Promise.all(keys.map((k) => this.database.c.resources.findOne({ _id: k }, { projection: { res: 1, deleted: 1 } })))).filter((d) => d !== null && !d.deleted)
+      : await this.database.c.resources.find({ _id: { $in: keys }, deleted: false }, { projection: { res: 1 } }).toArray();
+    for (const d of docs) if (d?.res) out.set(d._id, d.res);
     return out;
   }
 
@@ -77,9 +81,11 @@ export class Repository {
       if (matches.length > 1) fail(preconditionFailed(`If-None-Exist "${options.ifNoneExist}" matched ${matches.length} ${resource.resourceType} resources`));
       if (matches[0]) return { resource: matches[0], created: false, unchanged: true };
     }
-    const id = options.id ?? (options.ifNoneExist ? await this.conditionalId(resource.resourceType, options.ifNoneExist) : newResourceId());
+    const id = options.id ?? (options.ifNoneExist ? await this.conditionalId(ctx, resource.resourceType, options.ifNoneExist) : newResourceId());
     // A deterministic id may belong to a deleted resource: its tombstone is the previous version.
     const previous = options.ifNoneExist && !options.id ? await this.currentDoc(resource.resourceType, id) : null;
+    // …or to a matching one a concurrent create has just written: that one is the match.
+    if (previous && !previous.deleted && previous.res) return { resource: previous.res, created: false, unchanged: true };
     const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'POST', now: this.clock() }, options.scope);
     return { resource: doc.res as Resource, created: true, unchanged: false };
   }
@@ -119,19 +125,21 @@ export class Repository {
     if (match && resource.id && resource.id !== match.id) {
       fail(badRequest(`Conditional update matched ${resource.resourceType}/${match.id} but the body has id ${resource.id}`, `${resource.resourceType}.id`));
     }
-    const id = match?.id ?? resource.id ?? (await this.conditionalId(resource.resourceType, query));
+    const id = match?.id ?? resource.id ?? (await this.conditionalId(ctx, resource.resourceType, query));
     return this.update(ctx, { ...resource, id }, options.scope ? { scope: options.scope } : {});
   }
 
   /**
    * The id for a resource created by a conditional create/update that matched nothing: derived
    * from the criteria, so concurrent creators collide instead of duplicating; a fresh one when a
-   * live resource (that no longer matches the criteria) already has that id.
+   * live resource that no longer matches the criteria already has that id.
    */
-  async conditionalId(type: string, query: string): Promise<string> {
+  async conditionalId(ctx: RequestContext, type: string, query: string): Promise<string> {
     const id = deterministicId(`${type}?${query}`);
     const existing = await this.currentDoc(type, id);
-    return existing && !existing.deleted ? newResourceId() : id;
+    if (!existing || existing.deleted) return id;
+    const matches = await this.searchByQuery(ctx, type, query, 2);
+    return matches.some((r) => r.id === id) ? id : newResourceId();
   }
 
   /** Deletes a resource (a tombstone version); deleting a missing or deleted resource is a no-op. */

@@ -70,7 +70,32 @@ export function computeSearchKeys(resource: Resource): SearchKeys {
     for (const [k, v] of Object.entries(keys.sp)) sp[k] = v;
     if (keys.sort !== undefined) so[code] = keys.sort;
   }
+  if (resource.resourceType === 'DocumentReference') {
+    const words = contentWords(resource);
+    if (words.length) sp._content = words;
+  }
   return { sp, so, patients: compartmentPatients(resource, sp) };
+}
+
+/** At most this many distinct words of a document are indexed for `_content`. */
+export const CONTENT_WORD_LIMIT = 20_000;
+
+/**
+ * `_content` (full text) of a DocumentReference without $text: the distinct normalised words
+ * (lower case, no diacritics, split on anything that is not a letter or digit) of its inline
+ * text/plain attachments, i.e. the text the document adapters extracted.
+ * See: https://hl7.org/fhir/R4/search.html#content
+ */
+function contentWords(resource: Resource): string[] {
+  const words = new Set<string>();
+  for (const c of (resource as { content?: { attachment?: { contentType?: string; data?: string } }[] }).content ?? []) {
+    const a = c.attachment;
+    if (!a?.data || !(a.contentType ?? '').toLowerCase().startsWith('text/plain')) continue;
+    for (const w of normalizeString(Buffer.from(a.data, 'base64').toString('utf8')).split(/[^\p{L}\p{N}]+/u)) {
+      if (w && words.size < CONTENT_WORD_LIMIT) words.add(w);
+    }
+  }
+  return [...words];
 }
 
 interface ParamKeys {

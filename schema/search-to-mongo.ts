@@ -46,9 +46,9 @@ export function parseFhirSearch(resourceType: string, query: string): SearchRequ
   try {
     request = parseSearchRequest(`${resourceType}?${rest.toString()}`);
   } catch (err) {
-    // Medplum's own OperationOutcomeError (a bad value): ours is what the error handler sends.
-    const text = (err as { outcome?: { issue?: { details?: { text?: string } }[] } }).outcome?.issue?.[0]?.details?.text;
-    if (text === undefined) throw err;
+    // The parser only reads the query, so whatever it throws (Medplum's own OperationOutcomeError,
+    // or a plain Error such as "Unrecognized search parameter type: composite") is a bad request.
+    const text = (err as { outcome?: { issue?: { details?: { text?: string } }[] } }).outcome?.issue?.[0]?.details?.text ?? (err as Error).message;
     return fail(badRequest(text));
   }
   if (ored.length) request.filters = [...(request.filters ?? []), ...ored];
@@ -118,10 +118,12 @@ function filterToMongo(resourceType: string, params: Record<string, SearchParame
   if (f.code === '_lastUpdated') {
     return anyOf(values(f).map((v) => dateClause('lu', 'lu', ...prefixed(f.operator, v))));
   }
+  if (f.code === '_content') return resourceType === 'DocumentReference' ? contentClause(f) : undefined;
   const param = params[f.code];
   if (!param || f.code.includes('.') || f.code.startsWith('_has')) return undefined;
   const field = `sp.${f.code}`;
   if (f.operator === 'missing' || f.operator === 'present') {
+    if (f.value !== 'true' && f.value !== 'false') fail(badRequest(`:${f.operator} takes true or false, got "${f.value}"`, f.code));
     const missing = (f.operator === 'missing') === (f.value === 'true');
     return { [field]: { $exists: !missing } };
   }
@@ -177,6 +179,21 @@ function stringClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
     default:
       unsupportedModifier(f);
   }
+}
+
+/**
+ * `_content=word1 word2`: every word must start a word of the document's text (anchored regex on
+ * the `sp._content` word list, index-friendly on MongoDB); commas separate alternatives.
+ */
+function contentClause(f: Filter): MongoFilter<ResourceDoc> {
+  if (f.operator !== 'eq' && f.operator !== 'contains') unsupportedModifier(f);
+  const alternatives = values(f).map((v) => {
+    const words = normalizeString(v).split(/[^\p{L}\p{N}]+/u).filter((w) => w);
+    if (!words.length) fail(badRequest(`_content "${v}" has no words to search for`, '_content'));
+    const clauses = words.map((w) => ({ 'sp._content': { $regex: f.operator === 'contains' ? escapeRegex(w) : `^${escapeRegex(w)}` } }));
+    return clauses.length === 1 ? (clauses[0] as MongoFilter<ResourceDoc>) : { $and: clauses };
+  });
+  return anyOf(alternatives);
 }
 
 function referenceClause(f: Filter, field: string): MongoFilter<ResourceDoc> {

@@ -1,7 +1,7 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { OperationOutcomeError as MedplumOutcomeError, validateResource } from '@medplum/core';
+import { OperationOutcomeError as MedplumOutcomeError, validateResource, type TypedValueWithPath } from '@medplum/core';
 import { badRequest, fail, invalidResource } from './outcomes.ts';
-import { isResourceType, loadFhirDefinitions } from './fhir-definitions.ts';
+import { isResourceType, loadFhirDefinitions, valueSetCodesFor } from './fhir-definitions.ts';
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -28,15 +28,36 @@ export function assertValidResource(resource: unknown): asserts resource is Reso
   const id = (resource as { id?: unknown }).id;
   if (id !== undefined && (typeof id !== 'string' || !isValidId(id))) fail(badRequest(`Invalid id ${JSON.stringify(id)}`, `${type}.id`));
   let issues: OperationOutcomeIssue[];
+  const tokens: Record<string, TypedValueWithPath[]> = {};
   try {
-    issues = validateResource(resource as Resource);
+    issues = [...validateResource(resource as Resource, { collect: { tokens } }), ...requiredCodeIssues(tokens)];
   } catch (err) {
     if (err instanceof MedplumOutcomeError) {
       issues = err.outcome.issue ?? [];
+    } else if (err instanceof Error) {
+      // The validator also throws plain Errors on malformed input (e.g. "_birthDate": 5).
+      issues = [{ severity: 'error', code: 'structure', details: { text: err.message } }];
     } else {
       throw err;
     }
   }
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length) fail(invalidResource(errors));
+}
+
+/**
+ * Medplum's validator only collects values bound to a required ValueSet (it leaves checking them
+ * to a terminology service): check the `code` values whose ValueSet the base definitions list.
+ */
+function requiredCodeIssues(tokens: Record<string, TypedValueWithPath[]>): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  for (const [url, values] of Object.entries(tokens)) {
+    const codes = valueSetCodesFor(url);
+    if (!codes) continue;
+    for (const v of values) {
+      if (v.type !== 'code' || typeof v.value !== 'string' || codes.has(v.value)) continue;
+      issues.push({ severity: 'error', code: 'code-invalid', details: { text: `Value "${v.value}" is not in the required value set ${url.split('|')[0]}` }, expression: [v.path] });
+    }
+  }
+  return issues;
 }

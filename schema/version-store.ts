@@ -43,30 +43,50 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
   if (res) doc.res = res;
 
   await scope.beforeWrite?.({ key, newVid: vid, previous: put.previous });
-  if (res && !sameKeys(put.previous?.res, res)) await addIdentifierKeys(c.identifiers, res, put.id);
   const session = scope.session ? { session: scope.session } : {};
-  if (put.previous) {
-    const r = await c.resources.replaceOne({ _id: key, vid: put.previous.vid }, doc, session);
-    if (r.matchedCount === 0) fail(conflict(`${key} was changed by another request (expected version ${put.previous.vid}); retry with the current version`));
-  } else {
-    try {
-      await c.resources.insertOne(doc, session);
-    } catch (err) {
-      if ((err as { code?: number }).code === DUPLICATE_KEY) fail(conflict(`${key} already exists (created concurrently)`));
-      throw err;
-    }
-  }
   const hist: HistoryDoc = { _id: historyKey(put.type, put.id, vid), rt: put.type, id: put.id, vid, lu: put.now, method: put.method, deleted: !res };
   if (res) hist.res = res;
+  // Claim the version first: inserting "Type/id/vid" is atomic on FerretDB 1.24 and MongoDB alike,
+  // whereas on FerretDB a conditional replace ({ vid: previous }) is not (concurrent ones all match).
+  await claimVersion(c, hist, put.now, session);
+  if (res && !sameKeys(put.previous?.res, res)) await addIdentifierKeys(c.identifiers, res, put.id);
   try {
-    await c.history.insertOne(hist, session);
+    if (put.previous) {
+      const r = await c.resources.replaceOne({ _id: key, vid: put.previous.vid }, doc, session);
+      if (r.matchedCount === 0) fail(conflict(`${key} was changed by another request (expected version ${put.previous.vid}); retry with the current version`));
+    } else {
+      try {
+        await c.resources.insertOne(doc, session);
+      } catch (err) {
+        if ((err as { code?: number }).code === DUPLICATE_KEY) fail(conflict(`${key} already exists (created concurrently)`));
+        throw err;
+      }
+    }
   } catch (err) {
-    // A leftover of a write that crashed between history and current: ours is the real one.
-    if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
-    await c.history.replaceOne({ _id: hist._id }, hist, session);
+    if (!scope.session) await c.history.deleteOne({ _id: hist._id }).catch(() => undefined);
+    throw err;
   }
   if (!sameKeys(put.previous?.res, res)) await removeStaleIdentifierKeys(c.identifiers, put.previous?.res, res, put.id);
   return doc;
+}
+
+/** A claimed version whose writer never made it current (the process died) is taken over after this. */
+const ORPHAN_MS = 60_000;
+
+async function claimVersion(c: Collections, hist: HistoryDoc, now: Date, session: { session?: ClientSession }): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await c.history.insertOne(hist, session);
+      return;
+    } catch (err) {
+      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      const existing = attempt === 0 && !session.session ? await c.history.findOne({ _id: hist._id }) : null;
+      if (!existing || existing.lu.getTime() > now.getTime() - ORPHAN_MS) {
+        fail(conflict(`${hist.rt}/${hist.id} was changed by another request (version ${hist.vid} exists already); retry with the current version`));
+      }
+      await c.history.deleteOne({ _id: hist._id, lu: existing.lu });
+    }
+  }
 }
 
 /** Reverts one write recorded by `putVersion` (only if it is still the current version). */

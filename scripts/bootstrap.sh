@@ -37,7 +37,7 @@ fi
 
 # 3. embedded FerretDB (only needed when MONGODB_URL is unset, but cheap once cached)
 FDB_SRC="$ROOT/tools/ferretdb"
-FDB_HASH="$(cat "$FDB_SRC/main.go" "$FDB_SRC/go.mod" "$FDB_SRC/go.sum" | sha256sum | cut -c1-16)"
+FDB_HASH="$(cat "$FDB_SRC"/*.go "$FDB_SRC/go.mod" "$FDB_SRC/go.sum" | sha256sum | cut -c1-16)"
 FDB_BIN="$CACHE/bin/ferretdb-$FDB_HASH"
 if [ ! -x "$FDB_BIN" ]; then
   command -v go >/dev/null 2>&1 || { echo "bootstrap: Go is needed to build the embedded FerretDB (tools/ferretdb)" >&2; exit 1; }

@@ -1,8 +1,13 @@
-import type { Pipeline } from '../ingestion/pipeline.ts';
-import { seedHl7Messages } from './hl7v2/index.ts';
+import type { IngestResult, Pipeline } from '../ingestion/pipeline.ts';
+import { seedHl7Messages, seedPatients } from './hl7v2/index.ts';
+import { seedDicomFiles } from './imaging/index.ts';
+import { seedLetters } from './letters/index.ts';
 
 export interface DemoSummary {
+  /** Raw inputs loaded: HL7 v2 messages, DICOM files and letters. */
   messages: number;
+  dicomFiles: number;
+  letters: number;
   processed: number;
   duplicate: number;
   failed: number;
@@ -12,16 +17,41 @@ export interface DemoSummary {
 /**
  * Loads the synthetic demo patients through the real ingestion pipeline (inbox, adapters,
  * patient matching, Provenance). Idempotent: loading twice stores the raw messages again but
- * writes nothing new (they are duplicates).
+ * writes nothing new (they are duplicates). After the HL7 v2 messages come the seed's DICOM files
+ * (the demo runs no PACS, so the Part 10 files are imported as POST /ingest/dicom would) and the
+ * letters (PDF, text, MDM radiology reports), unless `imaging` / `letters` is false.
  */
-export async function loadDemoData(services: { pipeline: Pipeline }, options: { seed?: number; patients?: number } = {}): Promise<DemoSummary> {
-  const summary: DemoSummary = { messages: 0, processed: 0, duplicate: 0, failed: 0, failures: [] };
-  const messages = seedHl7Messages({ ...(options.seed !== undefined ? { seed: options.seed } : {}), ...(options.patients !== undefined ? { count: options.patients } : {}) });
-  for (const m of messages) {
-    const r = await services.pipeline.ingest({ bytes: Buffer.from(m.text, 'utf8'), kind: 'hl7v2', source: 'seed', origin: m.name });
+export async function loadDemoData(
+  services: { pipeline: Pipeline },
+  options: { seed?: number; patients?: number; imaging?: boolean; letters?: boolean; onProgress?: (done: number, total: number) => void } = {},
+): Promise<DemoSummary> {
+  const summary: DemoSummary = { messages: 0, dicomFiles: 0, letters: 0, processed: 0, duplicate: 0, failed: 0, failures: [] };
+  const seedOpts = { ...(options.seed !== undefined ? { seed: options.seed } : {}), ...(options.patients !== undefined ? { count: options.patients } : {}) };
+  const hl7 = seedHl7Messages(seedOpts);
+  const patients = seedPatients(seedOpts);
+  const dicom = options.imaging !== false ? seedDicomFiles(patients) : [];
+  const letters = options.letters !== false ? await seedLetters(patients) : [];
+  const total = hl7.length + dicom.length + letters.length;
+  const record = (name: string, r: IngestResult): void => {
+    options.onProgress?.(summary.messages + 1, total);
     summary.messages++;
     summary[r.status]++;
-    if (r.status === 'failed') summary.failures.push(`${m.name}: ${r.error?.location ? `${r.error.location}: ` : ''}${r.error?.message}`);
+    if (r.status === 'failed') summary.failures.push(`${name}: ${r.error?.location ? `${r.error.location}: ` : ''}${r.error?.message}`);
+  };
+  for (const m of hl7) {
+    record(m.name, await services.pipeline.ingest({ bytes: Buffer.from(m.text, 'utf8'), kind: 'hl7v2', source: 'seed', origin: m.name }));
+  }
+  if (dicom.length) {
+    for (const f of dicom) {
+      record(f.name, await services.pipeline.ingest({ bytes: f.bytes, kind: 'dicom', source: 'seed', origin: f.name, filename: f.name, contentType: 'application/dicom', metadata: { size: f.bytes.length, truncated: false } }));
+      summary.dicomFiles++;
+    }
+  }
+  if (letters.length) {
+    for (const l of letters) {
+      record(l.name, await services.pipeline.ingest({ bytes: l.bytes, kind: l.kind, source: 'seed', origin: l.name, filename: l.name, contentType: l.contentType, ...(l.metadata ? { metadata: l.metadata } : {}) }));
+      summary.letters++;
+    }
   }
   return summary;
 }

@@ -50,6 +50,6 @@ describe('FHIR CRUD over HTTP', () => {
     const history = await fhirFetch(`${server.fhir}/Patient/${id}/_history`);
     expect(history.body.type).toBe('history');
     expect(history.body.total).toBe(3);
-    expect(history.body.entry.map((e: any) => e.request.method)).toEqual(['DELETE', 'PUT', 'POST']);
+    expect(history.body.entry.map((e: { request: { method: string } }) => e.request.method)).toEqual(['DELETE', 'PUT', 'POST']);
   });
 });

@@ -109,6 +109,17 @@ describe('conditional create (If-None-Exist)', () => {
     expect((await search(server.fhir, 'Patient?family=Dubbel')).total).toBe(2);
   });
 
+  it('concurrent conditional creates of the same patient make exactly one', async () => {
+    for (const bsn of ['999977846', '999977857', '999977868']) {
+      const header = { 'if-none-exist': `identifier=${BSN}|${bsn}` };
+      const results = await Promise.all(Array.from({ length: 8 }, () => fhirFetch(`${server.fhir}/Patient`, { method: 'POST', json: patient(bsn), headers: header })));
+      const statuses = results.map((r) => r.status);
+      expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+      expect(statuses.every((s) => s === 200 || s === 201 || s === 409)).toBe(true);
+      expect((await search(server.fhir, `Patient?identifier=${BSN}|${bsn}`)).total).toBe(1);
+    }
+  });
+
   it('creates again after the match was deleted', async () => {
     const body = patient('999977813');
     const header = { 'if-none-exist': `identifier=${BSN}|999977813` };
@@ -131,6 +142,20 @@ describe('conditional create (If-None-Exist)', () => {
   });
 });
 
+describe('conditional delete (DELETE Type?criteria)', () => {
+  it('deletes the one match, does nothing on none, 412 on several', async () => {
+    const p = await create(server.fhir, patient('999988923'));
+    const del = await fhirFetch(`${server.fhir}/Patient?identifier=${BSN}|999988923`, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect((await fhirFetch(`${server.fhir}/Patient/${p.id}`)).status).toBe(410);
+    expect((await fhirFetch(`${server.fhir}/Patient?identifier=${BSN}|999988923`, { method: 'DELETE' })).status).toBe(200);
+    const several = await fhirFetch(`${server.fhir}/Patient?family=Dubbel`, { method: 'DELETE' });
+    expect(several.status).toBe(412);
+    expect((await search(server.fhir, 'Patient?family=Dubbel')).total).toBe(2);
+    expect((await fhirFetch(`${server.fhir}/Patient`, { method: 'DELETE' })).status).toBe(400);
+  });
+});
+
 describe('conditional update (PUT Type?criteria)', () => {
   it('creates on no match, updates the one match, 412 on several', async () => {
     const url = `Patient?identifier=${BSN}|999988890`;
@@ -145,6 +170,17 @@ describe('conditional update (PUT Type?criteria)', () => {
     expect(several.status).toBe(412);
     const mismatch = await put(url, { ...patient('999988890'), id: 'some-other-id' });
     expect(mismatch.status).toBe(400);
+  });
+
+  it('concurrent conditional updates of a new patient make exactly one', async () => {
+    const url = `Patient?identifier=${BSN}|999988934`;
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => put(url, patient('999988934', { telecom: [{ system: 'phone', value: String(i) }] }))));
+    expect(results.every((r) => [200, 201, 409].includes(r.status))).toBe(true);
+    expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+    const found = await search(server.fhir, url);
+    expect(found.total).toBe(1);
+    const okCount = results.filter((r) => r.status < 300).length;
+    expect(Number(found.entry?.[0]?.resource?.meta?.versionId)).toBe(okCount);
   });
 
   it('creates a new resource when the one it created earlier no longer matches', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle } from '@medplum/fhirtypes';
 import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
-import { BSN, create, labObservation, labels, matches, patient, search } from './support/factory.ts';
+import { BSN, create, labObservation, matches, patient, search } from './support/factory.ts';
 
 let server: TestServer;
 let pid: string;
@@ -125,7 +125,7 @@ describe('_summary, _elements and _total', () => {
 
   it('_summary=true keeps summary elements only and marks them SUBSETTED', async () => {
     const b = await search(server.fhir, `Patient?_id=${pid}&_summary=true`);
-    const p = matches(b)[0] as Record<string, any>;
+    const p = matches(b)[0] as unknown as Record<string, unknown> & { meta: { tag: unknown[] } };
     expect(p.name).toBeDefined();
     expect(p.birthDate).toBe('1968-04-12');
     expect(p.maritalStatus).toBeUndefined(); // not a summary element
@@ -135,7 +135,7 @@ describe('_summary, _elements and _total', () => {
 
   it('_elements keeps the named elements (plus mandatory ones) and marks SUBSETTED', async () => {
     const b = await search(server.fhir, `Observation?subject=${pid}&_elements=valueQuantity,effective&_count=1`);
-    const o = matches(b)[0] as Record<string, any>;
+    const o = matches(b)[0] as unknown as Record<string, unknown> & { meta: { tag: unknown[] } };
     expect(Object.keys(o).sort()).toEqual(['code', 'effectiveDateTime', 'id', 'meta', 'resourceType', 'status', 'valueQuantity']);
     expect(o.meta.tag).toContainEqual(expect.objectContaining({ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' }));
     const read = await fhirFetch(`${server.fhir}/Patient/${pid}?_elements=identifier`);

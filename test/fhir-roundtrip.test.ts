@@ -37,10 +37,22 @@ describe('round-trip of realistic resources', () => {
 
   it('keeps client-supplied meta (profile, tags) while setting versionId and lastUpdated', async () => {
     const meta = { profile: ['http://hl7.org/fhir/StructureDefinition/vitalsigns'], tag: [{ system: 'urn:idr:source', code: 'lab' }] };
-    const obs = { ...(oncologyRecord('x')[5] as Resource), meta };
+    const obs = { ...(oncologyRecord('x')[5] as Resource), meta } as Resource;
     const stored = await create(server.fhir, obs);
     expect(stored.meta).toMatchObject({ ...meta, versionId: '1' });
     expect(Date.parse(stored.meta?.lastUpdated ?? '')).not.toBeNaN();
+  });
+
+  it('honours Prefer: return=minimal and return=OperationOutcome', async () => {
+    const minimal = await fhirFetch(`${server.fhir}/Patient`, { method: 'POST', json: patient('999900022'), headers: { prefer: 'return=minimal' } });
+    expect(minimal.status).toBe(201);
+    expect(minimal.body).toBeUndefined();
+    expect(minimal.headers.get('location')).toMatch(/\/fhir\/Patient\/[^/]+\/_history\/1$/);
+    const outcome = await fhirFetch(`${server.fhir}/Patient`, { method: 'POST', json: patient('999900033'), headers: { prefer: 'return=OperationOutcome' } });
+    expect(outcome.status).toBe(201);
+    expect(outcome.body.resourceType).toBe('OperationOutcome');
+    const back = await fhirFetch(minimal.headers.get('location') as string);
+    expect(withoutMeta(back.body)).toEqual(patient('999900022'));
   });
 
   it('keeps large decimals, unicode and empty-free arrays exactly', async () => {

@@ -27,7 +27,18 @@ export function capabilityStatement(baseUrl: string, version: string): Capabilit
         .map(([code, p]) => ({ name: code, type: p.type as 'token', ...(p.url ? { definition: p.url } : {}) })),
     ],
     ...(type === 'Patient'
-      ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] }
+      ? {
+          operation: [
+            { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
+            {
+              name: 'timeline',
+              definition: 'urn:idr:OperationDefinition/Patient-timeline',
+              documentation:
+                'GET Patient/{id}/$timeline: the resources behind the patient timeline, newest event first (anchor resource as match, folded results as include). ' +
+                'Parameters: lane (lab|imaging|pathology|document|diagnosis|treatment|encounter|other), code, from, to, _text, _count (max 200), cursor (from the next link).',
+            },
+          ],
+        }
       : {}),
   }));
   return {

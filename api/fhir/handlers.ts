@@ -2,7 +2,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
 import type { Repository } from '../../schema/repository.ts';
 import type { RequestContext } from '../../schema/request-context.ts';
-import { allOk, badRequest, created, fail, okWith } from '../../schema/outcomes.ts';
+import { allOk, badRequest, created, fail, okWith, preconditionFailed } from '../../schema/outcomes.ts';
 import { processBundle } from '../../schema/bundle-processor.ts';
 import { assertResourceType } from '../../schema/validate.ts';
 import type { SearchResult } from '../../schema/repository-search.ts';
@@ -62,6 +62,17 @@ function updateResult(resource: Resource, wasCreated: boolean, baseUrl: string):
 export async function deleteHandler(repo: Repository, ctx: RequestContext, type: string, id: string): Promise<FhirResult> {
   const r = await repo.delete(ctx, type, id);
   return { outcome: okWith(r.deleted ? `Deleted ${type}/${id}` : `${type}/${id} did not exist or was already deleted`) };
+}
+
+/** conditional delete: DELETE Type?criteria (one match at most). See: https://hl7.org/fhir/R4/http.html#3.1.0.7.1 */
+export async function conditionalDeleteHandler(repo: Repository, ctx: RequestContext, type: string, query: string): Promise<FhirResult> {
+  assertResourceType(type);
+  const found = await repo.searchByQuery(ctx, type, query, 2);
+  if (found.length > 1) fail(preconditionFailed(`Conditional delete "${type}?${query}" matched ${found.length} resources`));
+  const id = found[0]?.id;
+  if (!id) return { outcome: okWith(`No ${type} matched "${query}"; nothing deleted`) };
+  await repo.delete(ctx, type, id);
+  return { outcome: okWith(`Deleted ${type}/${id}`) };
 }
 
 /** search-type */

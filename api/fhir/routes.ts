@@ -8,6 +8,7 @@ import { FHIR_JSON } from '../http/errors.ts';
 import { capabilityStatement } from './capability.ts';
 import {
   bundleHandler,
+  conditionalDeleteHandler,
   conditionalUpdateHandler,
   createHandler,
   deleteHandler,
@@ -17,6 +18,8 @@ import {
   vreadHandler,
 } from './handlers.ts';
 import { patientEverything } from './everything.ts';
+import { patientTimeline } from './timeline.ts';
+import type { TimelineStore } from '../../schema/timeline-store.ts';
 import { sendResult } from './result.ts';
 import { searchsetBundle } from './search-bundle.ts';
 import { subsetResource } from './elements.ts';
@@ -25,7 +28,7 @@ import { historyBundle } from './history-bundle.ts';
 type Summary = 'true' | 'text' | 'data' | 'false';
 
 /** The FHIR R4 REST API, mounted at /fhir. */
-export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number }): Router {
+export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number; timeline?: TimelineStore }): Router {
   const { repo, baseUrl } = options;
   const router = express.Router();
   router.use(express.json({ type: ['application/json', 'application/fhir+json', 'application/json-patch+json'], limit: options.maxBodyBytes, strict: true }));
@@ -85,6 +88,11 @@ export function fhirRouter(options: { repo: Repository; baseUrl: string; version
     send(req, res, r);
   });
   router.put('/:type/:id', async (req, res) => send(req, res, await updateHandler(repo, ctxOf(res), req.params.type, req.params.id, req.body, baseUrl, req.header('if-match') ?? undefined)));
+  router.delete('/:type', async (req, res) => {
+    const q = queryString(req);
+    if (!q) fail(badRequest('DELETE needs an id (Type/id) or search criteria (Type?criteria)'));
+    send(req, res, await conditionalDeleteHandler(repo, ctxOf(res), req.params.type, q));
+  });
   router.delete('/:type/:id', async (req, res) => send(req, res, await deleteHandler(repo, ctxOf(res), req.params.type, req.params.id)));
   router.get('/:type/:id/_history', async (req, res) => {
     const page = historyPage(req);
@@ -94,6 +102,10 @@ export function fhirRouter(options: { repo: Repository; baseUrl: string; version
   router.get('/:type/:id/_history/:vid', async (req, res) => send(req, res, await vreadHandler(repo, ctxOf(res), req.params.type, req.params.id, req.params.vid)));
   router.get('/:type/:id/:operation', async (req, res) => {
     const { type, id, operation } = req.params;
+    if (type === 'Patient' && operation === '$timeline' && options.timeline) {
+      sendJson(res, await patientTimeline({ repo, timeline: options.timeline }, ctxOf(res), { baseUrl, patient: id, query: new URLSearchParams(queryString(req)) }));
+      return;
+    }
     if (type !== 'Patient' || operation !== '$everything') fail({ ...badRequest(`Unknown operation ${type}/${id}/${operation}`), id: 'not-found' });
     const q = new URLSearchParams(queryString(req));
     const page = historyPage(req);

@@ -16,7 +16,7 @@ export function reportOf(r: IngestResult): IngestReport {
         {
           severity: 'error',
           code: 'processing',
-          details: { text: `${r.error?.message ?? 'failed'} (raw input kept as inbox entry ${r.inboxId})` },
+          details: { text: `${r.error?.location ? `${r.error.location}: ` : ''}${r.error?.message ?? 'failed'} (raw input kept as inbox entry ${r.inboxId})` },
           ...(r.error?.location ? { expression: [r.error.location] } : {}),
         },
       ],

@@ -19,7 +19,7 @@ export class IngestClient {
 
   /** POSTs one or more HL7 v2 messages; returns one result per stored message. */
   async postHl7(bytes: Uint8Array): Promise<ReportedResult[]> {
-    const res = await this.request('/ingest/hl7v2', { method: 'POST', headers: { 'content-type': 'x-application/hl7-v2+er7' }, body: bytes });
+    const res = await this.request('/ingest/hl7v2', { method: 'POST', headers: { 'content-type': 'x-application/hl7-v2+er7' }, body: new Uint8Array(bytes) });
     const body = (await res.json()) as { results?: ReportedResult[]; issue?: { details?: { text?: string } }[] };
     if (!body.results) throw new Error(`server refused the upload (HTTP ${res.status}): ${body.issue?.[0]?.details?.text ?? 'no details'}`);
     return body.results;

@@ -150,7 +150,7 @@ function orderSegments(patient: SeedPatient, group: OrderGroup, setId: number): 
   segments.push(
     segment('SPM', [
       '1', // SPM-1
-      [group.specimenId, 'UMCX_KCL'], // SPM-2
+      ['', [group.specimenId, 'UMCX_KCL']], // SPM-2: filler-assigned id (EIP.2) with its namespace
       '', // SPM-3
       group.specimen, // SPM-4
       '', '', '', '', '', '', '', '', '', '', '', '', // SPM-5..16

@@ -79,7 +79,7 @@ function render(patient: SeedPatient, report: Report, sentAt: WallTime, controlI
   for (const item of report.items) obx(item.valueType, item.id, '', item.value, item.unit);
   segments.push(
     segment('SPM', [
-      '1', [`${report.filler}-A`, 'UMCX_PA'], '', report.specimen.type, // SPM-1..4
+      '1', ['', [`${report.filler}-A`, 'UMCX_PA']], '', report.specimen.type, // SPM-1..4 (SPM-2.2: filler-assigned id with its namespace)
       '', '', '', report.specimen.site, // SPM-5..8
       '', '', '', '', '', report.specimen.description, // SPM-9..14
       '', '', hl7DateTime(report.collectedAt), hl7DateTime(report.receivedAt), // SPM-15..18

@@ -1,4 +1,4 @@
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import { fhirFetch } from './server.ts';
 
 /**
@@ -15,7 +15,7 @@ export const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 const OBS_CAT = 'http://terminology.hl7.org/CodeSystem/observation-category';
 
 /** A Patient with extensions, a primitive extension on birthDate, and several identifiers. */
-export function patient(bsn = '999911120', overrides: Record<string, unknown> = {}): Resource {
+export function patient(bsn = '999911120', overrides: Record<string, unknown> = {}): Patient {
   return {
     resourceType: 'Patient',
     extension: [
@@ -35,7 +35,7 @@ export function patient(bsn = '999911120', overrides: Record<string, unknown> = 
     address: [{ line: ['Oudegracht 12'], city: 'Utrecht', postalCode: '3511 AB', country: 'NL' }],
     maritalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: 'M' }] },
     ...overrides,
-  } as Resource;
+  } as Patient;
 }
 
 /** Everything else a breast-cancer record holds, referring to Patient/`pid`. */
@@ -231,7 +231,7 @@ export function oncologyRecord(pid: string): Resource[] {
 }
 
 /** A lab Observation for search tests. */
-export function labObservation(pid: string, label: string, fields: Record<string, unknown> = {}): Resource {
+export function labObservation(pid: string, label: string, fields: Record<string, unknown> = {}): Observation {
   return {
     resourceType: 'Observation',
     identifier: [{ system: 'urn:test:label', value: label }],
@@ -240,7 +240,7 @@ export function labObservation(pid: string, label: string, fields: Record<string
     code: { coding: [{ system: LOINC, code: '718-7', display: 'Hemoglobin' }], text: 'Hemoglobin' },
     subject: { reference: `Patient/${pid}` },
     ...fields,
-  } as Resource;
+  } as Observation;
 }
 
 /** POSTs a resource and returns it as stored (fails the test on anything but 201). */

@@ -322,7 +322,7 @@ async function startOnce(bin: string, plugin: string, port: number, startTimeout
     const res = await fetch(`${baseUrl}/instances`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/dicom' },
-      body: bytes,
+      body: new Uint8Array(bytes),
       signal: AbortSignal.timeout(30_000),
     });
     const text = await res.text();

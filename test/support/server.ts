@@ -26,7 +26,11 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   };
 }
 
-/** fetch + JSON with FHIR content type; returns status, headers and parsed body. */
+/**
+ * fetch + JSON with FHIR content type; returns status, headers and parsed body.
+ * The body is `any` on purpose: tests reach into FHIR JSON of many shapes and assert on it.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function fhirFetch(url: string, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; headers: Headers; body: any }> {
   const headers = new Headers(init.headers);
   if (init.json !== undefined) {

@@ -1,4 +1,5 @@
-// Command ferretdb starts an embedded FerretDB 1.24 (SQLite backend) for IDR's demo and tests.
+// Command ferretdb starts an embedded FerretDB 1.24 (SQLite backend) for IDR's demo and tests,
+// with the `_id` lookup index FerretDB's SQLite backend lacks (see idindex.go).
 //
 // It listens on a loopback TCP port (0 picks a free one), prints one line
 // "READY <mongodb-uri>" on stdout once the listener accepts connections, and stops when
@@ -71,6 +72,7 @@ func run(listen, dataDir, logLevel string, watchStdin bool) error {
 
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
+	go watchIDIndexes(ctx, abs, 500*time.Millisecond, logger)
 
 	// MongoDBURI is only valid once the listener is bound; poll briefly for it.
 	deadline := time.Now().Add(30 * time.Second)

@@ -1,0 +1,19 @@
+import type { Request, Response } from 'express';
+import type { Repository } from '../../schema/repository.ts';
+import type { RequestContext } from '../../schema/request-context.ts';
+import type { TimelineStore } from '../../schema/timeline-store.ts';
+import type { Loaders } from './loaders.ts';
+
+/** What every resolver gets: the services it reads through, the caller's RequestContext and the request's loaders. */
+export interface GraphqlContext {
+  repo: Repository;
+  timeline: TimelineStore;
+  ctx: RequestContext;
+  loaders: Loaders;
+}
+
+/** The server context graphql-yoga receives from express. */
+export interface ServerContext {
+  req: Request;
+  res: Response;
+}

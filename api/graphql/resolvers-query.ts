@@ -1,0 +1,107 @@
+import type { Condition, DiagnosticReport, DocumentReference, ImagingStudy, Patient } from '@medplum/fhirtypes';
+import type { GraphqlContext } from './context.ts';
+import { badUserInput, guarded } from './errors.ts';
+import { parseFhirSearch } from '../../schema/search-to-mongo.ts';
+import { encodeCursor, type TimelineFilter } from '../../schema/timeline-query.ts';
+import type { Lane } from '../../schema/timeline-model.ts';
+import { searchPatient } from '../../schema/timeline-lookups.ts';
+import { labTrend } from '../../schema/timeline-lab-trend.ts';
+import { caseSummary } from '../../schema/timeline-case-summary.ts';
+import { OperationOutcomeError, outcomeStatus } from '../../schema/outcomes.ts';
+
+/** Resolvers of Query and Patient: each reads through the Repository or the TimelineStore with the caller's RequestContext. */
+
+const MAX_LIST = 200;
+
+function listSize(first: number | undefined, name = 'first'): number {
+  const n = first ?? 50;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_LIST) throw badUserInput(`${name} must be an integer between 0 and ${MAX_LIST}`, name);
+  return n;
+}
+
+function offsetCursor(offset: number): string {
+  return Buffer.from(`offset:${offset}`, 'utf8').toString('base64url');
+}
+
+function decodeOffset(after: string | undefined): number {
+  if (!after) return 0;
+  const m = /^offset:(\d{1,9})$/.exec(Buffer.from(after, 'base64url').toString('utf8'));
+  if (!m) throw badUserInput('after: not a cursor returned by patients', 'after');
+  return Number(m[1]);
+}
+
+interface TimelineArgs { lanes?: Lane[]; from?: Date; to?: Date; codes?: string[]; text?: string; first?: number; after?: string }
+
+function formatName(p: Patient): string | null {
+  const n = p.name?.find((x) => x.use === 'official') ?? p.name?.[0];
+  if (!n) return null;
+  return n.text ?? [n.prefix?.join(' '), n.given?.join(' '), n.family].filter(Boolean).join(' ');
+}
+
+export const queryResolvers = {
+  Query: {
+    patient: (_: unknown, args: { id: string }, c: GraphqlContext) =>
+      guarded(async () => {
+        try {
+          return await c.repo.read(c.ctx, 'Patient', args.id);
+        } catch (err) {
+          if (err instanceof OperationOutcomeError && [404, 410].includes(outcomeStatus(err.outcome))) return null;
+          throw err;
+        }
+      }),
+    patients: (_: unknown, args: { identifier?: string; name?: string; first?: number; after?: string }, c: GraphqlContext) =>
+      guarded(async () => {
+        const first = listSize(args.first);
+        const offset = decodeOffset(args.after);
+        const q = new URLSearchParams();
+        if (args.identifier) q.set('identifier', args.identifier);
+        if (args.name) q.set('name', args.name);
+        q.set('_count', String(first));
+        q.set('_offset', String(offset));
+        q.set('_total', 'accurate');
+        const result = await c.repo.search(c.ctx, parseFhirSearch('Patient', q.toString()));
+        const edges = result.resources.map((node, i) => ({ cursor: offsetCursor(offset + i + 1), node }));
+        return {
+          edges,
+          totalCount: result.total ?? edges.length,
+          pageInfo: { hasNextPage: result.hasMore, hasPreviousPage: offset > 0, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+        };
+      }),
+  },
+  Patient: {
+    reference: (p: Patient) => `Patient/${p.id}`,
+    name: formatName,
+    family: (p: Patient) => (p.name?.find((x) => x.use === 'official') ?? p.name?.[0])?.family ?? null,
+    given: (p: Patient) => (p.name?.find((x) => x.use === 'official') ?? p.name?.[0])?.given ?? [],
+    deceased: (p: Patient) => p.deceasedBoolean ?? (p.deceasedDateTime ? true : null),
+    identifiers: (p: Patient) => (p.identifier ?? []).map((i) => ({ system: i.system, value: i.value, type: i.type?.coding?.[0]?.code ?? i.type?.text })),
+    resource: (p: Patient) => p,
+    timeline: (p: Patient, args: TimelineArgs, c: GraphqlContext) =>
+      guarded(async () => {
+        const filter: TimelineFilter = {
+          ...(args.lanes ? { lanes: args.lanes } : {}), ...(args.from ? { from: args.from } : {}), ...(args.to ? { to: args.to } : {}),
+          ...(args.codes ? { codes: args.codes } : {}), ...(args.text ? { text: args.text } : {}),
+        };
+        const page = await c.timeline.page(c.ctx, p.id as string, { ...filter, first: args.first ?? 20, ...(args.after ? { after: args.after } : {}) });
+        const edges = page.events.map((e) => ({ cursor: encodeCursor(e), node: e }));
+        return {
+          edges,
+          pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: !!args.after, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+          // Counted only when asked for.
+          totalCount: () => c.timeline.count(c.ctx, p.id as string, filter),
+        };
+      }),
+    labTrend: (p: Patient, args: { code: string; from?: Date; to?: Date; unit?: string }, c: GraphqlContext) =>
+      guarded(() => labTrend(c.repo, c.ctx, p.id as string, { codes: [args.code], ...(args.from ? { from: args.from } : {}), ...(args.to ? { to: args.to } : {}), ...(args.unit ? { unit: args.unit } : {}) })),
+    reports: (p: Patient, args: { category?: string; first?: number }, c: GraphqlContext) =>
+      guarded(() => searchPatient<DiagnosticReport>(c.repo, c.ctx, 'DiagnosticReport', p.id as string, { category: args.category, _sort: '-date' }, listSize(args.first))),
+    imagingStudies: (p: Patient, args: { modality?: string; first?: number }, c: GraphqlContext) =>
+      guarded(() => searchPatient<ImagingStudy>(c.repo, c.ctx, 'ImagingStudy', p.id as string, { modality: args.modality, _sort: '-started' }, listSize(args.first))),
+    documents: (p: Patient, args: { type?: string; first?: number }, c: GraphqlContext) =>
+      guarded(() => searchPatient<DocumentReference>(c.repo, c.ctx, 'DocumentReference', p.id as string, { type: args.type, _sort: '-date' }, listSize(args.first))),
+    conditions: (p: Patient, args: { first?: number }, c: GraphqlContext) =>
+      guarded(() => searchPatient<Condition>(c.repo, c.ctx, 'Condition', p.id as string, {}, listSize(args.first))),
+    caseSummary: (p: Patient, args: { since?: Date; labCodes?: string[] }, c: GraphqlContext) =>
+      guarded(() => caseSummary({ repo: c.repo, timeline: c.timeline }, c.ctx, p.id as string, { ...(args.since ? { since: args.since } : {}), ...(args.labCodes ? { labCodes: args.labCodes } : {}) })),
+  },
+};

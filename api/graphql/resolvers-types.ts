@@ -1,0 +1,59 @@
+import type { Condition, DiagnosticReport, DocumentReference, ImagingStudy, Resource } from '@medplum/fhirtypes';
+import type { GraphqlContext } from './context.ts';
+import type { TimelineDoc } from '../../schema/timeline-model.ts';
+import { reportKind } from '../../schema/timeline-events.ts';
+import { conceptText, firstTime } from '../../schema/timeline-format.ts';
+
+/** Field resolvers of the types backed by FHIR resources or timeline documents. */
+
+const present = (r: Resource | Error | null): r is Resource => !!r && !(r instanceof Error);
+const date = (...v: (string | undefined)[]): Date | null => firstTime(...v) ?? null;
+const codes = (ccs: { coding?: { code?: string }[] }[] | undefined): string[] => (ccs ?? []).flatMap((c) => (c.coding ?? []).map((x) => x.code ?? '')).filter(Boolean);
+
+export const typeResolvers = {
+  TimelineEvent: {
+    id: (e: TimelineDoc) => e.anchor,
+    reference: (e: TimelineDoc) => e.anchor,
+    references: (e: TimelineDoc) => e.refs,
+    resource: (e: TimelineDoc, _: unknown, c: GraphqlContext) => c.loaders.resource.load(e.anchor),
+    resources: async (e: TimelineDoc, _: unknown, c: GraphqlContext) => (await c.loaders.resource.loadMany(e.refs)).filter(present),
+  },
+  Report: {
+    reference: (r: DiagnosticReport) => `DiagnosticReport/${r.id}`,
+    kind: (r: DiagnosticReport) => reportKind(r),
+    category: (r: DiagnosticReport) => codes(r.category),
+    title: (r: DiagnosticReport) => conceptText(r.code) ?? null,
+    effective: (r: DiagnosticReport) => date(r.effectiveDateTime, r.effectivePeriod?.start),
+    issued: (r: DiagnosticReport) => date(r.issued),
+    resource: (r: DiagnosticReport) => r,
+    results: async (r: DiagnosticReport, _: unknown, c: GraphqlContext) => (await c.loaders.resource.loadMany((r.result ?? []).map((x) => x.reference ?? ''))).filter(present),
+  },
+  ImagingStudy: {
+    reference: (s: ImagingStudy) => `ImagingStudy/${s.id}`,
+    started: (s: ImagingStudy) => date(s.started),
+    modalities: (s: ImagingStudy) => [...new Set([...(s.modality ?? []), ...(s.series ?? []).map((x) => x.modality)].map((m) => m?.code).filter(Boolean))],
+    report: async (s: ImagingStudy, _: unknown, c: GraphqlContext) => (await c.loaders.studyReports.load(`ImagingStudy/${s.id}`))[0] ?? null,
+    resource: (s: ImagingStudy) => s,
+  },
+  Document: {
+    reference: (d: DocumentReference) => `DocumentReference/${d.id}`,
+    date: (d: DocumentReference) => date(d.date, d.context?.period?.start, d.content?.[0]?.attachment?.creation),
+    type: (d: DocumentReference) => conceptText(d.type) ?? null,
+    category: (d: DocumentReference) => (d.category ?? []).map((c) => conceptText(c)).filter(Boolean),
+    title: (d: DocumentReference) => d.content?.[0]?.attachment?.title ?? d.description ?? conceptText(d.type) ?? null,
+    contentType: (d: DocumentReference) => d.content?.[0]?.attachment?.contentType ?? null,
+    url: (d: DocumentReference) => d.content?.[0]?.attachment?.url ?? null,
+    resource: (d: DocumentReference) => d,
+  },
+  Condition: {
+    reference: (x: Condition) => `Condition/${x.id}`,
+    code: (x: Condition) => x.code?.coding?.[0]?.code ?? null,
+    display: (x: Condition) => conceptText(x.code) ?? null,
+    onset: (x: Condition) => date(x.onsetDateTime, x.onsetPeriod?.start),
+    recorded: (x: Condition) => date(x.recordedDate),
+    clinicalStatus: (x: Condition) => x.clinicalStatus?.coding?.[0]?.code ?? null,
+    verificationStatus: (x: Condition) => x.verificationStatus?.coding?.[0]?.code ?? null,
+    stage: (x: Condition) => x.stage?.map((s) => conceptText(s.summary)).filter(Boolean).join(', ') || null,
+    resource: (x: Condition) => x,
+  },
+};

@@ -1,0 +1,178 @@
+/** The GraphQL schema (SDL) of IDR: patients, their timeline and the views built on it. */
+export const typeDefs = /* GraphQL */ `
+  "An ISO 8601 date or date-time."
+  scalar DateTime
+  "Any JSON value; FHIR resources as served by /fhir."
+  scalar JSON
+
+  enum Lane { lab imaging pathology document diagnosis treatment encounter other }
+
+  type Query {
+    "A patient by FHIR id; null when unknown or deleted."
+    patient(id: ID!): Patient
+    "Patients by identifier (system|value or value) and/or name, a page at a time."
+    patients(identifier: String, name: String, first: Int = 20, after: String): PatientConnection!
+  }
+
+  type PageInfo { hasNextPage: Boolean!, hasPreviousPage: Boolean!, startCursor: String, endCursor: String }
+  type Identifier { system: String, value: String, type: String }
+
+  type PatientConnection { edges: [PatientEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
+  type PatientEdge { cursor: String!, node: Patient! }
+
+  type Patient {
+    id: ID!
+    reference: String!
+    name: String
+    family: String
+    given: [String!]!
+    gender: String
+    birthDate: String
+    deceased: Boolean
+    identifiers: [Identifier!]!
+    resource: JSON!
+    "The patient's events, newest first. Cursors are stable: events added while paging neither repeat nor shift."
+    timeline(lanes: [Lane!], from: DateTime, to: DateTime, codes: [String!], text: String, first: Int = 20, after: String): TimelineConnection!
+    "One analyte over time, in one unit where UCUM can convert (unit: the target UCUM unit; default the latest result's)."
+    labTrend(code: String!, from: DateTime, to: DateTime, unit: String): LabTrend!
+    reports(category: String, first: Int = 50): [Report!]!
+    imagingStudies(modality: String, first: Int = 50): [ImagingStudy!]!
+    documents(type: String, first: Int = 50): [Document!]!
+    conditions(first: Int = 50): [Condition!]!
+    "What a tumour board needs on one screen. labCodes: LOINC codes of the key labs (default Hb, WBC, PLT, creatinine, CEA, CA 15-3)."
+    caseSummary(since: DateTime, labCodes: [String!]): CaseSummary!
+  }
+
+  type TimelineConnection { edges: [TimelineEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
+  type TimelineEdge { cursor: String!, node: TimelineEvent! }
+
+  type TimelineEvent {
+    "The FHIR reference of the resource the event stands for, e.g. DiagnosticReport/123."
+    id: ID!
+    time: DateTime!
+    lane: Lane!
+    title: String!
+    summary: String!
+    abnormal: Boolean!
+    "preliminary, final, corrected, cancelled or unknown (entered-in-error events are not on the timeline)."
+    status: String!
+    reference: String!
+    "Every resource the event stands for (the anchor first, then results, linked report…)."
+    references: [String!]!
+    codes: [String!]!
+    source: EventSource
+    lastUpdated: DateTime!
+    "The anchor resource."
+    resource: JSON
+    "All resources of the event, in the order of references."
+    resources: [JSON!]!
+  }
+
+  type EventSource { activity: String, inboxId: String, provenance: String, agent: String, recorded: DateTime }
+
+  type LabTrend { code: String!, name: String, unit: String, points: [LabPoint!]! }
+  type LabPoint {
+    time: DateTime!
+    "The value in the trend's unit; null when it cannot be converted (see originalValue)."
+    value: Float
+    unit: String
+    originalValue: Float
+    originalUnit: String
+    comparator: String
+    text: String
+    referenceLow: Float
+    referenceHigh: Float
+    referenceText: String
+    flag: String
+    abnormal: Boolean!
+    status: String!
+    reference: String!
+  }
+
+  type Report {
+    id: ID!
+    reference: String!
+    status: String!
+    kind: String!
+    category: [String!]!
+    title: String
+    effective: DateTime
+    issued: DateTime
+    conclusion: String
+    resource: JSON!
+    results: [JSON!]!
+  }
+
+  type ImagingStudy {
+    id: ID!
+    reference: String!
+    status: String!
+    started: DateTime
+    modalities: [String!]!
+    description: String
+    numberOfSeries: Int
+    numberOfInstances: Int
+    "The latest radiology report linked to the study."
+    report: Report
+    resource: JSON!
+  }
+
+  type Document {
+    id: ID!
+    reference: String!
+    status: String!
+    date: DateTime
+    type: String
+    category: [String!]!
+    title: String
+    description: String
+    contentType: String
+    url: String
+    resource: JSON!
+  }
+
+  type Condition {
+    id: ID!
+    reference: String!
+    code: String
+    display: String
+    onset: DateTime
+    recorded: DateTime
+    clinicalStatus: String
+    verificationStatus: String
+    stage: String
+    resource: JSON!
+  }
+
+  type Diagnosis { display: String!, code: String, date: DateTime, basis: String!, reference: String! }
+
+  type PathologySummary {
+    report: Report!
+    date: DateTime
+    histology: String
+    morphologyCode: String
+    site: String
+    grade: String
+    er: String
+    pr: String
+    her2: String
+    ki67: String
+    tnm: String
+    stage: String
+    size: String
+    conclusion: String
+  }
+
+  type ImagingSummary { modality: String!, study: ImagingStudy!, conclusion: String }
+
+  type CaseSummary {
+    primaryDiagnosis: Diagnosis
+    latestPathology: PathologySummary
+    imaging: [ImagingSummary!]!
+    labTrends: [LabTrend!]!
+    recentLetters: [Document!]!
+    since: DateTime
+    "Events recorded or changed since 'since' (default: the last 30 days), newest first."
+    newSince: [TimelineEvent!]!
+  }
+`;

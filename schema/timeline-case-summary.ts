@@ -1,0 +1,109 @@
+import type { Condition, DiagnosticReport, DocumentReference, ImagingStudy, Observation } from '@medplum/fhirtypes';
+import type { Repository } from './repository.ts';
+import type { RequestContext } from './request-context.ts';
+import type { TimelineStore } from './timeline-store.ts';
+import type { TimelineDoc } from './timeline-model.ts';
+import { searchPatient, reportsForStudies } from './timeline-lookups.ts';
+import { labTrends, type LabTrend } from './timeline-lab-trend.ts';
+import { pathologyFindings, type PathologyFindings } from './timeline-pathology.ts';
+import { reportKind } from './timeline-events.ts';
+import { conceptText, eventStatus, firstTime } from './timeline-format.ts';
+
+/**
+ * The tumour-board case summary: primary diagnosis, latest pathology with its key findings,
+ * latest study per imaging modality with its report conclusion, key lab trends, recent letters
+ * and what is new since a date. Every part is one or two queries, none per item.
+ */
+
+/** Default key labs (LOINC); codes on one line are the same analyte in other units or methods. */
+export const DEFAULT_KEY_LABS: string[][] = [['59260-0', '718-7'], ['6690-2', '26464-8'], ['777-3', '26515-7'], ['14682-9', '2160-0'], ['2039-6'], ['6875-9']];
+
+export interface Diagnosis { display: string; code: string | null; date: Date | null; basis: 'condition' | 'pathology'; reference: string }
+export interface PathologySummary extends Omit<PathologyFindings, 'malignant'> { report: DiagnosticReport; date: Date | null }
+export interface ImagingSummary { modality: string; study: ImagingStudy; conclusion: string | null }
+export interface CaseSummary {
+  primaryDiagnosis: Diagnosis | null;
+  latestPathology: PathologySummary | null;
+  imaging: ImagingSummary[];
+  labTrends: LabTrend[];
+  recentLetters: DocumentReference[];
+  since: Date;
+  newSince: TimelineDoc[];
+}
+
+const DAY = 86_400_000;
+const MALIGNANT_ICD10 = /^(C\d|D0\d)/;
+
+/** Builds the case summary of one patient. */
+export async function caseSummary(
+  deps: { repo: Repository; timeline: TimelineStore; clock?: () => Date },
+  ctx: RequestContext,
+  patient: string,
+  options: { since?: Date; labCodes?: string[]; letters?: number } = {},
+): Promise<CaseSummary> {
+  const { repo, timeline } = deps;
+  const since = options.since ?? new Date((deps.clock?.() ?? new Date()).getTime() - 30 * DAY);
+  const groups = options.labCodes?.length ? options.labCodes.map((c) => DEFAULT_KEY_LABS.find((g) => g.includes(c)) ?? [c]) : DEFAULT_KEY_LABS;
+  const [conditions, reports, studies, letters, newSince, trends] = await Promise.all([
+    searchPatient<Condition>(repo, ctx, 'Condition', patient, {}, 200),
+    searchPatient<DiagnosticReport>(repo, ctx, 'DiagnosticReport', patient, { _sort: '-date' }, 500),
+    searchPatient<ImagingStudy>(repo, ctx, 'ImagingStudy', patient, { _sort: '-started' }, 200),
+    searchPatient<DocumentReference>(repo, ctx, 'DocumentReference', patient, { _sort: '-date' }, 50),
+    timeline.changedSince(ctx, patient, since, 50),
+    labTrends(repo, ctx, patient, groups),
+  ]);
+  const pathology = reports.filter((r) => reportKind(r) === 'pathology' && eventStatus(r) !== 'entered-in-error' && eventStatus(r) !== 'cancelled');
+  const latest = pathology[0];
+  let latestPathology: PathologySummary | null = null;
+  let earliestMalignant: Diagnosis | null = null;
+  if (pathology.length) {
+    const refs = pathology.flatMap((r) => (r.result ?? []).map((x) => x.reference ?? ''));
+    const results = await repo.readMany(ctx, refs);
+    const findings = (r: DiagnosticReport): PathologyFindings =>
+      pathologyFindings(r, (r.result ?? []).map((x) => results.get(x.reference ?? '')).filter((o): o is Observation => o?.resourceType === 'Observation'));
+    if (latest) {
+      const { malignant: _m, ...f } = findings(latest);
+      latestPathology = { ...f, report: latest, date: reportDate(latest) };
+    }
+    for (const r of [...pathology].reverse()) {
+      const f = findings(r);
+      if (f.malignant && f.histology) {
+        earliestMalignant = { display: f.histology, code: f.morphologyCode ?? null, date: reportDate(r), basis: 'pathology', reference: `DiagnosticReport/${r.id}` };
+        break;
+      }
+    }
+  }
+  const studyReports = await reportsForStudies(repo, ctx, studies.map((s) => `ImagingStudy/${s.id}`));
+  const imaging: ImagingSummary[] = [];
+  for (const s of studies) {
+    if (s.status === 'entered-in-error' || s.status === 'cancelled') continue;
+    for (const m of new Set([...(s.modality ?? []), ...(s.series ?? []).map((x) => x.modality)].map((c) => c?.code).filter((c): c is string => !!c))) {
+      if (imaging.some((i) => i.modality === m)) continue;
+      const report = studyReports.get(`ImagingStudy/${s.id}`)?.[0];
+      imaging.push({ modality: m, study: s, conclusion: report?.conclusion ?? conceptText(report?.conclusionCode?.[0]) ?? null });
+    }
+  }
+  return {
+    primaryDiagnosis: primaryFromConditions(conditions) ?? earliestMalignant,
+    latestPathology,
+    imaging,
+    labTrends: trends.filter((t) => t.points.length > 0),
+    recentLetters: letters.filter((d) => d.status === 'current').slice(0, options.letters ?? 5),
+    since,
+    newSince,
+  };
+}
+
+function reportDate(r: DiagnosticReport): Date | null {
+  return firstTime(r.effectiveDateTime, r.effectivePeriod?.start, r.issued) ?? null;
+}
+
+/** The earliest confirmed malignant Condition (ICD-10 C/D0 or an ICD-O-3 code), else the earliest active one. */
+function primaryFromConditions(conditions: Condition[]): Diagnosis | null {
+  const live = conditions.filter((c) => eventStatus(c) !== 'entered-in-error' && !c.verificationStatus?.coding?.some((x) => x.code === 'refuted'));
+  const when = (c: Condition): Date | undefined => firstTime(c.onsetDateTime, c.onsetPeriod?.start, c.recordedDate);
+  const malignant = live.filter((c) => c.code?.coding?.some((x) => (x.system?.includes('icd-10') && MALIGNANT_ICD10.test(x.code ?? '')) || /icd-?o/i.test(x.system ?? '')));
+  const pick = (malignant.length ? malignant : live).sort((a, b) => (when(a)?.getTime() ?? Infinity) - (when(b)?.getTime() ?? Infinity))[0];
+  if (!pick) return null;
+  return { display: conceptText(pick.code) ?? 'Diagnosis', code: pick.code?.coding?.[0]?.code ?? null, date: when(pick) ?? null, basis: 'condition', reference: `Condition/${pick.id}` };
+}

@@ -1,0 +1,132 @@
+import type { AnyBulkWriteOperation, Collection, Filter, IndexDescription } from 'mongodb';
+import type { DiagnosticReport, Observation, Provenance, Resource } from '@medplum/fhirtypes';
+import type { Database } from './db.ts';
+import type { ResourceDoc } from './collections.ts';
+import type { RequestContext } from './request-context.ts';
+import { timelineDocId, type TimelineDoc } from './timeline-model.ts';
+import { buildTimelineEvents } from './timeline-map.ts';
+import { refKey } from './timeline-events.ts';
+import { afterCursor, decodeCursor, timelineMongoFilter, validateTimelineRequest, type TimelineFilter, type TimelinePageRequest } from './timeline-query.ts';
+
+/**
+ * The materialised timeline: one document per (patient, event) in the `timeline` collection,
+ * `_id` = "<patient>|<anchor>", kept in step with the resources by `project()` (called after
+ * every write: by the pipeline's afterWrite hook and by TimelineRepository for other writes).
+ * A page is one indexed query on MongoDB ({patient, time, _id}).
+ */
+
+export interface TimelinePage {
+  events: TimelineDoc[];
+  hasNextPage: boolean;
+}
+
+const INDEXES: IndexDescription[] = [
+  { key: { patient: 1, time: -1, _id: -1 }, name: 'patient_time' },
+  { key: { patient: 1, lane: 1, time: -1, _id: -1 }, name: 'patient_lane_time' },
+  { key: { refs: 1 }, name: 'refs' },
+  { key: { patient: 1, lastUpdated: -1 }, name: 'patient_lastUpdated' },
+];
+
+type LoadedDoc = Pick<ResourceDoc, '_id' | 'res' | 'patients' | 'deleted'>;
+
+export class TimelineStore {
+  readonly events: Collection<TimelineDoc>;
+  private readonly resources: Collection<ResourceDoc>;
+
+  constructor(database: Database) {
+    this.events = database.db.collection<TimelineDoc>('timeline');
+    this.resources = database.c.resources;
+  }
+
+  /** Creates the indexes, one createIndexes command each (FerretDB 1.24). */
+  async ensureIndexes(): Promise<void> {
+    for (const spec of INDEXES) await this.events.createIndexes([spec]);
+  }
+
+  /** One page of a patient's events, newest first, strictly after the cursor. */
+  async page(_ctx: RequestContext, patient: string, req: TimelinePageRequest): Promise<TimelinePage> {
+    validateTimelineRequest(req);
+    if (req.first === 0) return { events: [], hasNextPage: false };
+    let q = timelineMongoFilter(patient, req);
+    if (req.after) q = afterCursor(patient, q, decodeCursor(req.after));
+    const docs = await this.events.find(q).sort({ time: -1, _id: -1 }).limit(req.first + 1).toArray();
+    return { events: docs.slice(0, req.first), hasNextPage: docs.length > req.first };
+  }
+
+  /** The number of a patient's events matching a filter. */
+  async count(_ctx: RequestContext, patient: string, filter: TimelineFilter): Promise<number> {
+    return this.events.countDocuments(timelineMongoFilter(patient, filter));
+  }
+
+  /** Events changed (lastUpdated) at or after `since`, newest first. */
+  async changedSince(_ctx: RequestContext, patient: string, since: Date, limit: number): Promise<TimelineDoc[]> {
+    return this.events.find({ patient, lastUpdated: { $gte: since } }).sort({ time: -1, _id: -1 }).limit(limit).toArray();
+  }
+
+  /** The events anchored at the given resources (for the FHIR operation and GraphQL lookups). */
+  async byAnchors(patient: string, anchors: string[]): Promise<TimelineDoc[]> {
+    return anchors.length ? this.events.find({ _id: { $in: anchors.map((a) => timelineDocId(patient, a)) } }).toArray() : [];
+  }
+
+  /**
+   * Re-derives every event that the given resources ("Type/id" or "Type/id/_history/n") take part
+   * in: upserts the events that exist now and deletes those that no longer do (deleted or
+   * entered-in-error resources, observations now folded into a report). Idempotent.
+   */
+  async project(written: string[]): Promise<{ upserted: number; deleted: number }> {
+    const touched = [...new Set(written.map((w) => refKey({ reference: w })).filter((k): k is string => !!k && !k.startsWith('Provenance/')))];
+    if (!touched.length) return { upserted: 0, deleted: 0 };
+    const related = await this.events.find({ refs: { $in: touched } }, { projection: { refs: 1 } }).toArray();
+    const bag = new Set([...touched, ...related.flatMap((e) => e.refs)]);
+    const docs = await this.load([...bag]);
+    const more = referencedKeys(docs).filter((k) => !bag.has(k));
+    if (more.length) {
+      for (const k of more) bag.add(k);
+      docs.push(...(await this.load(more)));
+    }
+    const live = docs.filter((d) => !d.deleted && d.res);
+    const provenance = await this.resources
+      .find({ rt: 'Provenance', deleted: false, 'sp.target': { $in: [...bag] } } as Filter<ResourceDoc>, { projection: { res: 1 } })
+      .toArray();
+    const built = buildTimelineEvents(live.map((d) => d.res as Resource), provenance.map((p) => p.res as Provenance));
+    const patientsOf = new Map(live.map((d) => [d._id, d.patients]));
+    const next: TimelineDoc[] = built.flatMap((e) => (patientsOf.get(e.anchor) ?? []).map((patient) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient })));
+    const keep = new Set(next.map((d) => d._id));
+    const existing = await this.events.find({ refs: { $in: [...bag] } }, { projection: { anchor: 1 } }).toArray();
+    const stale = existing.filter((e) => bag.has(e.anchor) && !keep.has(e._id)).map((e) => e._id);
+    const ops: AnyBulkWriteOperation<TimelineDoc>[] = next.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } }));
+    if (stale.length) ops.push({ deleteMany: { filter: { _id: { $in: stale } } } });
+    if (ops.length) await this.events.bulkWrite(ops, { ordered: false });
+    return { upserted: next.length, deleted: stale.length };
+  }
+
+  /** Rebuilds the events of one patient from scratch (repair, or after a mapping change). */
+  async rebuildPatient(patient: string): Promise<number> {
+    const keys = await this.resources.find({ patients: patient, deleted: false }, { projection: { _id: 1 } }).toArray();
+    const old = await this.events.find({ patient }, { projection: { refs: 1 } }).toArray();
+    let n = 0;
+    const all = [...new Set([...keys.map((k) => k._id), ...old.flatMap((e) => e.refs)])];
+    for (let i = 0; i < all.length; i += 2000) n += (await this.project(all.slice(i, i + 2000))).upserted;
+    return n;
+  }
+
+  private async load(keys: string[]): Promise<LoadedDoc[]> {
+    if (!keys.length) return [];
+    return this.resources.find({ _id: { $in: keys } }, { projection: { res: 1, patients: 1, deleted: 1 } }).toArray();
+  }
+}
+
+/** Keys a loaded report or panel points at that belong to its event (results, members, studies). */
+function referencedKeys(docs: LoadedDoc[]): string[] {
+  const out = new Set<string>();
+  for (const d of docs) {
+    const r = d.res;
+    if (!r || d.deleted) continue;
+    const refs = r.resourceType === 'DiagnosticReport' ? [...((r as DiagnosticReport).result ?? []), ...((r as DiagnosticReport).imagingStudy ?? [])] : r.resourceType === 'Observation' ? ((r as Observation).hasMember ?? []) : [];
+    for (const ref of refs) {
+      const k = refKey(ref);
+      if (k) out.add(k);
+    }
+  }
+  return [...out];
+}
