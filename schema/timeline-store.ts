@@ -33,9 +33,12 @@ export class TimelineStore {
   readonly events: Collection<TimelineDoc>;
   private readonly resources: Collection<ResourceDoc>;
 
+  private readonly idLookupsOnly: boolean;
+
   constructor(database: Database) {
     this.events = database.db.collection<TimelineDoc>('timeline');
     this.resources = database.c.resources;
+    this.idLookupsOnly = database.idLookupsOnly;
   }
 
   /** Creates the indexes, one createIndexes command each (FerretDB 1.24). */
@@ -85,10 +88,8 @@ export class TimelineStore {
       docs.push(...(await this.load(more)));
     }
     const live = docs.filter((d) => !d.deleted && d.res);
-    const provenance = await this.resources
-      .find({ rt: 'Provenance', deleted: false, 'sp.target': { $in: [...bag] } } as Filter<ResourceDoc>, { projection: { res: 1 } })
-      .toArray();
-    const built = buildTimelineEvents(live.map((d) => d.res as Resource), provenance.map((p) => p.res as Provenance));
+    const provenance = await this.provenanceFor(written, [...bag]);
+    const built = buildTimelineEvents(live.map((d) => d.res as Resource), provenance);
     const patientsOf = new Map(live.map((d) => [d._id, d.patients]));
     const next: TimelineDoc[] = built.flatMap((e) => (patientsOf.get(e.anchor) ?? []).map((patient) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient })));
     const keep = new Set(next.map((d) => d._id));
@@ -112,7 +113,29 @@ export class TimelineStore {
 
   private async load(keys: string[]): Promise<LoadedDoc[]> {
     if (!keys.length) return [];
-    return this.resources.find({ _id: { $in: keys } }, { projection: { res: 1, patients: 1, deleted: 1 } }).toArray();
+    const projection = { res: 1, patients: 1, deleted: 1 };
+    if (!this.idLookupsOnly) return this.resources.find({ _id: { $in: keys } }, { projection }).toArray();
+    // FerretDB scans for `$in` but answers `_id` equality from its index: look up one by one.
+    const out: LoadedDoc[] = [];
+    for (let i = 0; i < keys.length; i += 32) {
+      const found = await Promise.all(keys.slice(i, i + 32).map((k) => this.resources.findOne({ _id: k }, { projection })));
+      for (const d of found) if (d) out.push(d);
+    }
+    return out;
+  }
+
+  /**
+   * The Provenance of the resources in `bag`. On MongoDB one indexed query by target; on FerretDB,
+   * where that query scans every resource, the Provenance written with the resources (the
+   * ingestion pipeline passes it in `written`) is used instead.
+   */
+  private async provenanceFor(written: string[], bag: string[]): Promise<Provenance[]> {
+    if (!this.idLookupsOnly) {
+      const docs = await this.resources.find({ rt: 'Provenance', deleted: false, 'sp.target': { $in: bag } } as Filter<ResourceDoc>, { projection: { res: 1 } }).toArray();
+      return docs.map((p) => p.res as Provenance);
+    }
+    const keys = [...new Set(written.map((w) => refKey({ reference: w })).filter((k): k is string => !!k && k.startsWith('Provenance/')))];
+    return (await this.load(keys)).filter((d) => !d.deleted && d.res).map((d) => d.res as Provenance);
   }
 }
 

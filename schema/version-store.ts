@@ -52,7 +52,9 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
   if (res && !sameKeys(put.previous?.res, res)) await addIdentifierKeys(c.identifiers, res, put.id);
   try {
     if (put.previous) {
-      const r = await c.resources.replaceOne({ _id: key, vid: put.previous.vid }, doc, session);
+      // The claim above makes this writer the only one for version `vid`; filtering on `_id` alone
+      // lets FerretDB use its index (any other filter field makes it scan the collection).
+      const r = await c.resources.replaceOne({ _id: key }, doc, session);
       if (r.matchedCount === 0) fail(conflict(`${key} was changed by another request (expected version ${put.previous.vid}); retry with the current version`));
     } else {
       try {
