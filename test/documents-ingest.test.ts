@@ -2,11 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentReference } from '@medplum/fhirtypes';
 import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import path from 'node:path';
+import { corpusDir } from './support/corpus.ts';
 
 const BSN = 'http://fhir.nl/fhir/NamingSystem/bsn';
 const PATIENT = `${BSN}|999911120`;
 const fixture = (name: string): Promise<Buffer> => readFile(new URL(`./fixtures/documents/${name}`, import.meta.url));
-const corpus = (name: string): Promise<Buffer> => readFile(`/work/shared/corpus/ccda/${name}`);
+const corpus = (name: string): Promise<Buffer> => readFile(path.join(corpusDir('ccda'), name));
 
 let server: TestServer;
 let patientId = '';

@@ -4,10 +4,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { postHl7 } from './fixtures/ingest/clients.ts';
+import { corpusDir } from './support/corpus.ts';
 
 /** Every message of the shared HL7 v2 corpus over HTTP: processed, or failed with a location and a reason; never a 500. */
 
-const CORPUS = path.resolve(import.meta.dirname, '..', '..', 'shared', 'corpus', 'hl7v2');
+const CORPUS = corpusDir('hl7v2');
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();

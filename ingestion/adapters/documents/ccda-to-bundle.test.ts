@@ -4,11 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { resources, testContext } from '../hl7v2/testing.ts';
 import { ccdaToBundle } from './ccda-to-bundle.ts';
 import { decode, refusal } from './testing/helpers.ts';
+import { corpusDir } from '../../../test/support/corpus.ts';
 
-const CORPUS = '/work/shared/corpus/ccda/';
+const CORPUS = `${corpusDir('ccda')}/`;
 
 function corpus(name?: string): string[] {
-  if (!existsSync(CORPUS)) throw new Error(`C-CDA corpus folder missing: ${CORPUS} (see /work/shared/corpus/NOTICE.md)`);
+  if (!existsSync(CORPUS)) throw new Error(`C-CDA corpus folder missing: ${CORPUS} (see ../shared/corpus/NOTICE.md)`);
   const files = readdirSync(CORPUS).filter((f) => f.endsWith('.xml'));
   if (files.length === 0) throw new Error(`no .xml files in ${CORPUS}`);
   return name ? [readFileSync(CORPUS + name, 'utf8')] : files;

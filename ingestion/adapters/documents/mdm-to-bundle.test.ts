@@ -5,12 +5,13 @@ import { resolve, resources, testContext } from '../hl7v2/testing.ts';
 import { AdapterError } from '../types.ts';
 import { mdmToBundle } from './mdm-to-bundle.ts';
 import { decode, fixtureBytes, refusal } from './testing/helpers.ts';
+import { corpusDir } from '../../../test/support/corpus.ts';
 
-const CORPUS = '/work/shared/corpus/hl7v2/';
+const CORPUS = `${corpusDir('hl7v2')}/`;
 const radiology = new TextDecoder().decode(fixtureBytes('radiology-report-mdm.hl7'));
 
 function corpusFiles(): string[] {
-  if (!existsSync(CORPUS)) throw new Error(`HL7 v2 corpus folder missing: ${CORPUS} (see /work/shared/corpus/NOTICE.md)`);
+  if (!existsSync(CORPUS)) throw new Error(`HL7 v2 corpus folder missing: ${CORPUS} (see ../shared/corpus/NOTICE.md)`);
   return readdirSync(CORPUS).filter((f) => f.startsWith('MDM'));
 }
 

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { AdapterError } from '../types.ts';
 import { hl7v2ToBundle } from './index.ts';
 import { testContext } from './testing.ts';
+import { corpusDir } from '../../../test/support/corpus.ts';
 
-const CORPUS = '/work/shared/corpus/hl7v2';
+const CORPUS = corpusDir('hl7v2');
 
 describe('shared corpus (../shared/corpus/hl7v2)', () => {
   it('is present', () => {
