@@ -3,7 +3,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { Repository } from '../schema/repository.ts';
 import { systemContext } from '../schema/request-context.ts';
-import { INBOX_STATUS, type Inbox, type InboxEntry, type InboxError } from '../schema/inbox.ts';
+import { INBOX_STATUS, type Inbox, type InboxEntry, type InboxError, type StoreInput } from '../schema/inbox.ts';
 import { processBundle } from '../schema/bundle-processor.ts';
 import { OperationOutcomeError } from '../schema/outcomes.ts';
 import { AdapterError, type AdapterContext } from './adapters/types.ts';
@@ -18,15 +18,8 @@ import { withProvenance } from './provenance.ts';
  * status "failed" and the reason, and can be reprocessed.
  */
 
-export interface IngestInput {
-  bytes: Uint8Array;
-  kind: string;
-  source: string;
-  origin?: string;
-  contentType?: string;
-  filename?: string;
-  metadata?: Record<string, unknown>;
-}
+/** A raw input as the ways in hand it over: the same shape the inbox stores. */
+export type IngestInput = StoreInput;
 
 export interface IngestResult {
   inboxId: string;

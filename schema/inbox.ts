@@ -62,6 +62,24 @@ interface HashDoc {
   entryId: string;
 }
 
+/** A new entry (status "received") for stored bytes with this hash and size. */
+function newEntry(id: string, input: Omit<StoreInput, 'bytes'>, sha256: string, size: number): InboxEntry {
+  return {
+    _id: id,
+    kind: input.kind,
+    source: input.source,
+    receivedAt: new Date(),
+    sha256,
+    size,
+    status: INBOX_STATUS.received,
+    attempts: 0,
+    ...(input.origin ? { origin: input.origin } : {}),
+    ...(input.contentType ? { contentType: input.contentType } : {}),
+    ...(input.filename ? { filename: input.filename } : {}),
+    ...(input.metadata ? { metadata: input.metadata } : {}),
+  };
+}
+
 /** The bytes of an inbox entry up to INLINE_LIMIT; `_id` = the entry id. */
 interface RawDoc {
   _id: string;
@@ -104,20 +122,7 @@ export class Inbox {
 
   /** Stores raw bytes durably and returns the new entry (status "received"). */
   async store(input: StoreInput): Promise<InboxEntry> {
-    const entry: InboxEntry = {
-      _id: randomUUID(),
-      kind: input.kind,
-      source: input.source,
-      receivedAt: new Date(),
-      sha256: createHash('sha256').update(input.bytes).digest('hex'),
-      size: input.bytes.byteLength,
-      status: INBOX_STATUS.received,
-      attempts: 0,
-      ...(input.origin ? { origin: input.origin } : {}),
-      ...(input.contentType ? { contentType: input.contentType } : {}),
-      ...(input.filename ? { filename: input.filename } : {}),
-      ...(input.metadata ? { metadata: input.metadata } : {}),
-    };
+    const entry = newEntry(randomUUID(), input, createHash('sha256').update(input.bytes).digest('hex'), input.bytes.byteLength);
     if (input.bytes.byteLength <= INLINE_LIMIT) {
       entry.bytes = new Binary(Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength));
     } else {
@@ -177,20 +182,7 @@ export class Inbox {
       }
       throw err;
     }
-    const entry: InboxEntry = {
-      _id: id,
-      kind: input.kind,
-      source: input.source,
-      receivedAt: new Date(),
-      sha256: hash.digest('hex'),
-      size,
-      status: INBOX_STATUS.received,
-      attempts: 0,
-      ...(input.origin ? { origin: input.origin } : {}),
-      ...(input.contentType ? { contentType: input.contentType } : {}),
-      ...(input.filename ? { filename: input.filename } : {}),
-      ...(input.metadata ? { metadata: input.metadata } : {}),
-    };
+    const entry = newEntry(id, input, hash.digest('hex'), size);
     if (upload) entry.gridfsId = id;
     else entry.bytes = new Binary(Buffer.concat(buffered));
     await this.insertEntry(entry);
