@@ -9,6 +9,7 @@ import { OperationOutcomeError } from '../schema/outcomes.ts';
 import { AdapterError, type AdapterContext } from './adapters/types.ts';
 import type { RegisteredAdapter } from './adapter-registry.ts';
 import { resolvePatients } from './patient-matching.ts';
+import { mergeReportResults } from './report-merging.ts';
 import { withProvenance } from './provenance.ts';
 
 /**
@@ -85,7 +86,7 @@ export class Pipeline {
       const output = await adapter.run(bytes, entry, { now: () => new Date(), newId: randomUUID, identifierSystem: this.identifierSystem });
       label = output.kind;
       const externalId = output.bundle.identifier?.value;
-      const matched = await resolvePatients(this.repo, ctx, output.bundle);
+      const matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, output.bundle));
       const bundle: Bundle = withProvenance(matched, { inboxId: entry._id, label: output.kind, adapterVersion: adapter.version, recorded: new Date(), newId: randomUUID });
       const response = await processBundle(this.repo, ctx, bundle);
       const outputs = (response.entry ?? []).map((e) => e.response?.location).filter((l): l is string => !!l);

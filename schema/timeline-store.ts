@@ -93,22 +93,34 @@ export class TimelineStore {
     const patientsOf = new Map(live.map((d) => [d._id, d.patients]));
     const next: TimelineDoc[] = built.flatMap((e) => (patientsOf.get(e.anchor) ?? []).map((patient) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient })));
     const keep = new Set(next.map((d) => d._id));
-    const existing = await this.events.find({ refs: { $in: [...bag] } }, { projection: { anchor: 1 } }).toArray();
+    const existing = await this.events.find({ refs: { $in: [...bag] } }, { projection: { anchor: 1, source: 1 } }).toArray();
     const stale = existing.filter((e) => bag.has(e.anchor) && !keep.has(e._id)).map((e) => e._id);
+    // An event re-derived only because a related resource changed keeps the source it had, when
+    // this write brought no Provenance of its own for it (FerretDB path of provenanceFor).
+    const previousSource = new Map(existing.filter((e) => e.source).map((e) => [e._id, e.source]));
+    for (const d of next) {
+      const prev = previousSource.get(d._id);
+      if (!d.source && prev) d.source = prev;
+    }
     const ops: AnyBulkWriteOperation<TimelineDoc>[] = next.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } }));
     if (stale.length) ops.push({ deleteMany: { filter: { _id: { $in: stale } } } });
     if (ops.length) await this.events.bulkWrite(ops, { ordered: false });
     return { upserted: next.length, deleted: stale.length };
   }
 
-  /** Rebuilds the events of one patient from scratch (repair, or after a mapping change). */
+  /**
+   * Rebuilds the events of one patient from scratch (repair, or after a mapping change): one read
+   * of the patient's compartment, the events built in memory, the old ones replaced. Linear in the
+   * record, unlike projecting it piecewise (whose `refs` lookups scan on FerretDB).
+   */
   async rebuildPatient(patient: string): Promise<number> {
-    const keys = await this.resources.find({ patients: patient, deleted: false }, { projection: { _id: 1 } }).toArray();
-    const old = await this.events.find({ patient }, { projection: { refs: 1 } }).toArray();
-    let n = 0;
-    const all = [...new Set([...keys.map((k) => k._id), ...old.flatMap((e) => e.refs)])];
-    for (let i = 0; i < all.length; i += 2000) n += (await this.project(all.slice(i, i + 2000))).upserted;
-    return n;
+    const docs = await this.resources.find({ patients: patient, deleted: false }, { projection: { res: 1 } }).toArray();
+    const all = docs.map((d) => d.res).filter((r): r is Resource => !!r);
+    const provenance = all.filter((r): r is Provenance => r.resourceType === 'Provenance');
+    const next: TimelineDoc[] = buildTimelineEvents(all.filter((r) => r.resourceType !== 'Provenance'), provenance).map((e) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient }));
+    await this.events.deleteMany({ patient });
+    for (let i = 0; i < next.length; i += 500) await this.events.insertMany(next.slice(i, i + 500), { ordered: false });
+    return next.length;
   }
 
   private async load(keys: string[]): Promise<LoadedDoc[]> {

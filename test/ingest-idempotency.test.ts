@@ -91,4 +91,18 @@ describe('corrections', () => {
     expect(unchanged[0].meta.versionId).toBe('1');
     expect(await historyTotal(`Observation/${original.id}`)).toBe(2);
   });
+
+  it('a correction that re-sends only the corrected OBX keeps the report\'s other results', async () => {
+    const bsn = newBsn();
+    const filler = `F-${uid()}`;
+    const ca153: LabResult = { loinc: '6875-9', name: 'Cancer Ag 15-3 [Units/volume] in Serum or Plasma', value: '48', unit: 'kU/L', range: '<=30', flag: 'H' };
+    const first = await ingestOk(server.url, labMessage({ controlId: uid(), bsn, filler, results: [CEA, ca153, HB] }));
+    const report = ref(first.outputs, 'DiagnosticReport');
+    const before = await fhirFetch(`${server.fhir}/DiagnosticReport/${report.id}`);
+    expect(before.body.result).toHaveLength(3);
+    await ingestOk(server.url, labMessage({ controlId: uid(), bsn, filler, orderStatus: 'C', results: [{ ...ca153, value: '38', status: 'C' }] }));
+    const after = await fhirFetch(`${server.fhir}/DiagnosticReport/${report.id}`);
+    expect(after.body.meta.versionId).toBe('2');
+    expect(after.body.result.map((r: { reference: string }) => r.reference)).toEqual(before.body.result.map((r: { reference: string }) => r.reference));
+  });
 });
