@@ -36,7 +36,7 @@ export async function searchResources(c: Collections, req: SearchRequest, option
 
   const wantTotal = req.total === 'accurate' || req.total === 'estimate' || (req.total === undefined && count === 0);
   const totalPromise = wantTotal || req.total === undefined ? c.resources.countDocuments(filter) : Promise.resolve(undefined);
-  const docsPromise = count === 0 ? Promise.resolve([]) : c.resources.find(filter, { projection: { res: 1, sp: 1 } }).sort(sort).skip(offset).limit(count + 1).toArray();
+  const docsPromise = count === 0 ? Promise.resolve([]) : c.resources.find(filter, { projection: req.include?.length ? { res: 1, sp: 1 } : { res: 1 } }).sort(sort).skip(offset).limit(count + 1).toArray();
   // Both awaited together, so neither is left running (and unhandled) when the other fails.
   const [total, docs] = await Promise.all([totalPromise, docsPromise]);
   const hasMore = docs.length > count;
