@@ -1,7 +1,7 @@
 import type {
   CodeableConcept, Coding, Condition, DiagnosticReport, DocumentReference, ImagingStudy, Observation, Period, Reference, Resource,
 } from '@medplum/fhirtypes';
-import { LANES, type EventStatus, type Lane } from './timeline-model.ts';
+import { LANES, type Lane, type TimelineEvent } from './timeline-model.ts';
 import { codeTokens, conceptText, eventStatus, firstTime, isAbnormalFlag, lastUpdatedOf, observationFlag, observationLine } from './timeline-format.ts';
 import { pathologyFindings, pathologySummary } from './timeline-pathology.ts';
 
@@ -10,21 +10,8 @@ import { pathologyFindings, pathologySummary } from './timeline-pathology.ts';
  * Pure: the caller passes the related resources it has (a report's results, a study's reports).
  */
 
-/** An event before its source (Provenance) is attached. */
-export interface EventDraft {
-  anchor: string;
-  time: Date;
-  lane: Lane;
-  title: string;
-  summary: string;
-  abnormal: boolean;
-  status: EventStatus;
-  refs: string[];
-  codes: string[];
-  lastUpdated: Date;
-  /** Extra searchable text (report conclusion, document description). */
-  text?: string;
-}
+/** An event before its source (Provenance) is attached, with extra searchable text (report conclusion, document description). */
+export type EventDraft = Omit<TimelineEvent, 'source'> & { text?: string };
 
 const MAX_LINES = 12;
 const PATHOLOGY_CATEGORIES = new Set(['PAT', 'SP', 'CP', '11526-1', '60567-5', 'LP7839-6']);
