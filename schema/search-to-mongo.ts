@@ -151,19 +151,23 @@ function unsupportedModifier(f: Filter): never {
   fail(badRequest(`Modifier or prefix "${f.operator}" is not supported on "${f.code}"`, f.code));
 }
 
-function tokenClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
+/**
+ * Token, reference and uri values are stored exactly as they are searched (search-index.ts), so
+ * equality is `$in` and `:not` is `$nin`; each type adds its own modifiers through `extra`.
+ */
+function exactValueClause(f: Filter, field: string, extra: Partial<Record<Filter['operator'], (vs: string[]) => MongoFilter<ResourceDoc>>>): MongoFilter<ResourceDoc> {
   const vs = values(f);
-  switch (f.operator) {
-    case 'eq':
-      return { [field]: { $in: vs } };
-    case 'not':
-    case 'ne':
-      return { [field]: { $nin: vs } };
-    case 'text':
-      return anyOf(vs.map((v) => ({ [`${field}:text`]: { $regex: `(^|\\s)${escapeRegex(normalizeString(v))}` } })));
-    default:
-      unsupportedModifier(f);
-  }
+  if (f.operator === 'eq') return { [field]: { $in: vs } };
+  if (f.operator === 'not' || f.operator === 'ne') return { [field]: { $nin: vs } };
+  const other = extra[f.operator];
+  if (!other) unsupportedModifier(f);
+  return other(vs);
+}
+
+function tokenClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
+  return exactValueClause(f, field, {
+    text: (vs) => anyOf(vs.map((v) => ({ [`${field}:text`]: { $regex: `(^|\\s)${escapeRegex(normalizeString(v))}` } }))),
+  });
 }
 
 function stringClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
@@ -197,32 +201,11 @@ function contentClause(f: Filter): MongoFilter<ResourceDoc> {
 }
 
 function referenceClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
-  const vs = values(f);
-  switch (f.operator) {
-    case 'eq':
-      return { [field]: { $in: vs } };
-    case 'not':
-    case 'ne':
-      return { [field]: { $nin: vs } };
-    case 'identifier':
-      return { [field]: { $in: vs.map((v) => `identifier:${v}`) } };
-    default:
-      unsupportedModifier(f);
-  }
+  return exactValueClause(f, field, { identifier: (vs) => ({ [field]: { $in: vs.map((v) => `identifier:${v}`) } }) });
 }
 
 function uriClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
-  const vs = values(f);
-  switch (f.operator) {
-    case 'eq':
-      return { [field]: { $in: vs } };
-    case 'below':
-      return anyOf(vs.map((v) => ({ [field]: { $regex: `^${escapeRegex(v)}` } })));
-    case 'not':
-      return { [field]: { $nin: vs } };
-    default:
-      unsupportedModifier(f);
-  }
+  return exactValueClause(f, field, { below: (vs) => anyOf(vs.map((v) => ({ [field]: { $regex: `^${escapeRegex(v)}` } }))) });
 }
 
 /** Date comparison of a resource range [s, e] (both inclusive) against the value's range. */
