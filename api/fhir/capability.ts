@@ -25,6 +25,9 @@ export function capabilityStatement(baseUrl: string, version: string): Capabilit
       ...Object.entries(searchParamsFor(type))
         .filter(([code, p]) => code !== '_id' && code !== '_lastUpdated' && SUPPORTED_PARAM_TYPES.has(p.type as string))
         .map(([code, p]) => ({ name: code, type: p.type as 'token', ...(p.url ? { definition: p.url } : {}) })),
+      ...(type === 'DocumentReference'
+        ? [{ name: '_content', type: 'string' as const, documentation: 'Words that start words of the extracted text (text/plain attachments); :contains matches inside words.' }]
+        : []),
     ],
     ...(type === 'Patient'
       ? {
