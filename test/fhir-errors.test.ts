@@ -133,6 +133,16 @@ describe('health and metadata', () => {
     expect(r.body.database).toBe('reachable');
   });
 
+  it('/fhir/metadata lists only FHIR 4.0.1 resource types, and _content on DocumentReference', async () => {
+    const cs = (await fhirFetch(`${server.fhir}/metadata`)).body as CapabilityStatement;
+    const types = cs.rest?.[0]?.resource?.map((r) => r.type) ?? [];
+    expect(types).toHaveLength(146); // the R4 resource-types code system, less Resource and DomainResource
+    expect(types).not.toContain('SubscriptionStatus');
+    expect((await fhirFetch(`${server.fhir}/SubscriptionStatus`)).status).toBe(404);
+    const docRef = cs.rest?.[0]?.resource?.find((r) => r.type === 'DocumentReference');
+    expect(docRef?.searchParam?.some((p) => p.name === '_content')).toBe(true);
+  });
+
   it('/fhir/metadata is a CapabilityStatement listing types with their search parameters', async () => {
     const r = await fhirFetch(`${server.fhir}/metadata`);
     expect(r.status).toBe(200);
