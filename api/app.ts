@@ -9,7 +9,7 @@ import { graphqlHandler } from './graphql/handler.ts';
 import { ingestRouter } from './ingest/routes.ts';
 import { dicomRouter } from './ingest/dicom-routes.ts';
 import { documentRouter } from './ingest/document-routes.ts';
-import { pingDatabase } from '../schema/db.ts';
+import { pingDatabase } from '../store/db.ts';
 import { unavailable } from '../schema/outcomes.ts';
 
 /** The IDR version from package.json. */

@@ -1,14 +1,14 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
-import { connectDatabase, type Database } from '../schema/db.ts';
-import { startEmbeddedDb, type EmbeddedDb } from '../schema/embedded-db.ts';
-import type { Repository } from '../schema/repository.ts';
-import { TimelineRepository } from '../schema/timeline-repository.ts';
-import { TimelineStore } from '../schema/timeline-store.ts';
-import { recoverPendingJournals } from '../schema/journal.ts';
+import { connectDatabase, type Database } from '../store/db.ts';
+import { startEmbeddedDb, type EmbeddedDb } from '../store/embedded-db.ts';
+import type { Repository } from '../store/repository.ts';
+import { TimelineRepository } from '../timeline/repository.ts';
+import { TimelineStore } from '../timeline/projection.ts';
+import { recoverPendingJournals } from '../store/journal.ts';
 import { loadFhirDefinitions } from '../schema/fhir-definitions.ts';
-import { Inbox } from '../schema/inbox.ts';
+import { Inbox } from '../ingestion/inbox.ts';
 import { Pipeline } from '../ingestion/pipeline.ts';
 import { defaultAdapters } from '../ingestion/adapter-registry.ts';
 import { identifierSystemResolver } from '../ingestion/identifier-systems.ts';
@@ -53,11 +53,9 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   const recovered = await recoverPendingJournals(database.c);
   if (recovered) logger.warn({ recovered }, 'rolled back transaction Bundles left half-applied by an earlier process');
   const timeline = new TimelineStore(database);
-  await timeline.ensureIndexes();
   // Ingestion projects each message's resources at once (afterWrite hook below); other writes project as they go.
   const repo: Repository = new TimelineRepository(database, timeline, { defer: (ctx) => ctx.actor === 'system:ingestion' });
   const inbox = new Inbox(database.db);
-  await inbox.ensureIndexes();
   const pipeline = new Pipeline({
     repo,
     inbox,

@@ -19,7 +19,7 @@ import { dicomInstancesToBundle, readDicomHeader } from '../ingestion/adapters/d
 import { identifierSystemResolver } from '../ingestion/identifier-systems.ts';
 import { loadConfig } from '../api/config.ts';
 import { startServer } from '../api/server.ts';
-import { systemContext } from '../schema/request-context.ts';
+import { systemContext } from '../store/request-context.ts';
 
 const STUDIES = 2;
 const SERIES = 2;

@@ -16,7 +16,7 @@ import { documentToBundle, pdfToText } from '../ingestion/adapters/documents/ind
 import { identifierSystemResolver } from '../ingestion/identifier-systems.ts';
 import { loadConfig } from '../api/config.ts';
 import { startServer } from '../api/server.ts';
-import { systemContext } from '../schema/request-context.ts';
+import { systemContext } from '../store/request-context.ts';
 
 const BSN = 'http://fhir.nl/fhir/NamingSystem/bsn';
 const paragraph = 'Patiente werd besproken in het multidisciplinair overleg. Histologie toont een invasief carcinoom NST, graad 2, ER 90%, PR 40%, HER2 negatief. Advies: neoadjuvante chemotherapie gevolgd door borstsparende chirurgie en radiotherapie. ';

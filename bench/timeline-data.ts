@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { Database } from '../schema/db.ts';
+import type { Database } from '../store/db.ts';
 import type { ResourceDoc } from '../schema/collections.ts';
 import { computeSearchKeys } from '../schema/search-index.ts';
 

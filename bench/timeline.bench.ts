@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../api/config.ts';
 import { startServer } from '../api/server.ts';
-import { startEmbeddedDb } from '../schema/embedded-db.ts';
-import { timelineDocId } from '../schema/timeline-model.ts';
-import { encodeCursor } from '../schema/timeline-query.ts';
-import { computeTimelinePage } from '../schema/timeline-compute.ts';
+import { startEmbeddedDb } from '../store/embedded-db.ts';
+import { timelineDocId } from '../schema/timeline-event.ts';
+import { encodeCursor } from '../timeline/query.ts';
+import { computeTimelinePage } from '../timeline/compute.ts';
 import { writeBenchPatient } from './timeline-data.ts';
 
 const EVENTS = Number(process.argv[2] ?? 10_000);

@@ -1,7 +1,7 @@
 import type { AdapterContext, AdapterOutput } from './adapters/types.ts';
 import { AdapterError } from './adapters/types.ts';
 import { HL7V2_ADAPTER_VERSION, hl7v2ToBundle, type Hl7v2AdapterOptions } from './adapters/hl7v2/index.ts';
-import type { InboxEntry } from '../schema/inbox.ts';
+import type { InboxEntry } from './inbox.ts';
 import { mdmToBundle } from './adapters/documents/index.ts';
 import { imagingAdapters, type ImagingAdapterOptions } from './imaging/dicom-adapters.ts';
 import { documentAdapter, type DocumentAdapterOptions } from './documents/document-adapter.ts';

@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, Identifier, Patient } from '@medplum/fhirtypes';
-import type { Repository } from '../schema/repository.ts';
-import type { RequestContext } from '../schema/request-context.ts';
+import type { Repository } from '../store/repository.ts';
+import type { RequestContext } from '../store/request-context.ts';
 import { AdapterError } from './adapters/types.ts';
 
 /**

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
-import type { Repository } from '../schema/repository.ts';
-import { systemContext } from '../schema/request-context.ts';
-import { INBOX_STATUS, type Inbox, type InboxEntry, type InboxError, type StoreInput } from '../schema/inbox.ts';
-import { processBundle } from '../schema/bundle-processor.ts';
+import type { Repository } from '../store/repository.ts';
+import { systemContext } from '../store/request-context.ts';
+import { INBOX_STATUS, type Inbox, type InboxEntry, type InboxError, type StoreInput } from './inbox.ts';
+import { processBundle } from '../fhir/bundle-processor.ts';
 import { OperationOutcomeError } from '../schema/outcomes.ts';
 import { AdapterError, type AdapterContext } from './adapters/types.ts';
 import type { RegisteredAdapter } from './adapter-registry.ts';

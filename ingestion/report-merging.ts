@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, DiagnosticReport, Observation, Reference } from '@medplum/fhirtypes';
-import type { Repository } from '../schema/repository.ts';
-import type { RequestContext } from '../schema/request-context.ts';
+import type { Repository } from '../store/repository.ts';
+import type { RequestContext } from '../store/request-context.ts';
 
 /**
  * A message carries the results it carries: a correction that re-sends one OBX of an order, or a

@@ -1,7 +1,6 @@
 import type { Collection, Db, Document, IndexDescription } from 'mongodb';
 import type { Resource } from '@medplum/fhirtypes';
 import type { IndexValue } from './search-index.ts';
-import { identifierKeyCollection, type IdentifierKeyDoc } from './identifier-index.ts';
 
 /**
  * The MongoDB collections IDR keeps and their indexes. Every document is keyed by a deterministic
@@ -58,6 +57,68 @@ export interface JournalStepDoc {
   step: UndoStep;
 }
 
+/**
+ * A lookup from "Type|system|value" to the resource carrying that identifier, keyed by `_id`.
+ * See store/identifier-index.ts.
+ */
+export interface IdentifierKeyDoc {
+  _id: string;
+  rt: string;
+  id: string;
+}
+
+/**
+ * Every collection IDR keeps, by role. Modules open collections by these names only, so this is
+ * the one list of what the database holds.
+ */
+export const COLLECTION_NAMES = {
+  resources: 'resources',
+  history: 'resource_history',
+  journal: 'tx_journal',
+  journalSteps: 'tx_journal_steps',
+  identifiers: 'identifier_keys',
+  timeline: 'timeline',
+  inbox: 'inbox',
+  inboxHashes: 'inbox_hashes',
+  inboxBytes: 'inbox_bytes',
+  imagingLinkKeys: 'imaging_link_keys',
+  dicomwebSync: 'dicomweb_sync',
+} as const;
+export type CollectionRole = keyof typeof COLLECTION_NAMES;
+
+/**
+ * The MongoDB indexes of each collection. On MongoDB they make every hot query one index scan.
+ */
+export const INDEXES: Partial<Record<CollectionRole, IndexDescription[]>> = {
+  resources: [
+    { key: { rt: 1, lu: -1 }, name: 'type_lastUpdated' },
+    { key: { patients: 1, rt: 1, lu: -1 }, name: 'patient_type' },
+    { key: { rt: 1, 'sp.code': 1 }, name: 'type_code' },
+    { key: { rt: 1, 'sp._content': 1 }, name: 'type_content_words' },
+    { key: { rt: 1, 'sp.identifier': 1 }, name: 'type_identifier' },
+    { key: { rt: 1, 'sp.subject': 1, 'sp.date.s': -1 }, name: 'type_subject_date' },
+    { key: { rt: 1, 'sp.patient': 1, 'sp.date.s': -1 }, name: 'type_patient_date' },
+    { key: { rt: 1, 'sp.name': 1 }, name: 'type_name' },
+    { key: { rt: 1, 'sp.target': 1 }, name: 'type_target' },
+  ],
+  history: [
+    { key: { rt: 1, id: 1, vid: -1 }, name: 'type_id_version' },
+    { key: { rt: 1, lu: -1 }, name: 'type_lastUpdated' },
+  ],
+  journal: [{ key: { status: 1, startedAt: 1 }, name: 'status_started' }],
+  journalSteps: [{ key: { tx: 1, n: 1 }, name: 'tx_n' }],
+  timeline: [
+    { key: { patient: 1, time: -1, _id: -1 }, name: 'patient_time' },
+    { key: { patient: 1, lane: 1, time: -1, _id: -1 }, name: 'patient_lane_time' },
+    { key: { refs: 1 }, name: 'refs' },
+    { key: { patient: 1, lastUpdated: -1 }, name: 'patient_lastUpdated' },
+  ],
+  inbox: [
+    { key: { status: 1, receivedAt: -1 }, name: 'status_received' },
+    { key: { kind: 1, receivedAt: -1 }, name: 'kind_received' },
+  ],
+};
+
 export interface Collections {
   resources: Collection<ResourceDoc>;
   history: Collection<HistoryDoc>;
@@ -69,36 +130,19 @@ export interface Collections {
 /** The collections of a database. */
 export function collections(db: Db): Collections {
   return {
-    resources: db.collection<ResourceDoc>('resources'),
-    history: db.collection<HistoryDoc>('resource_history'),
-    journal: db.collection<JournalDoc>('tx_journal'),
-    journalSteps: db.collection<JournalStepDoc>('tx_journal_steps'),
-    identifiers: identifierKeyCollection(db),
+    resources: db.collection<ResourceDoc>(COLLECTION_NAMES.resources),
+    history: db.collection<HistoryDoc>(COLLECTION_NAMES.history),
+    journal: db.collection<JournalDoc>(COLLECTION_NAMES.journal),
+    journalSteps: db.collection<JournalStepDoc>(COLLECTION_NAMES.journalSteps),
+    identifiers: db.collection<IdentifierKeyDoc>(COLLECTION_NAMES.identifiers),
   };
 }
 
-/**
- * Creates the indexes the searches need (idempotent). On MongoDB they make each per-patient or
- * per-code query one index scan; FerretDB 1.24 accepts them but only pushes `_id` equality down.
- */
-export async function ensureIndexes(c: Collections): Promise<void> {
-  await createEach(c.resources, [
-    { key: { rt: 1, lu: -1 }, name: 'type_lastUpdated' },
-    { key: { patients: 1, rt: 1, lu: -1 }, name: 'patient_type' },
-    { key: { rt: 1, 'sp.code': 1 }, name: 'type_code' },
-    { key: { rt: 1, 'sp._content': 1 }, name: 'type_content_words' },
-    { key: { rt: 1, 'sp.identifier': 1 }, name: 'type_identifier' },
-    { key: { rt: 1, 'sp.subject': 1, 'sp.date.s': -1 }, name: 'type_subject_date' },
-    { key: { rt: 1, 'sp.patient': 1, 'sp.date.s': -1 }, name: 'type_patient_date' },
-    { key: { rt: 1, 'sp.name': 1 }, name: 'type_name' },
-    { key: { rt: 1, 'sp.target': 1 }, name: 'type_target' },
-  ]);
-  await createEach(c.history, [
-    { key: { rt: 1, id: 1, vid: -1 }, name: 'type_id_version' },
-    { key: { rt: 1, lu: -1 }, name: 'type_lastUpdated' },
-  ]);
-  await createEach(c.journal, [{ key: { status: 1, startedAt: 1 }, name: 'status_started' }]);
-  await createEach(c.journalSteps, [{ key: { tx: 1, n: 1 }, name: 'tx_n' }]);
+/** Creates every collection's indexes (idempotent). */
+export async function ensureIndexes(db: Db): Promise<void> {
+  for (const [role, specs] of Object.entries(INDEXES)) {
+    await createEach(db.collection(COLLECTION_NAMES[role as CollectionRole]), specs);
+  }
 }
 
 /**

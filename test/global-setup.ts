@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedDb } from '../schema/embedded-db.ts';
+import { startEmbeddedDb } from '../store/embedded-db.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -4,7 +4,7 @@ import { inject } from 'vitest';
 import type { CommandStartedEvent } from 'mongodb';
 import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { loadDemoData } from '../seed/load-demo.ts';
-import { systemContext } from '../schema/request-context.ts';
+import { systemContext } from '../store/request-context.ts';
 
 /** Lab trends, case summary, DataLoader batching and input errors over GraphQL, on demo data loaded through the pipeline. */
 

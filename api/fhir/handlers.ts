@@ -1,11 +1,11 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
-import type { Repository } from '../../schema/repository.ts';
-import type { RequestContext } from '../../schema/request-context.ts';
+import type { Repository } from '../../store/repository.ts';
+import type { RequestContext } from '../../store/request-context.ts';
 import { allOk, badRequest, created, fail, okWith, preconditionFailed } from '../../schema/outcomes.ts';
-import { processBundle } from '../../schema/bundle-processor.ts';
+import { processBundle } from '../../fhir/bundle-processor.ts';
 import { assertResourceType } from '../../schema/validate.ts';
-import type { SearchResult } from '../../schema/repository-search.ts';
+import type { SearchResult } from '../../store/repository-search.ts';
 import type { FhirResult } from './result.ts';
 
 /**

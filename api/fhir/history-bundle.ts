@@ -1,5 +1,5 @@
 import type { Bundle, BundleEntry, BundleLink } from '@medplum/fhirtypes';
-import type { HistoryPage } from '../../schema/repository.ts';
+import type { HistoryPage } from '../../store/repository.ts';
 
 /**
  * A history Bundle: newest version first, each entry with the request that produced it and a

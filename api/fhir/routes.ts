@@ -1,7 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { SearchRequest } from '@medplum/core';
-import { parseFhirSearch } from '../../schema/search-to-mongo.ts';
-import type { Repository } from '../../schema/repository.ts';
+import { parseFhirSearch } from '../../store/search-to-mongo.ts';
+import type { Repository } from '../../store/repository.ts';
 import { badRequest, fail } from '../../schema/outcomes.ts';
 import { ctxOf } from '../http/context.ts';
 import { FHIR_JSON } from '../http/errors.ts';
@@ -19,7 +19,7 @@ import {
 } from './handlers.ts';
 import { patientEverything } from './everything.ts';
 import { patientTimeline } from './timeline.ts';
-import type { TimelineStore } from '../../schema/timeline-store.ts';
+import type { TimelineStore } from '../../timeline/projection.ts';
 import { sendResult } from './result.ts';
 import { searchsetBundle } from './search-bundle.ts';
 import { subsetResource } from './elements.ts';

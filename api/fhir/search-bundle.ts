@@ -1,5 +1,5 @@
 import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
-import type { SearchResult } from '../../schema/repository-search.ts';
+import type { SearchResult } from '../../store/repository-search.ts';
 import { subsetResource } from './elements.ts';
 
 /**

@@ -1,9 +1,9 @@
 import type { Bundle, BundleEntry, BundleLink } from '@medplum/fhirtypes';
-import type { Repository } from '../../schema/repository.ts';
-import type { RequestContext } from '../../schema/request-context.ts';
-import type { TimelineStore } from '../../schema/timeline-store.ts';
-import type { Lane } from '../../schema/timeline-model.ts';
-import { encodeCursor, type TimelineFilter } from '../../schema/timeline-query.ts';
+import type { Repository } from '../../store/repository.ts';
+import type { RequestContext } from '../../store/request-context.ts';
+import type { TimelineStore } from '../../timeline/projection.ts';
+import type { Lane } from '../../schema/timeline-event.ts';
+import { encodeCursor, type TimelineFilter } from '../../timeline/query.ts';
 import { badRequest, fail } from '../../schema/outcomes.ts';
 
 /**

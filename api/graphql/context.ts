@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
-import type { Repository } from '../../schema/repository.ts';
-import type { RequestContext } from '../../schema/request-context.ts';
-import type { TimelineStore } from '../../schema/timeline-store.ts';
+import type { Repository } from '../../store/repository.ts';
+import type { RequestContext } from '../../store/request-context.ts';
+import type { TimelineStore } from '../../timeline/projection.ts';
 import type { Loaders } from './loaders.ts';
 
 /** What every resolver gets: the services it reads through, the caller's RequestContext and the request's loaders. */

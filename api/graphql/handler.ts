@@ -1,8 +1,8 @@
 import { createYoga, createSchema, useErrorHandler, type Plugin } from 'graphql-yoga';
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { Repository } from '../../schema/repository.ts';
-import type { TimelineStore } from '../../schema/timeline-store.ts';
+import type { Repository } from '../../store/repository.ts';
+import type { TimelineStore } from '../../timeline/projection.ts';
 import type { GraphqlContext, ServerContext } from './context.ts';
 import { typeDefs } from './type-defs.ts';
 import { queryResolvers } from './resolvers-query.ts';

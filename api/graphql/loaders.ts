@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
 import type { DiagnosticReport, Resource } from '@medplum/fhirtypes';
-import type { Repository } from '../../schema/repository.ts';
-import type { RequestContext } from '../../schema/request-context.ts';
-import { reportsForStudies } from '../../schema/timeline-lookups.ts';
+import type { Repository } from '../../store/repository.ts';
+import type { RequestContext } from '../../store/request-context.ts';
+import { reportsForStudies } from '../../timeline/lookups.ts';
 
 /**
  * Per-request DataLoaders, so a page of events costs the same number of queries whatever its

@@ -1,12 +1,12 @@
 import type { Condition, DiagnosticReport, DocumentReference, ImagingStudy, Patient } from '@medplum/fhirtypes';
 import type { GraphqlContext } from './context.ts';
 import { badUserInput, guarded } from './errors.ts';
-import { parseFhirSearch } from '../../schema/search-to-mongo.ts';
-import { encodeCursor, type TimelineFilter } from '../../schema/timeline-query.ts';
-import type { Lane } from '../../schema/timeline-model.ts';
-import { searchPatient } from '../../schema/timeline-lookups.ts';
-import { labTrend } from '../../schema/timeline-lab-trend.ts';
-import { caseSummary } from '../../schema/timeline-case-summary.ts';
+import { parseFhirSearch } from '../../store/search-to-mongo.ts';
+import { encodeCursor, type TimelineFilter } from '../../timeline/query.ts';
+import type { Lane } from '../../schema/timeline-event.ts';
+import { searchPatient } from '../../timeline/lookups.ts';
+import { labTrend } from '../../timeline/lab-trend.ts';
+import { caseSummary } from '../../timeline/case-summary.ts';
 import { OperationOutcomeError, outcomeStatus } from '../../schema/outcomes.ts';
 
 /** Resolvers of Query and Patient: each reads through the Repository or the TimelineStore with the caller's RequestContext. */

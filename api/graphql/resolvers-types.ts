@@ -1,8 +1,8 @@
 import type { Condition, DiagnosticReport, DocumentReference, ImagingStudy, Resource } from '@medplum/fhirtypes';
 import type { GraphqlContext } from './context.ts';
-import type { TimelineDoc } from '../../schema/timeline-model.ts';
-import { reportKind } from '../../schema/timeline-events.ts';
-import { conceptText, firstTime } from '../../schema/timeline-format.ts';
+import type { TimelineDoc } from '../../schema/timeline-event.ts';
+import { reportKind } from '../../timeline/events.ts';
+import { conceptText, firstTime } from '../../timeline/format.ts';
 
 /** Field resolvers of the types backed by FHIR resources or timeline documents. */
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { RequestContext } from '../../schema/request-context.ts';
+import type { RequestContext } from '../../store/request-context.ts';
 
 /**
  * Attaches a RequestContext to every request: a request id (echoed in X-Request-Id), the actor

@@ -2,7 +2,7 @@ import express, { type Router } from 'express';
 import type { Pipeline, IngestResult } from '../../ingestion/pipeline.ts';
 import { splitHl7Batch } from '../../ingestion/adapters/hl7v2/index.ts';
 import { decodeHl7Text } from '../../ingestion/adapter-registry.ts';
-import { INBOX_STATUS, type InboxStatus } from '../../schema/inbox.ts';
+import { INBOX_STATUS, type InboxStatus } from '../../ingestion/inbox.ts';
 import { badRequest, fail, notFound } from '../../schema/outcomes.ts';
 import { reportOf, statusOf } from './results.ts';
 

@@ -1,7 +1,7 @@
 import type { Bundle, DocumentReference, Patient } from '@medplum/fhirtypes';
-import type { Repository } from '../../schema/repository.ts';
-import type { InboxEntry } from '../../schema/inbox.ts';
-import { systemContext } from '../../schema/request-context.ts';
+import type { Repository } from '../../store/repository.ts';
+import type { InboxEntry } from '../inbox.ts';
+import { systemContext } from '../../store/request-context.ts';
 import { assertValidResource } from '../../schema/validate.ts';
 import { AdapterError, type AdapterContext, type AdapterOutput } from '../adapters/types.ts';
 import { DOCUMENT_ADAPTER_VERSION, detectDocumentKind, documentToBundle, mdmToBundle } from '../adapters/documents/index.ts';

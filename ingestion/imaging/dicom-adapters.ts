@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { Repository } from '../../schema/repository.ts';
-import type { InboxEntry } from '../../schema/inbox.ts';
-import { systemContext } from '../../schema/request-context.ts';
+import type { Repository } from '../../store/repository.ts';
+import type { InboxEntry } from '../inbox.ts';
+import { systemContext } from '../../store/request-context.ts';
 import { AdapterError, type AdapterContext, type AdapterOutput } from '../adapters/types.ts';
 import { DICOM_ADAPTER_VERSION, dicomInstancesToBundle, qidoStudiesToBundle, readDicomHeader, type DicomAdapterOptions, type QidoSeries, type QidoStudy } from '../adapters/dicom/index.ts';
 import { requireKnownPatients } from './known-patients.ts';

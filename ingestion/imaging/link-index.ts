@@ -1,4 +1,5 @@
 import type { Collection, Db } from 'mongodb';
+import { COLLECTION_NAMES } from '../../schema/collections.ts';
 
 /**
  * What links reports to imaging, kept so a link is found by `_id` lookups (the only query
@@ -18,7 +19,7 @@ export type LinkSide = 'studies' | 'reports';
 export class ImagingLinkIndex {
   private readonly c: Collection<LinkKeyDoc>;
   constructor(db: Db) {
-    this.c = db.collection<LinkKeyDoc>('imaging_link_keys');
+    this.c = db.collection<LinkKeyDoc>(COLLECTION_NAMES.imagingLinkKeys);
   }
 
   /** Records that resource `id` (a study or a report) carries each key; returns the documents after the update. */

@@ -1,6 +1,6 @@
 import type { DiagnosticReport, ImagingStudy, Reference, Resource, Specimen } from '@medplum/fhirtypes';
-import type { Repository } from '../../schema/repository.ts';
-import { systemContext, type RequestContext } from '../../schema/request-context.ts';
+import type { Repository } from '../../store/repository.ts';
+import { systemContext, type RequestContext } from '../../store/request-context.ts';
 import { DICOM_EXTENSIONS, DICOM_SYSTEMS } from '../adapters/dicom/index.ts';
 import { IDR_SYSTEMS } from '../adapters/hl7v2/index.ts';
 import type { ImagingLinkIndex } from './link-index.ts';

@@ -1,4 +1,5 @@
 import type { Collection, Db } from 'mongodb';
+import { COLLECTION_NAMES } from '../../schema/collections.ts';
 
 /** The last DICOMweb import per PACS, keyed by its base URL (`_id` equality only). */
 export interface DicomwebSyncDoc {
@@ -14,7 +15,7 @@ export interface DicomwebSyncDoc {
 export class DicomwebSyncState {
   private readonly c: Collection<DicomwebSyncDoc>;
   constructor(db: Db) {
-    this.c = db.collection<DicomwebSyncDoc>('dicomweb_sync');
+    this.c = db.collection<DicomwebSyncDoc>(COLLECTION_NAMES.dicomwebSync);
   }
 
   /** The state of one base URL, or null before its first import. */

@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
 import type { Observation, Quantity } from '@medplum/fhirtypes';
-import type { Repository } from './repository.ts';
-import type { RequestContext } from './request-context.ts';
-import { searchPatient } from './timeline-lookups.ts';
-import { firstTime, formatValue, isAbnormalFlag, observationFlag, shortName } from './timeline-format.ts';
-import { badRequest, fail } from './outcomes.ts';
+import type { Repository } from '../store/repository.ts';
+import type { RequestContext } from '../store/request-context.ts';
+import { searchPatient } from './lookups.ts';
+import { firstTime, formatValue, isAbnormalFlag, observationFlag, shortName } from './format.ts';
+import { badRequest, fail } from '../schema/outcomes.ts';
 
 /**
  * Lab trends: the results of one analyte over time, values and reference ranges converted to one

@@ -1,5 +1,5 @@
 import { MongoClient, type Db } from 'mongodb';
-import { collections, ensureIndexes, type Collections } from './collections.ts';
+import { collections, ensureIndexes, type Collections } from '../schema/collections.ts';
 
 /** A connected database with what IDR needs to know about the server. */
 export interface Database {
@@ -23,7 +23,7 @@ export async function connectDatabase(url: string, dbName: string): Promise<Data
   const isFerret = typeof build.ferretdbVersion === 'string' || (typeof hello.msg === 'string' && hello.msg === 'FerretDB');
   const supportsTransactions = !isFerret && (typeof hello.setName === 'string' || hello.msg === 'isdbgrid');
   const c = collections(db);
-  await ensureIndexes(c);
+  await ensureIndexes(db);
   return { client, db, c, supportsTransactions, idLookupsOnly: isFerret, close: () => client.close() };
 }
 

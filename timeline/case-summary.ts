@@ -1,13 +1,13 @@
 import type { Condition, DiagnosticReport, DocumentReference, ImagingStudy, Observation } from '@medplum/fhirtypes';
-import type { Repository } from './repository.ts';
-import type { RequestContext } from './request-context.ts';
-import type { TimelineStore } from './timeline-store.ts';
-import type { TimelineDoc } from './timeline-model.ts';
-import { searchPatient, reportsForStudies } from './timeline-lookups.ts';
-import { labTrends, type LabTrend } from './timeline-lab-trend.ts';
-import { pathologyFindings, type PathologyFindings } from './timeline-pathology.ts';
-import { reportKind } from './timeline-events.ts';
-import { conceptText, eventStatus, firstTime } from './timeline-format.ts';
+import type { Repository } from '../store/repository.ts';
+import type { RequestContext } from '../store/request-context.ts';
+import type { TimelineStore } from './projection.ts';
+import type { TimelineDoc } from '../schema/timeline-event.ts';
+import { searchPatient, reportsForStudies } from './lookups.ts';
+import { labTrends, type LabTrend } from './lab-trend.ts';
+import { pathologyFindings, type PathologyFindings } from './pathology.ts';
+import { reportKind } from './events.ts';
+import { conceptText, eventStatus, firstTime } from './format.ts';
 
 /**
  * The tumour-board case summary: primary diagnosis, latest pathology with its key findings,

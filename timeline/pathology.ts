@@ -1,5 +1,5 @@
 import type { CodeableConcept, DiagnosticReport, Observation } from '@medplum/fhirtypes';
-import { conceptText, formatValue, loincCode } from './timeline-format.ts';
+import { conceptText, formatValue, loincCode } from './format.ts';
 
 /**
  * The key findings of a pathology report, taken from its coded result Observations (LOINC or

@@ -1,18 +1,14 @@
 import type { Resource, Identifier } from '@medplum/fhirtypes';
 import type { Collection, Db } from 'mongodb';
+import { COLLECTION_NAMES, type IdentifierKeyDoc } from '../schema/collections.ts';
 
 /**
- * A lookup from "Type|system|value" to the resource that carries that identifier, keyed by `_id`
- * (the only query FerretDB 1.24 answers without a scan, and a scalar key MongoDB can make unique).
- * Conditional creates/updates by identifier — what every ingestion write is — use it instead of a
- * search. It is a hint: every hit is checked against the resource itself, so a stale entry (from
- * a rolled-back Bundle or a crash between two writes) can never produce a wrong match.
+ * Identifier keys ("Type|system|value" -> resource), keyed by `_id` (the only query FerretDB answers
+ * without a scan, and a scalar key MongoDB can make unique). Conditional creates/updates by
+ * identifier — what every ingestion write is — use it instead of a search. It is a hint: every hit
+ * is checked against the resource itself, so a stale entry can never produce a wrong match.
  */
-export interface IdentifierKeyDoc {
-  _id: string;
-  rt: string;
-  id: string;
-}
+
 
 /** The identifier keys of a resource (Resource.identifier, single or repeating). */
 export function identifierKeys(resource: Resource): string[] {
@@ -25,7 +21,7 @@ export function identifierKeys(resource: Resource): string[] {
 
 /** The identifier-key collection of a database. */
 export function identifierKeyCollection(db: Db): Collection<IdentifierKeyDoc> {
-  return db.collection<IdentifierKeyDoc>('identifier_keys');
+  return db.collection<IdentifierKeyDoc>(COLLECTION_NAMES.identifiers);
 }
 
 /** Adds keys for a resource about to be written (before the write, so a crash leaves only hints). */

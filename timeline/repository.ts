@@ -1,9 +1,9 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { Database } from './db.ts';
-import type { RequestContext } from './request-context.ts';
-import type { WriteScope } from './version-store.ts';
-import { Repository, type WriteResult } from './repository.ts';
-import type { TimelineStore } from './timeline-store.ts';
+import type { Database } from '../store/db.ts';
+import type { RequestContext } from '../store/request-context.ts';
+import type { WriteScope } from '../store/version-store.ts';
+import { Repository, type WriteResult } from '../store/repository.ts';
+import type { TimelineStore } from './projection.ts';
 
 /**
  * The Repository with the timeline kept in step: after each create, update or delete the events

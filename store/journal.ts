@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Collections, UndoStep } from './collections.ts';
+import type { Collections, UndoStep } from '../schema/collections.ts';
 import { undoVersion, type WriteScope } from './version-store.ts';
 
 /**

@@ -2,11 +2,11 @@ import type { Filter as MongoFilter, Sort } from 'mongodb';
 import type { Filter, SearchRequest } from '@medplum/core';
 import { parseSearchRequest, splitSearchOnComma } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
-import type { ResourceDoc } from './collections.ts';
-import { badRequest, fail } from './outcomes.ts';
-import { searchParamsFor } from './fhir-definitions.ts';
-import { normalizeString } from './search-index.ts';
-import { parseDateRange, type DateRange } from './search-dates.ts';
+import type { ResourceDoc } from '../schema/collections.ts';
+import { badRequest, fail } from '../schema/outcomes.ts';
+import { searchParamsFor } from '../schema/fhir-definitions.ts';
+import { normalizeString } from '../schema/search-index.ts';
+import { parseDateRange, type DateRange } from '../schema/search-dates.ts';
 
 /**
  * The one place that turns a parsed FHIR search (from @medplum/core's parseSearchRequest) into a

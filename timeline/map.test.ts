@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DiagnosticReport, Observation, Provenance, Resource } from '@medplum/fhirtypes';
-import { buildTimelineEvents, compareEvents } from './timeline-map.ts';
-import { encodeCursor, decodeCursor, isAfterCursor } from './timeline-query.ts';
-import { buildTrend, convertUcum } from './timeline-lab-trend.ts';
+import { buildTimelineEvents, compareEvents } from './map.ts';
+import { encodeCursor, decodeCursor, isAfterCursor } from './query.ts';
+import { buildTrend, convertUcum } from './lab-trend.ts';
 
 const subject = { reference: 'Patient/p1' };
 const obs = (id: string, code: string, value: number, unit: string, flag?: string, extra: Partial<Observation> = {}): Observation => ({

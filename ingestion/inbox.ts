@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Binary, GridFSBucket, type Collection, type Db, type GridFSBucketWriteStream } from 'mongodb';
-import { createEach } from './collections.ts';
+import { COLLECTION_NAMES } from '../schema/collections.ts';
 
 /**
  * The inbox: every raw input (HL7 v2 message, DICOM file, document, QIDO-RS response) is stored
@@ -106,18 +106,10 @@ export class Inbox {
   private readonly bucket: GridFSBucket;
 
   constructor(db: Db) {
-    this.entries = db.collection<InboxEntry>('inbox');
-    this.hashes = db.collection<HashDoc>('inbox_hashes');
-    this.raw = db.collection<RawDoc>('inbox_bytes');
+    this.entries = db.collection<InboxEntry>(COLLECTION_NAMES.inbox);
+    this.hashes = db.collection<HashDoc>(COLLECTION_NAMES.inboxHashes);
+    this.raw = db.collection<RawDoc>(COLLECTION_NAMES.inboxBytes);
     this.bucket = new GridFSBucket(db, { bucketName: 'inbox_raw' });
-  }
-
-  /** Creates the inbox indexes (idempotent). */
-  async ensureIndexes(): Promise<void> {
-    await createEach(this.entries, [
-      { key: { status: 1, receivedAt: -1 }, name: 'status_received' },
-      { key: { kind: 1, receivedAt: -1 }, name: 'kind_received' },
-    ]);
   }
 
   /** Stores raw bytes durably and returns the new entry (status "received"). */

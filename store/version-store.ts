@@ -1,9 +1,9 @@
 import type { ClientSession } from 'mongodb';
 import type { Resource } from '@medplum/fhirtypes';
-import type { Collections, HistoryDoc, ResourceDoc, UndoStep } from './collections.ts';
-import { computeSearchKeys } from './search-index.ts';
-import { historyKey, resourceKey } from './resource-id.ts';
-import { conflict, fail } from './outcomes.ts';
+import type { Collections, HistoryDoc, ResourceDoc, UndoStep } from '../schema/collections.ts';
+import { computeSearchKeys } from '../schema/search-index.ts';
+import { historyKey, resourceKey } from '../schema/resource-id.ts';
+import { conflict, fail } from '../schema/outcomes.ts';
 import { addIdentifierKeys, identifierKeys, removeStaleIdentifierKeys } from './identifier-index.ts';
 
 /**

@@ -1,13 +1,13 @@
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import type { RequestContext } from './request-context.ts';
-import type { Repository, WriteResult } from './repository.ts';
-import { CompensatingJournal } from './journal.ts';
-import type { WriteScope } from './version-store.ts';
-import { allOk, badRequest, fail, OperationOutcomeError, outcomeStatus, serverError } from './outcomes.ts';
-import { newResourceId } from './resource-id.ts';
+import type { RequestContext } from '../store/request-context.ts';
+import type { Repository, WriteResult } from '../store/repository.ts';
+import { CompensatingJournal } from '../store/journal.ts';
+import type { WriteScope } from '../store/version-store.ts';
+import { allOk, badRequest, fail, OperationOutcomeError, outcomeStatus, serverError } from '../schema/outcomes.ts';
+import { newResourceId } from '../schema/resource-id.ts';
 import { rewriteReferences, unresolvedUrnReferences } from './bundle-references.ts';
-import { assertValidResource } from './validate.ts';
-import { parseFhirSearch } from './search-to-mongo.ts';
+import { assertValidResource } from '../schema/validate.ts';
+import { parseFhirSearch } from '../store/search-to-mongo.ts';
 
 /**
  * Processes batch and transaction Bundles on top of the Repository.

@@ -1,9 +1,9 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
-import type { Collections, ResourceDoc } from './collections.ts';
+import type { Collections, ResourceDoc } from '../schema/collections.ts';
 import { DEFAULT_COUNT, MAX_COUNT, searchToMongo } from './search-to-mongo.ts';
-import { badRequest, fail } from './outcomes.ts';
-import { isResourceType, searchParamsFor } from './fhir-definitions.ts';
+import { badRequest, fail } from '../schema/outcomes.ts';
+import { isResourceType, searchParamsFor } from '../schema/fhir-definitions.ts';
 
 export interface SearchOptions {
   /** Ignore unknown parameters instead of failing (Prefer: handling=lenient). */

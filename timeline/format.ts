@@ -1,5 +1,5 @@
 import type { CodeableConcept, Coding, Observation, Quantity, Range, Resource } from '@medplum/fhirtypes';
-import { EVENT_STATUS, type EventStatus } from './timeline-model.ts';
+import { EVENT_STATUS, type EventStatus } from '../schema/timeline-event.ts';
 
 /**
  * Small formatting helpers for timeline summaries: analyte short names, values with units,

@@ -1,10 +1,10 @@
 import type { DiagnosticReport, ImagingStudy, Observation, Provenance, Resource } from '@medplum/fhirtypes';
-import type { EventSource, TimelineEvent } from './timeline-model.ts';
+import type { EventSource, TimelineEvent } from '../schema/timeline-event.ts';
 import {
   conditionEvent, documentEvent, imagingEvent, keyOf, observationEvent, refKey, reportEvent, reportKind, treatmentOrEncounterEvent,
   type EventDraft,
-} from './timeline-events.ts';
-import { normalizeString } from './search-index.ts';
+} from './events.ts';
+import { normalizeString } from '../schema/search-index.ts';
 
 /**
  * Builds timeline events from a bag of resources (pure). Observations that are results (or

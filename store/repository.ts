@@ -1,10 +1,10 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Database } from './db.ts';
-import type { HistoryDoc, ResourceDoc } from './collections.ts';
+import type { HistoryDoc, ResourceDoc } from '../schema/collections.ts';
 import type { RequestContext } from './request-context.ts';
-import { badRequest, fail, goneWith, notFound, preconditionFailed } from './outcomes.ts';
-import { assertResourceType, assertValidResource, isValidId } from './validate.ts';
-import { deterministicId, newResourceId, resourceKey } from './resource-id.ts';
+import { badRequest, fail, goneWith, notFound, preconditionFailed } from '../schema/outcomes.ts';
+import { assertResourceType, assertValidResource, isValidId } from '../schema/validate.ts';
+import { deterministicId, newResourceId, resourceKey } from '../schema/resource-id.ts';
 import { sameContent } from './resource-equality.ts';
 import { identifierKeys, identifierOnlyQuery } from './identifier-index.ts';
 import { putVersion, type WriteScope } from './version-store.ts';

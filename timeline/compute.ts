@@ -1,7 +1,7 @@
 import type { Provenance, Resource } from '@medplum/fhirtypes';
-import type { Database } from './db.ts';
-import { buildTimelineEvents, compareEvents, EVENT_TYPES, type BuiltEvent } from './timeline-map.ts';
-import { decodeCursor, isAfterCursor, matchesTimelineFilter, validateTimelineRequest, type TimelinePageRequest } from './timeline-query.ts';
+import type { Database } from '../store/db.ts';
+import { buildTimelineEvents, compareEvents, EVENT_TYPES, type BuiltEvent } from './map.ts';
+import { decodeCursor, isAfterCursor, matchesTimelineFilter, validateTimelineRequest, type TimelinePageRequest } from './query.ts';
 
 /**
  * Compute-on-read: derive a patient's timeline from the resources at request time (no timeline

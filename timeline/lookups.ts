@@ -1,7 +1,7 @@
 import type { DiagnosticReport, Resource } from '@medplum/fhirtypes';
-import type { Repository } from './repository.ts';
-import type { RequestContext } from './request-context.ts';
-import { parseFhirSearch } from './search-to-mongo.ts';
+import type { Repository } from '../store/repository.ts';
+import type { RequestContext } from '../store/request-context.ts';
+import { parseFhirSearch } from '../store/search-to-mongo.ts';
 
 /** Read helpers the timeline views share: compartment searches through the Repository. */
 

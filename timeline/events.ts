@@ -1,9 +1,9 @@
 import type {
   CodeableConcept, Coding, Condition, DiagnosticReport, DocumentReference, ImagingStudy, Observation, Period, Reference, Resource,
 } from '@medplum/fhirtypes';
-import { LANES, type Lane, type TimelineEvent } from './timeline-model.ts';
-import { codeTokens, conceptText, eventStatus, firstTime, isAbnormalFlag, lastUpdatedOf, observationFlag, observationLine } from './timeline-format.ts';
-import { pathologyFindings, pathologySummary } from './timeline-pathology.ts';
+import { LANES, type Lane, type TimelineEvent } from '../schema/timeline-event.ts';
+import { codeTokens, conceptText, eventStatus, firstTime, isAbnormalFlag, lastUpdatedOf, observationFlag, observationLine } from './format.ts';
+import { pathologyFindings, pathologySummary } from './pathology.ts';
 
 /**
  * Per-type mapping of FHIR resources to timeline event drafts (everything but the source).

@@ -1,12 +1,12 @@
-import type { AnyBulkWriteOperation, Collection, Filter, IndexDescription } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection, Filter } from 'mongodb';
 import type { DiagnosticReport, Observation, Provenance, Resource } from '@medplum/fhirtypes';
-import type { Database } from './db.ts';
-import type { ResourceDoc } from './collections.ts';
-import type { RequestContext } from './request-context.ts';
-import { timelineDocId, type TimelineDoc } from './timeline-model.ts';
-import { buildTimelineEvents } from './timeline-map.ts';
-import { refKey } from './timeline-events.ts';
-import { afterCursor, decodeCursor, timelineMongoFilter, validateTimelineRequest, type TimelineFilter, type TimelinePageRequest } from './timeline-query.ts';
+import type { Database } from '../store/db.ts';
+import { COLLECTION_NAMES, type ResourceDoc } from '../schema/collections.ts';
+import type { RequestContext } from '../store/request-context.ts';
+import { timelineDocId, type TimelineDoc } from '../schema/timeline-event.ts';
+import { buildTimelineEvents } from './map.ts';
+import { refKey } from './events.ts';
+import { afterCursor, decodeCursor, timelineMongoFilter, validateTimelineRequest, type TimelineFilter, type TimelinePageRequest } from './query.ts';
 
 /**
  * The materialised timeline: one document per (patient, event) in the `timeline` collection,
@@ -20,13 +20,6 @@ export interface TimelinePage {
   hasNextPage: boolean;
 }
 
-const INDEXES: IndexDescription[] = [
-  { key: { patient: 1, time: -1, _id: -1 }, name: 'patient_time' },
-  { key: { patient: 1, lane: 1, time: -1, _id: -1 }, name: 'patient_lane_time' },
-  { key: { refs: 1 }, name: 'refs' },
-  { key: { patient: 1, lastUpdated: -1 }, name: 'patient_lastUpdated' },
-];
-
 type LoadedDoc = Pick<ResourceDoc, '_id' | 'res' | 'patients' | 'deleted'>;
 
 export class TimelineStore {
@@ -36,14 +29,9 @@ export class TimelineStore {
   private readonly idLookupsOnly: boolean;
 
   constructor(database: Database) {
-    this.events = database.db.collection<TimelineDoc>('timeline');
+    this.events = database.db.collection<TimelineDoc>(COLLECTION_NAMES.timeline);
     this.resources = database.c.resources;
     this.idLookupsOnly = database.idLookupsOnly;
-  }
-
-  /** Creates the indexes, one createIndexes command each (FerretDB 1.24). */
-  async ensureIndexes(): Promise<void> {
-    for (const spec of INDEXES) await this.events.createIndexes([spec]);
   }
 
   /** One page of a patient's events, newest first, strictly after the cursor. */
