@@ -33,7 +33,7 @@ export function createApp(services: Services, baseUrl: string): Express {
   });
   app.get('/readyz', async (_req, res) => {
     if (await pingDatabase(services.database)) res.json({ status: 'ready', database: 'reachable' });
-    else sendOutcome(res, unavailable('The database is not reachable'));
+    else sendOutcome(res, unavailable('The database is not reachable'), 503);
   });
   app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, timeline: services.timeline }));
   app.use('/graphql', graphqlHandler({ repo: services.repo, timeline: services.timeline, development: services.config.NODE_ENV === 'development', logger: services.logger }));

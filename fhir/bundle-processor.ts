@@ -3,7 +3,8 @@ import type { RequestContext } from '../store/request-context.ts';
 import type { Repository, WriteResult } from '../store/repository.ts';
 import { CompensatingJournal } from '../store/journal.ts';
 import type { WriteScope } from '../store/version-store.ts';
-import { allOk, badRequest, fail, OperationOutcomeError, outcomeStatus, serverError } from '../schema/outcomes.ts';
+import { allOk, badRequest, getStatus, OperationOutcomeError, preconditionFailed } from '@medplum/core';
+import { fail, serverErrorWithId, withText } from '../schema/outcomes.ts';
 import { newResourceId } from '../schema/resource-id.ts';
 import { rewriteReferences, unresolvedUrnReferences } from './bundle-references.ts';
 import { assertValidResource } from '../schema/validate.ts';
@@ -133,7 +134,7 @@ function plan(entry: BundleEntry, index: number): PlannedEntry {
 async function matchOne(repo: Repository, ctx: RequestContext, type: string, query: string, index: number): Promise<string | undefined> {
   try {
     const found = await repo.searchByQuery(ctx, type, query, 2);
-    if (found.length > 1) fail({ ...badRequest(`entry[${index}]: criteria "${type}?${query}" matched ${found.length} resources`), id: 'precondition-failed' });
+    if (found.length > 1) fail(withText(preconditionFailed, `entry[${index}]: criteria "${type}?${query}" matched ${found.length} resources`));
     return found[0]?.id;
   } catch (err) {
     throw prefixed(err, index);
@@ -161,7 +162,7 @@ async function execute(repo: Repository, ctx: RequestContext, p: PlannedEntry, s
     case 'DELETE': {
       if (!p.id) {
         const found = await repo.searchByQuery(ctx, p.type, p.query ?? '', 2);
-        if (found.length > 1) fail({ ...badRequest(`Conditional delete matched ${found.length} resources`), id: 'precondition-failed' });
+        if (found.length > 1) fail(withText(preconditionFailed, `Conditional delete matched ${found.length} resources`));
         if (!found[0]?.id) return { response: { status: '204 No Content' } };
         p.id = found[0].id;
       }
@@ -197,8 +198,8 @@ function prefixed(err: unknown, index: number): unknown {
 }
 
 function errorEntry(err: unknown, index: number): BundleEntry {
-  const o = err instanceof OperationOutcomeError ? (prefixed(err, index) as OperationOutcomeError).outcome : serverError(`batch-${index}`);
-  const status = outcomeStatus(o);
+  const o = err instanceof OperationOutcomeError ? (prefixed(err, index) as OperationOutcomeError).outcome : serverErrorWithId(`batch-${index}`);
+  const status = getStatus(o);
   return { response: { status: String(status), outcome: o } };
 }
 

@@ -5,7 +5,7 @@ import type { Repository } from '../store/repository.ts';
 import { systemContext } from '../store/request-context.ts';
 import { INBOX_STATUS, type Inbox, type InboxEntry, type InboxError, type StoreInput } from './inbox.ts';
 import { processBundle } from '../fhir/bundle-processor.ts';
-import { OperationOutcomeError } from '../schema/outcomes.ts';
+import { OperationOutcomeError } from '@medplum/core';
 import { AdapterError, type AdapterContext } from './adapters/types.ts';
 import type { RegisteredAdapter } from './adapter-registry.ts';
 import { resolvePatients } from './patient-matching.ts';

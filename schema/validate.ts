@@ -1,6 +1,7 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError as MedplumOutcomeError, validateResource, type TypedValueWithPath } from '@medplum/core';
-import { badRequest, fail, invalidResource } from './outcomes.ts';
+import { badRequest, notFound } from '@medplum/core';
+import { fail, invalidResource, withText } from './outcomes.ts';
 import { isResourceType, loadFhirDefinitions, valueSetCodesFor } from './fhir-definitions.ts';
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -12,7 +13,7 @@ export function isValidId(id: string): boolean {
 
 /** Throws a 400/404 OperationOutcomeError unless `type` is a concrete R4 resource type. */
 export function assertResourceType(type: string): void {
-  if (!isResourceType(type)) fail({ ...badRequest(`Unknown resource type "${type}"`), id: 'not-found' });
+  if (!isResourceType(type)) fail(withText(notFound, `Unknown resource type "${type}"`));
 }
 
 /**

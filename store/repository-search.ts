@@ -2,7 +2,8 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
 import type { Collections, ResourceDoc } from '../schema/collections.ts';
 import { DEFAULT_COUNT, MAX_COUNT, searchToMongo } from './search-to-mongo.ts';
-import { badRequest, fail } from '../schema/outcomes.ts';
+import { badRequest } from '@medplum/core';
+import { fail } from '../schema/outcomes.ts';
 import { isResourceType, searchParamsFor } from '../schema/fhir-definitions.ts';
 
 export interface SearchOptions {

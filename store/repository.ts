@@ -2,7 +2,8 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Database } from './db.ts';
 import type { HistoryDoc, ResourceDoc } from '../schema/collections.ts';
 import type { RequestContext } from './request-context.ts';
-import { badRequest, fail, goneWith, notFound, preconditionFailed } from '../schema/outcomes.ts';
+import { badRequest, gone, notFound, preconditionFailed } from '@medplum/core';
+import { fail, withText } from '../schema/outcomes.ts';
 import { assertResourceType, assertValidResource, isValidId } from '../schema/validate.ts';
 import { deterministicId, newResourceId, resourceKey } from '../schema/resource-id.ts';
 import { sameContent } from './resource-equality.ts';
@@ -44,8 +45,8 @@ export class Repository {
   /** Reads the current version; 404 if unknown, 410 if deleted. */
   async read(_ctx: RequestContext, type: string, id: string): Promise<Resource> {
     const doc = await this.currentDoc(type, id);
-    if (!doc) fail(notFound(`${type}/${id} not found`));
-    if (doc.deleted || !doc.res) fail(goneWith(`${type}/${id} was deleted`));
+    if (!doc) fail(withText(notFound, `${type}/${id} not found`));
+    if (doc.deleted || !doc.res) fail(withText(gone, `${type}/${id} was deleted`));
     return doc.res;
   }
 
@@ -66,10 +67,10 @@ export class Repository {
   async vread(_ctx: RequestContext, type: string, id: string, versionId: string): Promise<Resource> {
     assertResourceType(type);
     const vid = Number(versionId);
-    if (!Number.isInteger(vid) || vid < 1) fail(notFound(`${type}/${id}/_history/${versionId} not found`));
+    if (!Number.isInteger(vid) || vid < 1) fail(withText(notFound, `${type}/${id}/_history/${versionId} not found`));
     const doc = await this.database.c.history.findOne({ _id: `${type}/${id}/${vid}` });
-    if (!doc) fail(notFound(`${type}/${id}/_history/${versionId} not found`));
-    if (doc.deleted || !doc.res) fail(goneWith(`${type}/${id} version ${versionId} is a deletion`));
+    if (!doc) fail(withText(notFound, `${type}/${id}/_history/${versionId} not found`));
+    if (doc.deleted || !doc.res) fail(withText(gone, `${type}/${id} version ${versionId} is a deletion`));
     return doc.res;
   }
 
@@ -78,7 +79,7 @@ export class Repository {
     assertValidResource(resource);
     if (options.ifNoneExist) {
       const matches = await this.searchByQuery(ctx, resource.resourceType, options.ifNoneExist, 2);
-      if (matches.length > 1) fail(preconditionFailed(`If-None-Exist "${options.ifNoneExist}" matched ${matches.length} ${resource.resourceType} resources`));
+      if (matches.length > 1) fail(withText(preconditionFailed, `If-None-Exist "${options.ifNoneExist}" matched ${matches.length} ${resource.resourceType} resources`));
       if (matches[0]) return { resource: matches[0], created: false, unchanged: true };
     }
     const id = options.id ?? (options.ifNoneExist ? await this.conditionalId(ctx, resource.resourceType, options.ifNoneExist) : newResourceId());
@@ -102,7 +103,7 @@ export class Repository {
     if (options.ifMatch !== undefined) {
       const expected = parseETag(options.ifMatch);
       if (!previous || previous.deleted || String(previous.vid) !== expected) {
-        fail(preconditionFailed(`If-Match ${options.ifMatch} does not match the current version ${previous && !previous.deleted ? `W/"${previous.vid}"` : '(none)'} of ${resource.resourceType}/${id}`));
+        fail(withText(preconditionFailed, `If-Match ${options.ifMatch} does not match the current version ${previous && !previous.deleted ? `W/"${previous.vid}"` : '(none)'} of ${resource.resourceType}/${id}`));
       }
     }
     if (previous && !previous.deleted && previous.res && sameContent(previous.res, resource)) {
@@ -120,7 +121,7 @@ export class Repository {
   async conditionalUpdate(ctx: RequestContext, resource: Resource, query: string, options: { scope?: WriteScope } = {}): Promise<WriteResult> {
     assertValidResource(resource);
     const matches = await this.searchByQuery(ctx, resource.resourceType, query, 2);
-    if (matches.length > 1) fail(preconditionFailed(`Conditional update "${resource.resourceType}?${query}" matched ${matches.length} resources`));
+    if (matches.length > 1) fail(withText(preconditionFailed, `Conditional update "${resource.resourceType}?${query}" matched ${matches.length} resources`));
     const match = matches[0];
     if (match && resource.id && resource.id !== match.id) {
       fail(badRequest(`Conditional update matched ${resource.resourceType}/${match.id} but the body has id ${resource.id}`, `${resource.resourceType}.id`));
@@ -157,7 +158,7 @@ export class Repository {
     const filter: Record<string, unknown> = { rt: type };
     if (id) filter.id = id;
     if (page.since) filter.lu = { $gte: page.since };
-    if (id && !(await this.currentDoc(type, id))) fail(notFound(`${type}/${id} not found`));
+    if (id && !(await this.currentDoc(type, id))) fail(withText(notFound, `${type}/${id} not found`));
     const [entries, total] = await Promise.all([
       this.database.c.history.find(filter).sort(id ? { vid: -1 } : { lu: -1, _id: 1 }).skip(page.offset).limit(page.count).toArray(),
       this.database.c.history.countDocuments(filter),
@@ -205,7 +206,7 @@ export class Repository {
   /** The current document (including tombstones), or null. */
   async currentDoc(type: string, id: string): Promise<ResourceDoc | null> {
     assertResourceType(type);
-    if (!isValidId(id)) fail(notFound(`${type}/${id} not found (not a valid id)`));
+    if (!isValidId(id)) fail(withText(notFound, `${type}/${id} not found (not a valid id)`));
     return this.database.c.resources.findOne({ _id: resourceKey(type, id) });
   }
 }

@@ -3,7 +3,8 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Collections, HistoryDoc, ResourceDoc, UndoStep } from '../schema/collections.ts';
 import { computeSearchKeys } from '../schema/search-index.ts';
 import { historyKey, resourceKey } from '../schema/resource-id.ts';
-import { conflict, fail } from '../schema/outcomes.ts';
+import { conflict } from '@medplum/core';
+import { fail } from '../schema/outcomes.ts';
 import { addIdentifierKeys, identifierKeys, removeStaleIdentifierKeys } from './identifier-index.ts';
 
 /**

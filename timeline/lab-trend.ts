@@ -4,7 +4,8 @@ import type { Repository } from '../store/repository.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { searchPatient } from './lookups.ts';
 import { firstTime, formatValue, isAbnormalFlag, observationFlag, shortName } from './format.ts';
-import { badRequest, fail } from '../schema/outcomes.ts';
+import { badRequest } from '@medplum/core';
+import { fail } from '../schema/outcomes.ts';
 
 /**
  * Lab trends: the results of one analyte over time, values and reference ranges converted to one

@@ -1,7 +1,8 @@
 import type { Filter } from 'mongodb';
 import { LANES, timelineDocId, type Lane, type TimelineDoc, type TimelineEvent } from '../schema/timeline-event.ts';
 import { normalizeString } from '../schema/search-index.ts';
-import { badRequest, fail } from '../schema/outcomes.ts';
+import { badRequest } from '@medplum/core';
+import { fail } from '../schema/outcomes.ts';
 
 /**
  * Timeline filters, keyset cursors and their translation to a MongoDB filter (materialised) or a

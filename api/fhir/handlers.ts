@@ -2,7 +2,8 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
 import type { Repository } from '../../store/repository.ts';
 import type { RequestContext } from '../../store/request-context.ts';
-import { allOk, badRequest, created, fail, okWith, preconditionFailed } from '../../schema/outcomes.ts';
+import { allOk, badRequest, created, preconditionFailed } from '@medplum/core';
+import { fail, withText } from '../../schema/outcomes.ts';
 import { processBundle } from '../../fhir/bundle-processor.ts';
 import { assertResourceType } from '../../schema/validate.ts';
 import type { SearchResult } from '../../store/repository-search.ts';
@@ -29,7 +30,7 @@ export async function createHandler(repo: Repository, ctx: RequestContext, type:
   const resource = requireResource(body, type);
   const r = await repo.create(ctx, resource, ifNoneExist ? { ifNoneExist } : {});
   return {
-    outcome: r.created ? created : okWith(`If-None-Exist matched ${r.resource.resourceType}/${r.resource.id}; nothing created`),
+    outcome: r.created ? created : withText(allOk, `If-None-Exist matched ${r.resource.resourceType}/${r.resource.id}; nothing created`),
     resource: r.resource,
     headers: { Location: `${baseUrl}/${type}/${r.resource.id}/_history/${r.resource.meta?.versionId}` },
   };
@@ -61,18 +62,18 @@ function updateResult(resource: Resource, wasCreated: boolean, baseUrl: string):
 /** delete */
 export async function deleteHandler(repo: Repository, ctx: RequestContext, type: string, id: string): Promise<FhirResult> {
   const r = await repo.delete(ctx, type, id);
-  return { outcome: okWith(r.deleted ? `Deleted ${type}/${id}` : `${type}/${id} did not exist or was already deleted`) };
+  return { outcome: withText(allOk, r.deleted ? `Deleted ${type}/${id}` : `${type}/${id} did not exist or was already deleted`) };
 }
 
 /** conditional delete: DELETE Type?criteria (one match at most). See: https://hl7.org/fhir/R4/http.html#3.1.0.7.1 */
 export async function conditionalDeleteHandler(repo: Repository, ctx: RequestContext, type: string, query: string): Promise<FhirResult> {
   assertResourceType(type);
   const found = await repo.searchByQuery(ctx, type, query, 2);
-  if (found.length > 1) fail(preconditionFailed(`Conditional delete "${type}?${query}" matched ${found.length} resources`));
+  if (found.length > 1) fail(withText(preconditionFailed, `Conditional delete "${type}?${query}" matched ${found.length} resources`));
   const id = found[0]?.id;
-  if (!id) return { outcome: okWith(`No ${type} matched "${query}"; nothing deleted`) };
+  if (!id) return { outcome: withText(allOk, `No ${type} matched "${query}"; nothing deleted`) };
   await repo.delete(ctx, type, id);
-  return { outcome: okWith(`Deleted ${type}/${id}`) };
+  return { outcome: withText(allOk, `Deleted ${type}/${id}`) };
 }
 
 /** search-type */

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { outcomeStatus } from '../../schema/outcomes.ts';
+import { getStatus } from '@medplum/core';
 import { FHIR_JSON } from '../http/errors.ts';
 
 /** What a FHIR handler returns: an outcome, optionally a resource, and any extra headers. */
@@ -12,7 +12,7 @@ export interface FhirResult {
 
 /** Sends a FhirResult: the resource if there is one (with ETag/Last-Modified), else the outcome. */
 export function sendResult(res: Response, result: FhirResult, options: { preferMinimal?: boolean; preferOutcome?: boolean } = {}): void {
-  const status = outcomeStatus(result.outcome);
+  const status = getStatus(result.outcome);
   for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
   const meta = result.resource?.meta;
   if (result.resource && result.resource.resourceType !== 'Bundle' && meta?.versionId) {

@@ -2,7 +2,8 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { SearchRequest } from '@medplum/core';
 import { parseFhirSearch } from '../../store/search-to-mongo.ts';
 import type { Repository } from '../../store/repository.ts';
-import { badRequest, fail } from '../../schema/outcomes.ts';
+import { badRequest, notFound } from '@medplum/core';
+import { fail, withText } from '../../schema/outcomes.ts';
 import { ctxOf } from '../http/context.ts';
 import { FHIR_JSON } from '../http/errors.ts';
 import { capabilityStatement } from './capability.ts';
@@ -106,7 +107,7 @@ export function fhirRouter(options: { repo: Repository; baseUrl: string; version
       sendJson(res, await patientTimeline({ repo, timeline: options.timeline }, ctxOf(res), { baseUrl, patient: id, query: new URLSearchParams(queryString(req)) }));
       return;
     }
-    if (type !== 'Patient' || operation !== '$everything') fail({ ...badRequest(`Unknown operation ${type}/${id}/${operation}`), id: 'not-found' });
+    if (type !== 'Patient' || operation !== '$everything') fail(withText(notFound, `Unknown operation ${type}/${id}/${operation}`));
     const q = new URLSearchParams(queryString(req));
     const page = historyPage(req);
     const result = await patientEverything(repo, ctxOf(res), id, page);

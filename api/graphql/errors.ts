@@ -1,7 +1,7 @@
 import type { GraphQLError as GraphQLErrorType } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { graphqlJs } from './graphql-js.ts';
-import { OperationOutcomeError, outcomeStatus } from '../../schema/outcomes.ts';
+import { getStatus, OperationOutcomeError } from '@medplum/core';
 
 /**
  * GraphQL errors with `extensions.code`. Repository errors (OperationOutcomes) become the matching
@@ -25,7 +25,7 @@ export function badUserInput(message: string, argument?: string): GraphQLErrorTy
 /** Turns an OperationOutcomeError into a GraphQLError with a code; rethrows anything else unchanged. */
 export function toGraphqlError(err: unknown): never {
   if (err instanceof OperationOutcomeError) {
-    const status = outcomeStatus(err.outcome);
+    const status = getStatus(err.outcome);
     const issue = err.outcome.issue?.[0];
     const message = issue?.details?.text ?? err.message;
     const code = status === 404 || status === 410 ? ERROR_CODES.notFound : status === 403 || status === 401 ? ERROR_CODES.forbidden : status < 500 ? ERROR_CODES.badUserInput : undefined;

@@ -7,7 +7,7 @@ import type { Lane } from '../../schema/timeline-event.ts';
 import { searchPatient } from '../../timeline/lookups.ts';
 import { labTrend } from '../../timeline/lab-trend.ts';
 import { caseSummary } from '../../timeline/case-summary.ts';
-import { OperationOutcomeError, outcomeStatus } from '../../schema/outcomes.ts';
+import { getStatus, OperationOutcomeError } from '@medplum/core';
 
 /** Resolvers of Query and Patient: each reads through the Repository or the TimelineStore with the caller's RequestContext. */
 
@@ -45,7 +45,7 @@ export const queryResolvers = {
         try {
           return await c.repo.read(c.ctx, 'Patient', args.id);
         } catch (err) {
-          if (err instanceof OperationOutcomeError && [404, 410].includes(outcomeStatus(err.outcome))) return null;
+          if (err instanceof OperationOutcomeError && [404, 410].includes(getStatus(err.outcome))) return null;
           throw err;
         }
       }),

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import { badRequest, notFound, OperationOutcomeError, outcomeStatus, serverError, tooLarge, unsupportedMediaType } from '../../schema/outcomes.ts';
+import { badRequest, contentTooLarge, getStatus, notFound, OperationOutcomeError, unsupportedMediaType } from '@medplum/core';
+import { serverErrorWithId, withText } from '../../schema/outcomes.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
 
 /** Sends an OperationOutcome with its HTTP status. */
-export function sendOutcome(res: Response, outcome: OperationOutcome, status = outcomeStatus(outcome)): void {
+export function sendOutcome(res: Response, outcome: OperationOutcome, status = getStatus(outcome)): void {
   res.status(status).type(FHIR_JSON).send(JSON.stringify(outcome));
 }
 
@@ -28,20 +29,20 @@ export function errorHandler(logger: Logger) {
       return;
     }
     if (e.type === 'entity.too.large') {
-      sendOutcome(res, tooLarge(`Request body of ${e.length ?? '?'} bytes exceeds the limit of ${e.limit ?? '?'} bytes`));
+      sendOutcome(res, contentTooLarge(`Request body of ${e.length ?? '?'} bytes exceeds the limit of ${e.limit ?? '?'} bytes`));
       return;
     }
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
-      sendOutcome(res, unsupportedMediaType(e.message ?? 'Unsupported encoding'));
+      sendOutcome(res, withText(unsupportedMediaType, e.message ?? 'Unsupported encoding'));
       return;
     }
     const errorId = randomUUID();
     logger.error({ err, errorId, requestId: res.locals.ctx?.requestId, method: req.method, path: req.path }, 'unexpected error');
-    sendOutcome(res, serverError(errorId));
+    sendOutcome(res, serverErrorWithId(errorId));
   };
 }
 
 /** 404 OperationOutcome for unknown routes. */
 export function notFoundHandler(req: Request, res: Response): void {
-  sendOutcome(res, notFound(`No route for ${req.method} ${req.path}`));
+  sendOutcome(res, withText(notFound, `No route for ${req.method} ${req.path}`));
 }

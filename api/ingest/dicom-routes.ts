@@ -2,7 +2,8 @@ import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import type { Pipeline } from '../../ingestion/pipeline.ts';
 import { DicomwebRequestError, isPacsError, type DicomwebImporter } from '../../ingestion/listeners/dicomweb-import.ts';
-import { badRequest, fail, unsupportedMediaType } from '../../schema/outcomes.ts';
+import { badRequest, unsupportedMediaType } from '@medplum/core';
+import { fail, withText } from '../../schema/outcomes.ts';
 import { sendOutcome } from '../http/errors.ts';
 import { reportOf, statusOf } from './results.ts';
 
@@ -30,7 +31,7 @@ export function dicomRouter(options: { pipeline: Pipeline; importer: DicomwebImp
 
   router.post('/dicom', async (req, res) => {
     const type = (req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-    if (!DICOM_TYPES.includes(type)) fail(unsupportedMediaType(`Content-Type ${JSON.stringify(type)} is not accepted here; send one DICOM Part 10 file as application/dicom`));
+    if (!DICOM_TYPES.includes(type)) fail(withText(unsupportedMediaType, `Content-Type ${JSON.stringify(type)} is not accepted here; send one DICOM Part 10 file as application/dicom`));
     const wadoRsBase = typeof req.query.wadoRsBase === 'string' ? req.query.wadoRsBase : undefined;
     if (wadoRsBase && !/^https?:\/\/\S+$/.test(wadoRsBase)) fail(badRequest('wadoRsBase must be an http(s) URL', 'wadoRsBase'));
     const filename = typeof req.query.filename === 'string' ? req.query.filename : undefined;

@@ -2,7 +2,8 @@ import express, { type Request, type Router } from 'express';
 import type { IngestResult, Pipeline } from '../../ingestion/pipeline.ts';
 import { checkExtractSize } from '../../ingestion/documents/document-adapter.ts';
 import { AdapterError } from '../../ingestion/adapters/types.ts';
-import { fail, tooLarge } from '../../schema/outcomes.ts';
+import { contentTooLarge } from '@medplum/core';
+import { fail } from '../../schema/outcomes.ts';
 import { reportOf } from './results.ts';
 
 const METADATA_FIELDS = ['type', 'date', 'author', 'custodian', 'title'] as const;
@@ -36,7 +37,7 @@ export function documentRouter(options: { pipeline: Pipeline; maxBytes: number; 
         metadata: metadataOf(req),
       });
     } catch (err) {
-      if (err instanceof BodyTooLarge) fail(tooLarge(err.message));
+      if (err instanceof BodyTooLarge) fail(contentTooLarge(err.message));
       throw err;
     }
     let result: IngestResult;

@@ -3,7 +3,8 @@ import type { Pipeline, IngestResult } from '../../ingestion/pipeline.ts';
 import { splitHl7Batch } from '../../ingestion/adapters/hl7v2/index.ts';
 import { decodeHl7Text } from '../../ingestion/adapter-registry.ts';
 import { INBOX_STATUS, type InboxStatus } from '../../ingestion/inbox.ts';
-import { badRequest, fail, notFound } from '../../schema/outcomes.ts';
+import { badRequest, notFound } from '@medplum/core';
+import { fail, withText } from '../../schema/outcomes.ts';
 import { reportOf, statusOf } from './results.ts';
 
 const HL7_TYPES = ['text/plain', 'x-application/hl7-v2+er7', 'application/hl7-v2', 'application/hl7-v2+er7', 'application/edi-hl7', 'application/octet-stream'];
@@ -46,21 +47,21 @@ export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number
 
   router.get('/messages/:id', async (req, res) => {
     const entry = await pipeline.inbox.get(req.params.id);
-    if (!entry) fail(notFound(`Inbox entry ${req.params.id} not found`));
+    if (!entry) fail(withText(notFound, `Inbox entry ${req.params.id} not found`));
     const { bytes: _bytes, ...summary } = entry;
     res.json(summary);
   });
 
   router.get('/messages/:id/raw', async (req, res) => {
     const entry = await pipeline.inbox.get(req.params.id);
-    if (!entry) fail(notFound(`Inbox entry ${req.params.id} not found`));
+    if (!entry) fail(withText(notFound, `Inbox entry ${req.params.id} not found`));
     const bytes = await pipeline.inbox.bytes(entry);
     res.status(200).type(entry.contentType ?? (entry.kind === 'hl7v2' ? 'x-application/hl7-v2+er7' : 'application/octet-stream')).send(bytes);
   });
 
   router.post('/messages/:id/reprocess', async (req, res) => {
     const result = await pipeline.reprocess(req.params.id);
-    if (!result) fail(notFound(`Inbox entry ${req.params.id} not found`));
+    if (!result) fail(withText(notFound, `Inbox entry ${req.params.id} not found`));
     res.status(result.status === 'failed' ? 422 : 200).json(reportOf(result));
   });
 
