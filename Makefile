@@ -5,18 +5,24 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 BOOT = export PATH="$$(bash scripts/bootstrap.sh)";
 
-.PHONY: demo test typecheck lint unit bench bootstrap
+.PHONY: demo test test-corpus typecheck lint bench bootstrap
 
 bootstrap:
 	@$(BOOT) node --version
 
-## make demo: start IDR with demo data on the embedded database (PORT, default 8080)
+## make demo: start IDR with demo data on the embedded database (PORT, default 8080); development
+## mode (GraphiQL, unmasked GraphQL errors) unless NODE_ENV says otherwise. `node api/main.ts` alone is production.
 demo:
-	@$(BOOT) node api/main.ts --demo
+	@$(BOOT) NODE_ENV="$${NODE_ENV:-development}" node api/main.ts --demo
 
 ## make test: type-check, lint, then the whole test suite against the embedded database
 test:
 	@$(BOOT) bash scripts/install-test-deps.sh && npx tsc -p tsconfig.json && npx eslint . && node tools/check-cycles.ts && npx vitest run
+
+## make test-corpus: the *.corpus.test.ts files, which read the third-party sample corpus
+## (../shared/corpus beside the repository, or IDR_CORPUS_DIR); fails at once when it is missing
+test-corpus:
+	@$(BOOT) npx vitest run --config vitest.corpus.config.ts
 
 typecheck:
 	@$(BOOT) npx tsc -p tsconfig.json

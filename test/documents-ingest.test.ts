@@ -2,13 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentReference } from '@medplum/fhirtypes';
 import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
-import path from 'node:path';
-import { corpusDir } from './support/corpus.ts';
 
 const BSN = 'http://fhir.nl/fhir/NamingSystem/bsn';
 const PATIENT = `${BSN}|999911120`;
 const fixture = (name: string): Promise<Buffer> => readFile(new URL(`./fixtures/documents/${name}`, import.meta.url));
-const corpus = (name: string): Promise<Buffer> => readFile(path.join(corpusDir('ccda'), name));
 
 let server: TestServer;
 let patientId = '';
@@ -16,9 +13,6 @@ beforeAll(async () => {
   server = await startTestServer();
   const p = await fhirFetch(`${server.fhir}/Patient`, { method: 'POST', json: { resourceType: 'Patient', identifier: [{ system: BSN, value: '999911120' }], name: [{ family: 'Jansen' }] } });
   patientId = p.body.id;
-  for (const value of ['444222222', '111-00-2330']) {
-    await fhirFetch(`${server.fhir}/Patient`, { method: 'POST', json: { resourceType: 'Patient', identifier: [{ system: 'urn:oid:2.16.840.1.113883.4.1', value }] } });
-  }
 });
 afterAll(async () => {
   await server?.close();
@@ -67,19 +61,6 @@ describe('POST /ingest/documents', () => {
     expect(referral.body.entry[0].resource.id).not.toBe(id);
     const none = await fhirFetch(`${server.fhir}/DocumentReference?_content=paclitaxel%20colleague`);
     expect(none.body.entry ?? []).toHaveLength(0);
-  });
-
-  it('C-CDA from the corpus, also when @medplum/ccda cannot convert it', async () => {
-    const r = await upload(await corpus('Referral_Note.xml'), 'application/xml', { patient: 'urn:oid:2.16.840.1.113883.4.1|444222222' });
-    expect(r.status, JSON.stringify(r.body)).toBe(201);
-    expect(r.body.results[0].label).toMatch(/C-CDA/);
-    const d = await upload(await corpus('Discharge_Summary.xml'), 'application/hl7-cda+xml', { patient: 'urn:oid:2.16.840.1.113883.4.1|111-00-2330' });
-    expect(d.status, JSON.stringify(d.body)).toBe(201);
-    const doc = await docOf(d.body.results[0]);
-    expect(doc.type?.coding?.[0]?.code).toBe('18842-5');
-    const wrongPatient = await upload(await corpus('Progress_Note.xml'), 'application/xml', { patient: PATIENT });
-    expect(wrongPatient.status).toBe(400);
-    expect(wrongPatient.body.results[0].error.location).toBe('metadata.patientIdentifier');
   });
 
   it('an MDM^T02 file with its metadata', async () => {

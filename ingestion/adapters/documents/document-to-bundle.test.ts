@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { DocumentReference, Patient } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { resolve, resources, testContext } from '../hl7v2/testing.ts';
 import { documentToBundle } from './document-to-bundle.ts';
 import { decode, fixtureBytes, refusal } from './testing/helpers.ts';
-import { corpusDir } from '../../../test/support/corpus.ts';
 
 const BSN = 'http://fhir.nl/fhir/NamingSystem/bsn';
 const patientIdentifier = { system: BSN, value: '999911120' };
@@ -119,21 +117,5 @@ describe('documentToBundle', () => {
     const err = await refusal(() => documentToBundle({ bytes: fixtureBytes('not-ccda.xml'), contentType: 'application/xml', metadata: { patientIdentifier } }, testContext()));
     expect(err.location).toBe('xml');
     expect(err.message).toMatch(/root element is <order>/);
-  });
-
-  it('maps an uploaded C-CDA when the metadata patient is one of its recordTarget ids, and refuses a contradiction', async () => {
-    const url = new URL('Referral_Note.xml', `file://${corpusDir('ccda')}/`);
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(readFileSync(url));
-    } catch {
-      throw new Error(`C-CDA corpus missing: ${url.pathname} (see ../shared/corpus/NOTICE.md)`);
-    }
-    const ssn = { system: 'urn:idr:assigning-authority:2.16.840.1.113883.4.1', value: '444222222' };
-    const out = await documentToBundle({ bytes, contentType: 'text/xml', metadata: { patientIdentifier: ssn } }, testContext());
-    expect(out.kind).toMatch(/^C-CDA/);
-    const err = await refusal(() => documentToBundle({ bytes, contentType: 'text/xml', metadata: { patientIdentifier } }, testContext()));
-    expect(err.location).toBe('metadata.patientIdentifier');
-    expect(err.message).toMatch(/recordTarget/);
   });
 });
