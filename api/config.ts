@@ -48,6 +48,24 @@ const schema = z.object({
   IDR_DOCUMENT_MAX_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
   /** Largest document whose text is extracted; larger ones are kept as failed with the reason. */
   IDR_DOCUMENT_MAX_EXTRACT_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+  /** PDFs with more pages are kept without extracted text (the reason is recorded). */
+  IDR_PDF_MAX_PAGES: z.coerce.number().int().positive().default(2000),
+  /** Most bytes a PDF's non-image streams may inflate to before its text is read; above it the PDF is kept without text. */
+  IDR_PDF_MAX_INFLATED_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  /** Longest a PDF's text extraction may run (in a worker thread that is then stopped). */
+  IDR_PDF_EXTRACT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Heap of the PDF text-extraction worker thread (MB); a PDF needing more is kept without text. */
+  IDR_PDF_EXTRACT_MEMORY_MB: z.coerce.number().int().min(32).default(512),
+  /** Most messages one POST /ingest/hl7v2 may hold (413 above it). */
+  IDR_INGEST_MAX_MESSAGES: z.coerce.number().int().positive().default(100),
+  /** Most entries one batch or transaction Bundle may hold (413 above it). */
+  IDR_BUNDLE_MAX_ENTRIES: z.coerce.number().int().positive().default(1000),
+  /** Largest MLLP frame (bytes); a larger one is answered AR naming the limit, and not stored. */
+  IDR_MLLP_MAX_FRAME_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
+  /** GraphQL: most estimated cost, most root fields and most aliased fields of one operation. */
+  IDR_GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(50_000),
+  IDR_GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
+  IDR_GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
 });

@@ -35,7 +35,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   let mllp: MllpServer | undefined;
   if (config.IDR_MLLP_PORT !== 'off') {
     try {
-      mllp = await startMllpServer({ pipeline: services.pipeline, port: config.IDR_MLLP_PORT, host: config.HOST, logger });
+      mllp = await startMllpServer({ pipeline: services.pipeline, port: config.IDR_MLLP_PORT, host: config.HOST, logger, maxFrameBytes: config.IDR_MLLP_MAX_FRAME_BYTES });
     } catch (err) {
       server.close();
       await services.close();

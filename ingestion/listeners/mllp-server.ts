@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Pipeline } from '../pipeline.ts';
 import { ackFor, ACK_CODE, buildAck } from './hl7-ack.ts';
+import { peekMessageHeader } from '../adapters/hl7v2/index.ts';
 
 const VT = 0x0b;
 const FS = 0x1c;
@@ -13,45 +14,68 @@ export interface MllpServer {
   close: () => Promise<void>;
 }
 
+/** Leading bytes of an oversized frame kept to read its MSH for the AR. */
+const HEAD_BYTES = 4096;
+/** Frames waiting on one connection before it stops reading (back pressure on a fast sender). */
+const MAX_PENDING = 8;
+/** The default largest frame (IDR_MLLP_MAX_FRAME_BYTES). */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
 /**
  * The MLLP listener for HL7 v2 (framing: VT message FS CR). Each frame is stored in the inbox
  * byte for byte before anything else; only then is it processed and acknowledged: AA when
  * processed (or a duplicate of an already processed message), AE/AR with an ERR segment when
  * not, AR when it could not even be stored. Messages on one connection are handled in order.
+ * Frames are assembled in linear time (chunks are collected, only new bytes are scanned for the
+ * end block, one concat per frame). A frame over `maxFrameBytes` is not stored: it is answered
+ * AR naming the limit as soon as the limit is passed (its remaining bytes are read and dropped),
+ * or the connection is closed when its first bytes hold no MSH to answer.
  * See: HL7 v2.5.1 Appendix C (MLLP) and section 2.9 (original acknowledgment mode).
  */
 export async function startMllpServer(options: { pipeline: Pipeline; port: number; host?: string; logger?: Logger; maxFrameBytes?: number }): Promise<MllpServer> {
-  const maxFrame = options.maxFrameBytes ?? 64 * 1024 * 1024;
+  const maxFrame = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', (err) => options.logger?.warn({ err: err.message, peer: socket.remoteAddress }, 'MLLP connection error'));
-    let buffer: Buffer = Buffer.alloc(0);
     let queue = Promise.resolve();
+    let pending = 0;
+    const enqueue = (work: () => Promise<void>): void => {
+      pending++;
+      if (pending >= MAX_PENDING) socket.pause();
+      queue = queue.then(work).catch((err: unknown) => options.logger?.error({ err }, 'MLLP reply failed')).finally(() => {
+        pending--;
+        if (pending < MAX_PENDING && !socket.destroyed) socket.resume();
+      });
+    };
+    const frames = new FrameAssembler(maxFrame);
     socket.on('data', (chunk: Buffer) => {
-      buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
-      for (;;) {
-        const start = buffer.indexOf(VT);
-        if (start < 0) {
-          buffer = Buffer.alloc(0);
-          break;
+      for (const event of frames.push(chunk)) {
+        if (event.kind === 'frame') {
+          enqueue(() => handle(event.bytes, socket));
+          continue;
         }
-        const end = buffer.indexOf(FS, start + 1);
-        if (end < 0 || end + 1 >= buffer.length) {
-          if (buffer.length - start > maxFrame) {
-            options.logger?.warn({ peer: socket.remoteAddress, bytes: buffer.length }, 'MLLP frame too large; closing connection');
-            socket.destroy();
-          }
-          if (start > 0) buffer = buffer.subarray(start);
-          break;
+        const head = event.head.toString('latin1');
+        if (!hasHeader(head)) {
+          options.logger?.warn({ peer: socket.remoteAddress, limit: maxFrame }, 'MLLP frame over the size limit without a readable MSH; closing connection');
+          socket.destroy();
+          return;
         }
-        const frame = Buffer.from(buffer.subarray(start + 1, end));
-        buffer = buffer.subarray(buffer[end + 1] === CR ? end + 2 : end + 1);
-        queue = queue.then(() => handle(frame, socket));
+        options.logger?.warn({ peer: socket.remoteAddress, limit: maxFrame }, 'MLLP frame over the size limit; answered AR, not stored');
+        enqueue(async () => tooLarge(head, socket));
       }
     });
   });
+
+  const send = (socket: net.Socket, reply: string): void => {
+    if (!socket.destroyed) socket.write(Buffer.concat([Buffer.from([VT]), Buffer.from(reply, 'utf8'), Buffer.from([FS, CR])]));
+  };
+
+  const tooLarge = (head: string, socket: net.Socket): void => {
+    const message = `the frame is larger than the limit of ${maxFrame} bytes (IDR_MLLP_MAX_FRAME_BYTES); not stored: split the message or ask for a higher limit`;
+    send(socket, buildAck(head, ACK_CODE.reject, { controlId: randomUUID(), now: new Date(), text: 'rejected: frame too large', error: { location: '', message, code: '207' } }));
+  };
 
   const handle = async (frame: Buffer, socket: net.Socket): Promise<void> => {
     const raw = frame.toString('latin1');
@@ -66,7 +90,7 @@ export async function startMllpServer(options: { pipeline: Pipeline; port: numbe
       options.logger?.error({ err }, 'MLLP message could not be stored');
       reply = buildAck(raw, ACK_CODE.reject, { controlId: randomUUID(), now, text: 'not stored; resend', error: { location: '', message: 'the message could not be stored; resend later', code: '207' } });
     }
-    if (!socket.destroyed) socket.write(Buffer.concat([Buffer.from([VT]), Buffer.from(reply, 'utf8'), Buffer.from([FS, CR])]));
+    send(socket, reply);
   };
 
   await new Promise<void>((resolve, reject) => {
@@ -82,4 +106,72 @@ export async function startMllpServer(options: { pipeline: Pipeline; port: numbe
         server.close(() => resolve());
       }),
   };
+}
+
+/** True when the text starts with an MSH segment whose header can be read (to address an ACK). */
+function hasHeader(head: string): boolean {
+  if (!/^\s*MSH/.test(head)) return false;
+  try {
+    peekMessageHeader(head);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What the assembler found in the bytes pushed so far. */
+export type FrameEvent = { kind: 'frame'; bytes: Buffer } | { kind: 'too-large'; head: Buffer };
+
+/**
+ * MLLP frame assembly in linear time: between VT and FS the chunks are collected as they come
+ * (only the new bytes are scanned for FS) and joined once; the CR after FS, and anything
+ * outside a frame, is skipped. A frame passing `maxBytes` yields one `too-large` event with its
+ * first bytes, and its remaining bytes are dropped up to its FS.
+ */
+export class FrameAssembler {
+  private readonly maxBytes: number;
+  private inFrame = false;
+  private oversized = false;
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** Feeds received bytes; returns the frames (and refusals) they complete, in order. */
+  push(chunk: Buffer): FrameEvent[] {
+    const events: FrameEvent[] = [];
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (!this.inFrame) {
+        const start = chunk.indexOf(VT, pos);
+        if (start < 0) break;
+        this.inFrame = true;
+        this.oversized = false;
+        this.chunks = [];
+        this.size = 0;
+        pos = start + 1;
+      }
+      const end = chunk.indexOf(FS, pos);
+      const piece = chunk.subarray(pos, end < 0 ? chunk.length : end);
+      if (!this.oversized) {
+        if (this.size + piece.length > this.maxBytes) {
+          this.oversized = true;
+          const head = Buffer.concat([...this.chunks, piece]).subarray(0, HEAD_BYTES);
+          this.chunks = [];
+          events.push({ kind: 'too-large', head: Buffer.from(head) });
+        } else if (piece.length) {
+          this.chunks.push(piece);
+        }
+      }
+      this.size += piece.length;
+      if (end < 0) break;
+      if (!this.oversized) events.push({ kind: 'frame', bytes: Buffer.concat(this.chunks, this.size) });
+      this.inFrame = false;
+      this.chunks = [];
+      pos = end + 1;
+    }
+    return events;
+  }
 }
