@@ -4,7 +4,7 @@
  */
 
 /** Version of this adapter, recorded in Provenance by the pipeline. Bump on any mapping change. */
-export const HL7V2_ADAPTER_VERSION = 'hl7v2-oru/1.0.0';
+export const HL7V2_ADAPTER_VERSION = 'hl7v2-oru/2.0.0';
 
 /** Identifier systems minted by IDR for things HL7 v2 identifies only within a sending system. */
 export const IDR_SYSTEMS = {
@@ -12,10 +12,18 @@ export const IDR_SYSTEMS = {
   fillerOrder: 'urn:idr:hl7v2:filler-order',
   /** DiagnosticReport: placer order number, value `<placer namespace>/<OBR-2 or ORC-2 id>`. */
   placerOrder: 'urn:idr:hl7v2:placer-order',
-  /** Observation: value `<filler order value>/<OBX-3 code>/<OBX-4 sub-id>` (plus `/<n>` for the n-th repeat). */
+  /**
+   * DiagnosticReport identity (the conditional update's key): value `<patient scope>/filler/<filler
+   * order value>/<OBR-4 code>` (or `/placer/<placer order value>/...` without a filler number), plus
+   * `/<n>` for the n-th order group of one message with the same order number and OBR-4.
+   */
+  report: 'urn:idr:hl7v2:report',
+  /** Observation: value `<report value>/<OBX-3 code>/<OBX-4 sub-id>` (plus `/<n>` for the n-th repeat); an OBX outside any order group uses `<patient scope>/message/<MSH-3>/<MSH-10>` as its stem. */
   observation: 'urn:idr:hl7v2:observation',
-  /** Specimen: value `<namespace>/<SPM-2 id>`, or `<filler order value>/specimen/<n>` without SPM-2. */
+  /** Specimen: value `<namespace>/<SPM-2 id>`, or `<report value>/specimen/<n>` without SPM-2. */
   specimen: 'urn:idr:hl7v2:specimen',
+  /** Specimen identity (the conditional update's key): value `<patient scope>/<specimen value>`. */
+  specimenKey: 'urn:idr:hl7v2:specimen-key',
   /** Specimen: placer-assigned specimen id (SPM-2.1) when the filler id (SPM-2.2) is the main one. */
   specimenPlacer: 'urn:idr:hl7v2:specimen-placer',
   /** Bundle.identifier: value `<MSH-3 sending application>/<MSH-10 control id>`. */

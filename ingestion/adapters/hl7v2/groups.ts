@@ -6,6 +6,8 @@ export interface PatientGroup {
   pid: Segment;
   /** NTE segments directly after PID. */
   notes: Segment[];
+  /** OBX after PID and before any OBR (v2.7+ PATIENT_OBSERVATION; some 2.5.1 senders send it too). */
+  observations: ResultItem[];
 }
 
 /** One OBX with the NTE segments that follow it and the SPM it sits under, if any. */
@@ -35,8 +37,11 @@ export interface OrderGroup {
 const IGNORED = new Set(['SFT', 'EVN', 'PD1', 'NK1', 'PV1', 'PV2', 'TQ1', 'TQ2', 'CTD', 'CTI', 'FT1', 'PRT', 'DSC', 'SAC', 'INV', 'TXA', 'ROL', 'AL1', 'DG1']);
 
 /**
- * Groups the segments of an ORU^R01 (v2.3 to 2.5.1): PID starts a patient, ORC/OBR an order,
- * OBX/NTE/SPM belong to the order they follow. Z-segments and the segments in IGNORED are skipped.
+ * Groups the segments of an ORU^R01 (v2.3 to 2.5.1, and later versions read the same way): PID
+ * starts a patient (PATIENT_RESULT), ORC/OBR an order (ORDER_OBSERVATION), OBX/NTE/SPM belong to
+ * the order they follow; OBX between PID and the first OBR are the patient's own observations.
+ * Several orders may carry the same order number (see orderIdentity). Z-segments and the
+ * segments in IGNORED (TQ1, CTD, PV1...) are skipped.
  */
 export function groupSegments(segments: Segment[], warnings: string[]): OrderGroup[] {
   const groups: OrderGroup[] = [];
@@ -51,7 +56,7 @@ export function groupSegments(segments: Segment[], warnings: string[]): OrderGro
       case 'MSH':
         throw new AdapterError(seg.label, 'a second MSH inside one message (split batches first)');
       case 'PID':
-        patient = { pid: seg, notes: [] };
+        patient = { pid: seg, notes: [], observations: [] };
         notes = patient.notes;
         group = undefined;
         pendingOrc = undefined;
@@ -69,9 +74,9 @@ export function groupSegments(segments: Segment[], warnings: string[]): OrderGro
         notes = group.notes;
         break;
       case 'OBX': {
-        if (!group) throw new AdapterError(seg.label, 'OBX outside an order group (no OBR before it); ORU^R01 2.3 to 2.5.1 has no patient-level observations');
-        const item: ResultItem = { obx: seg, notes: [], ...(specimen ? { specimen } : {}) };
-        group.results.push(item);
+        if (!patient) throw new AdapterError(seg.label, 'OBX before any PID: an ORU^R01 result needs its patient');
+        const item: ResultItem = { obx: seg, notes: [], ...(group && specimen ? { specimen } : {}) };
+        (group ? group.results : patient.observations).push(item);
         notes = item.notes;
         break;
       }

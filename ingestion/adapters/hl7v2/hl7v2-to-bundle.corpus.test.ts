@@ -43,6 +43,8 @@ describe('shared corpus (../shared/corpus/hl7v2)', () => {
     expect(kinds.get('LAB-ORU-2.hl7')).toBe('ORU^R01 lab');
     expect(kinds.get('ORU-R01-RMGEAD.hl7')).toBe('ORU^R01 lab');
     for (const [f, k] of kinds) if (/^(MDM|OUL)/.test(f)) expect(k, f).toBe('MSH-9');
-    expect(kinds.get('ORU-R01-01.hl7')).toBe('OBX[1]');
+    // v2.5.1 header with later segments (PRT, patient-level OBX before the first OBR): mapped, not refused.
+    expect(kinds.get('ORU-R01-01.hl7')).toBe('ORU^R01 lab');
+    for (const [f, k] of kinds) if (/^(ORU|LAB-ORU)/.test(f)) expect(k, f).toMatch(/^ORU\^R01 /);
   });
 });

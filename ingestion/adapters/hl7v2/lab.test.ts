@@ -1,7 +1,10 @@
 import type { DiagnosticReport, Observation, Patient, Specimen } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { hl7v2ToBundle, HL7V2_ADAPTER_VERSION } from './index.ts';
+import { patientScope } from './patient-scope.ts';
 import { byCode, entryOf, fixture, resolve, resources, testContext } from './testing.ts';
+
+const SCOPE = patientScope({ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '123456782' });
 
 const out = hl7v2ToBundle(fixture('lab-breast-fbc-tumour-markers.hl7'), testContext());
 const { bundle } = out;
@@ -75,12 +78,14 @@ describe('lab ORU^R01: Patient from PID', () => {
 
 describe('lab ORU^R01: DiagnosticReport per OBR', () => {
   const fbc = byCode(reports, '58410-2');
-  it('is identified by the filler order number, with the placer number kept', () => {
+  it('is identified by the patient, the filler order number and OBR-4, with both order numbers kept', () => {
+    const key = `${SCOPE}/filler/GLIMS/FL-24-000123/58410-2`;
     expect(fbc.identifier).toEqual([
+      { system: 'urn:idr:hl7v2:report', value: key },
       { system: 'urn:idr:hl7v2:filler-order', value: 'GLIMS/FL-24-000123' },
       { system: 'urn:idr:hl7v2:placer-order', value: 'EPIC/PL-1001' },
     ]);
-    expect(entryOf(bundle, fbc).request?.url).toBe('DiagnosticReport?identifier=urn:idr:hl7v2:filler-order|GLIMS/FL-24-000123');
+    expect(entryOf(bundle, fbc).request?.url).toBe(`DiagnosticReport?identifier=urn:idr:hl7v2:report|${key}`);
   });
   it('has category LAB plus OBR-24, the LOINC and local codes, status, times and interpreter', () => {
     expect(fbc.category).toEqual([
@@ -107,9 +112,10 @@ describe('lab ORU^R01: DiagnosticReport per OBR', () => {
 
 describe('lab ORU^R01: Observation per OBX', () => {
   const hb = byCode(observations, '718-7');
-  it('is identified by filler / OBX-3 / OBX-4', () => {
-    expect(hb.identifier).toEqual([{ system: 'urn:idr:hl7v2:observation', value: 'GLIMS/FL-24-000123/718-7/' }]);
-    expect(entryOf(bundle, hb).request?.url).toBe('Observation?identifier=urn:idr:hl7v2:observation|GLIMS/FL-24-000123/718-7/');
+  it('is identified by its report / OBX-3 / OBX-4', () => {
+    const key = `${SCOPE}/filler/GLIMS/FL-24-000123/58410-2/718-7/`;
+    expect(hb.identifier).toEqual([{ system: 'urn:idr:hl7v2:observation', value: key }]);
+    expect(entryOf(bundle, hb).request?.url).toBe(`Observation?identifier=urn:idr:hl7v2:observation|${key}`);
   });
   it('maps status, category, LOINC + local code, UCUM quantity, range, interpretation, effective, performer', () => {
     expect(hb.status).toBe('final');
@@ -155,7 +161,10 @@ describe('lab ORU^R01: Observation per OBX', () => {
 describe('lab ORU^R01: Specimen from SPM', () => {
   const specimen = resources<Specimen>(bundle, 'Specimen')[0] as Specimen;
   it('maps identifier, type, collection and received time', () => {
-    expect(specimen.identifier).toEqual([{ system: 'urn:idr:hl7v2:specimen', value: 'GLIMS/SP-778899' }]);
+    expect(specimen.identifier).toEqual([
+      { system: 'urn:idr:hl7v2:specimen-key', value: `${SCOPE}/GLIMS/SP-778899` },
+      { system: 'urn:idr:hl7v2:specimen', value: 'GLIMS/SP-778899' },
+    ]);
     expect(specimen.type?.coding).toEqual([
       { system: 'http://snomed.info/sct', code: '119297000', display: 'Blood specimen' },
       { system: 'http://terminology.hl7.org/CodeSystem/v2-0487', code: 'BLD', display: 'Blood' },

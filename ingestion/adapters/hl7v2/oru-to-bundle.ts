@@ -5,7 +5,8 @@ import { codeableConcept } from './codes.ts';
 import { EXTENSIONS, IDR_SYSTEMS, NEWER_VERSIONS, SUPPORTED_VERSIONS } from './constants.ts';
 import { DateConverter } from './dates.ts';
 import { groupSegments, type OrderGroup, type PatientGroup, type ResultItem } from './groups.ts';
-import { mapObservation, type ObservationContext } from './observation.ts';
+import { mapObservation, obxCode, type ObservationContext } from './observation.ts';
+import { patientScope } from './patient-scope.ts';
 import { resolveOptions, type Hl7v2AdapterOptions, type ResolvedHl7v2Options } from './options.ts';
 import { parseMessage } from './parse.ts';
 import { buildPathology, isNarrative } from './pathology.ts';
@@ -62,17 +63,19 @@ export function oruToBundle(raw: string, ctx: AdapterContext, options?: Hl7v2Ada
   const groups = groupSegments(segments, warnings);
 
   const entries = new EntryCollector(ctx);
-  const patients = new Map<PatientGroup, Reference<Patient>>();
-  for (const g of groups) {
-    if (patients.has(g.patient)) continue;
-    const { patient, key } = mapPatient(g.patient.pid, ctx, dates);
-    patients.set(g.patient, entries.add(patient, key));
-    for (const nte of g.patient.notes) warnings.push(`${nte.label}: patient note not mapped`);
+  const patients = new Map<PatientGroup, MappedSubject>();
+  const seen = new Map<string, number>();
+  const occurrences = new Map<string, number>();
+  for (const p of patientGroups(groups)) {
+    const { patient, key } = mapPatient(p.pid, ctx, dates);
+    const subject = { ref: entries.add(patient, key), scope: patientScope(key) };
+    patients.set(p, subject);
+    for (const nte of p.notes) warnings.push(`${nte.label}: patient note not mapped`);
+    mapPatientObservations(p, subject, msh, entries, { dates, warnings, seen });
   }
   const kinds = new Set<ReportKind>();
-  const seen = new Map<string, number>();
   for (const g of groups) {
-    kinds.add(mapGroup(g, msh, patients.get(g.patient) as Reference<Patient>, { entries, dates, opts, warnings, seen }));
+    kinds.add(mapGroup(g, msh, patients.get(g.patient) as MappedSubject, { entries, dates, opts, warnings, seen, occurrences }));
   }
 
   const controlId = msh.get(10);
@@ -86,22 +89,56 @@ export function oruToBundle(raw: string, ctx: AdapterContext, options?: Hl7v2Ada
   return { bundle, kind: `ORU^R01 ${[...kinds].sort().join('+')}`, warnings };
 }
 
+/** A mapped patient: the reference to its entry and the scope of the identifiers derived for it. */
+interface MappedSubject {
+  ref: Reference<Patient>;
+  scope: string;
+}
+
 interface GroupContext {
   entries: EntryCollector;
   dates: DateConverter;
   opts: ResolvedHl7v2Options;
   warnings: string[];
+  /** Observation identity stems used so far in the message. */
   seen: Map<string, number>;
+  /** Report identity stems used so far in the message. */
+  occurrences: Map<string, number>;
+}
+
+/** The patients of the order groups, each once, in message order. */
+function patientGroups(groups: OrderGroup[]): PatientGroup[] {
+  return [...new Set(groups.map((g) => g.patient))];
+}
+
+/**
+ * OBX after PID and before any OBR: Observations of the patient without a report, identified by
+ * the message (`<scope>/message/<MSH-3>/<MSH-10>`), so a resent message updates them. An OBX
+ * without OBX-3 cannot be identified: not mapped, with a warning (the raw message keeps it).
+ */
+function mapPatientObservations(p: PatientGroup, subject: MappedSubject, msh: Segment, entries: EntryCollector, c: Pick<GroupContext, 'dates' | 'warnings' | 'seen'>): void {
+  if (!p.observations.length) return;
+  const orderValue = identifierValue(subject.scope, 'message', msh.get(3, 1), msh.get(10) || msh.get(7));
+  const octx: ObservationContext = {
+    subject: subject.ref, orderValue, category: observationCategory('lab'), orderEffective: undefined, orderStatus: '',
+    dates: c.dates, warnings: c.warnings, seen: c.seen,
+  };
+  for (const item of p.observations) {
+    if (!obxCode(item)) {
+      c.warnings.push(`${item.obx.label}: observation outside an order group without OBX-3; not mapped`);
+      continue;
+    }
+    const mapped = mapObservation(item, octx);
+    entries.add(mapped.observation, mapped.key);
+  }
 }
 
 /** Maps one order group to its Specimens, Observations and DiagnosticReport; returns the report kind. */
-function mapGroup(g: OrderGroup, msh: Segment, subject: Reference<Patient>, c: GroupContext): ReportKind {
+function mapGroup(g: OrderGroup, msh: Segment, patient: MappedSubject, c: GroupContext): ReportKind {
   const { obr } = g;
   const { entries, dates, warnings } = c;
-  const identity = orderIdentity(g, msh);
-  if (entries.has('DiagnosticReport', identity.key)) {
-    throw new AdapterError(obr.loc(3), `order ${JSON.stringify(identity.key.value)} appears in two order groups of one message`);
-  }
+  const subject = patient.ref;
+  const identity = orderIdentity(g, msh, patient.scope, c.occurrences);
   const orderValue = identity.key.value as string;
   const code = codeableConcept(obr, 4);
   if (!code) throw new AdapterError(obr.loc(4), 'universal service identifier missing (OBR-4 needs a code)');
@@ -109,7 +146,7 @@ function mapGroup(g: OrderGroup, msh: Segment, subject: Reference<Patient>, c: G
 
   const specimenRefs = new Map<object, Reference<Specimen>>();
   g.specimens.forEach((item, i) => {
-    const { specimen, key } = mapSpm(item, i + 1, orderValue, msh.get(3, 1), subject, dates);
+    const { specimen, key } = mapSpm(item, i + 1, orderValue, patient.scope, msh.get(3, 1), subject, dates);
     specimenRefs.set(item, entries.add(specimen, key));
   });
   if (g.specimens.length === 0) {
@@ -166,7 +203,7 @@ function mapGroup(g: OrderGroup, msh: Segment, subject: Reference<Patient>, c: G
   const notes = reportNotes(g);
   if (notes.length) report.extension = notes;
   if (kind === 'pathology') {
-    const title = [code.text ?? code.coding?.[0]?.code, orderValue].filter(Boolean).join(' — ');
+    const title = [code.text ?? code.coding?.[0]?.code, identity.identifiers[1]?.value].filter(Boolean).join(' — ');
     const parts = buildPathology(title, narrative, g.notes, observations, attachments, issued);
     report.presentedForm = parts.presentedForm;
     if (parts.conclusion) report.conclusion = parts.conclusion;

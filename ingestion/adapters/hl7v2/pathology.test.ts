@@ -79,7 +79,8 @@ describe('pathology report (OBR-24 SP)', () => {
   it('maps SPM to the Specimen with type, body site, method, collection time and description', () => {
     const specimen = resources<Specimen>(out.bundle, 'Specimen')[0] as Specimen;
     expect(report.specimen?.[0]?.reference).toBe(out.bundle.entry?.find((e) => e.resource === specimen)?.fullUrl);
-    expect(specimen.identifier?.[0]).toEqual({ system: 'urn:idr:hl7v2:specimen', value: 'PATHLIS/T24-01234-A' });
+    expect(specimen.identifier?.[0]?.system).toBe('urn:idr:hl7v2:specimen-key');
+    expect(specimen.identifier?.[1]).toEqual({ system: 'urn:idr:hl7v2:specimen', value: 'PATHLIS/T24-01234-A' });
     expect(specimen.type?.coding?.[0]).toEqual({ system: 'http://snomed.info/sct', code: '122737002', display: 'Core needle biopsy specimen' });
     expect(specimen.collection?.bodySite?.coding?.[0]?.code).toBe('76365002');
     expect(specimen.collection?.method?.coding?.[0]?.code).toBe('129300006');

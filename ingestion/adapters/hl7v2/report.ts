@@ -12,8 +12,9 @@ export const REPORT_KINDS = { lab: 'lab', pathology: 'pathology', radiology: 'ra
 /** One of REPORT_KINDS. */
 export type ReportKind = (typeof REPORT_KINDS)[keyof typeof REPORT_KINDS];
 
-/** The identity of an order: identifiers for the DiagnosticReport and the one its conditional update uses. */
+/** The identity of an order group's report: its identifiers and the one its conditional update uses. */
 export interface OrderIdentity {
+  /** The key first, then the filler and placer order numbers as sent (for search and imaging links). */
   identifiers: Identifier[];
   key: Identifier;
 }
@@ -26,21 +27,30 @@ function entity(seg: Segment | undefined, n: number, fallbackAuthority: string):
 }
 
 /**
- * Order identity: filler order number (OBR-3, else ORC-3) qualified by its namespace (EI-2/EI-3,
- * else the sending application MSH-3); without one, the placer number (OBR-2, else ORC-2, qualified
- * by EI-2/EI-3 else the receiving application MSH-5) under a different system.
+ * Report identity. Senders reuse one order number for several OBR groups (a filler order with
+ * several panels; newborn-screening panels even repeat OBR-4), so a report is the order number
+ * plus the universal service id (OBR-4), and the n-th group of one message with both the same
+ * gets `/<n>`. The order number is the filler order number (OBR-3, else ORC-3) qualified by its
+ * namespace (EI-2/EI-3, else the sending application MSH-3); without one, the placer number
+ * (OBR-2, else ORC-2, qualified by EI-2/EI-3 else the receiving application MSH-5). The key is
+ * scoped by the patient (see patientScope); `occurrences` counts identities within the message.
  */
-export function orderIdentity(group: OrderGroup, msh: Segment): OrderIdentity {
+export function orderIdentity(group: OrderGroup, msh: Segment, scope: string, occurrences: Map<string, number>): OrderIdentity {
   const { obr, orc } = group;
   const fillerAuthority = msh.get(3, 1) || msh.get(4, 1);
   const placerAuthority = msh.get(5, 1) || msh.get(6, 1);
   const filler = entity(obr, 3, fillerAuthority) || entity(orc, 3, fillerAuthority);
   const placer = entity(obr, 2, placerAuthority) || entity(orc, 2, placerAuthority);
-  const identifiers: Identifier[] = [];
+  if (!filler && !placer) throw new AdapterError(obr.loc(3), 'no filler order number (OBR-3 / ORC-3) or placer order number (OBR-2 / ORC-2) to identify the report');
+  const service = obr.get(4, 1) || obr.get(4, 4);
+  if (!service) throw new AdapterError(obr.loc(4), 'universal service identifier missing (OBR-4 needs a code)');
+  const stem = filler ? identifierValue(scope, 'filler', filler, service) : identifierValue(scope, 'placer', placer, service);
+  const n = (occurrences.get(stem) ?? 0) + 1;
+  occurrences.set(stem, n);
+  const key: Identifier = { system: IDR_SYSTEMS.report, value: n === 1 ? stem : `${stem}/${n}` };
+  const identifiers: Identifier[] = [key];
   if (filler) identifiers.push({ system: IDR_SYSTEMS.fillerOrder, value: filler });
   if (placer) identifiers.push({ system: IDR_SYSTEMS.placerOrder, value: placer });
-  const key = identifiers[0];
-  if (!key) throw new AdapterError(obr.loc(3), 'no filler order number (OBR-3 / ORC-3) or placer order number (OBR-2 / ORC-2) to identify the report');
   return { identifiers, key };
 }
 

@@ -21,18 +21,21 @@ function entityId(spm: Segment, c: number, fallbackAuthority: string): string {
 
 /**
  * SPM (v2.5+) -> Specimen: identifier from SPM-2 (filler id, else placer id; without either the
- * order's filler number and SPM-1), type SPM-4, collection method SPM-7, body site SPM-8,
+ * report identity and SPM-1); identity (key) the first of them scoped by the patient, type SPM-4, collection method SPM-7, body site SPM-8,
  * collection time SPM-17, received time SPM-18, condition SPM-24, description SPM-14 and NTEs as notes.
  */
-export function mapSpm(item: SpecimenItem, n: number, orderValue: string, authority: string, subject: Reference<Patient>, dates: DateConverter): MappedSpecimen {
+export function mapSpm(item: SpecimenItem, n: number, orderValue: string, scope: string, authority: string, subject: Reference<Patient>, dates: DateConverter): MappedSpecimen {
   const spm = item.spm;
   const filler = entityId(spm, 2, authority);
   const placer = entityId(spm, 1, authority);
   const identifier: Identifier[] = [];
   if (filler) identifier.push({ system: IDR_SYSTEMS.specimen, value: filler });
   if (placer) identifier.push({ system: filler ? IDR_SYSTEMS.specimenPlacer : IDR_SYSTEMS.specimen, value: placer });
+  // Without SPM-2 the report identity (already scoped by the patient) names the specimen.
   if (identifier.length === 0) identifier.push({ system: IDR_SYSTEMS.specimen, value: identifierValue(orderValue, 'specimen', spm.get(1) || String(n)) });
-  const specimen: Specimen = { resourceType: 'Specimen', identifier, subject };
+  const source = identifier[0] as Identifier;
+  const key: Identifier = filler || placer ? { system: IDR_SYSTEMS.specimenKey, value: identifierValue(scope, source.value as string) } : source;
+  const specimen: Specimen = { resourceType: 'Specimen', identifier: key === source ? identifier : [key, ...identifier], subject };
   const type = codeableConcept(spm, 4);
   if (type) specimen.type = type;
   const collection: NonNullable<Specimen['collection']> = {};
@@ -57,11 +60,11 @@ export function mapSpm(item: SpecimenItem, n: number, orderValue: string, author
   for (let r = 0; r < spm.reps(14); r++) note.push({ text: spm.text(14, r) });
   for (const nte of item.notes) note.push(...noteOf(nte));
   if (note.length) specimen.note = note;
-  return { specimen, key: identifier[0] as Identifier };
+  return { specimen, key };
 }
 
 /**
- * OBR-15 specimen source (v2.3/2.4, SPS) -> Specimen, identified by the order's filler number:
+ * OBR-15 specimen source (v2.3/2.4, SPS) -> Specimen, identified by the report identity (scoped by the patient):
  * source (SPS-1, a CE in subcomponents) as type, collection method SPS-3, body site SPS-4, time OBR-7.
  */
 export function mapObr15(obr: Segment, orderValue: string, subject: Reference<Patient>, dates: DateConverter): MappedSpecimen | undefined {

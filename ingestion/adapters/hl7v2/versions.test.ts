@@ -1,6 +1,7 @@
 import type { DiagnosticReport, Observation, Patient, Specimen } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { hl7v2ToBundle } from './index.ts';
+import { patientScope } from './patient-scope.ts';
 import { byCode, entryOf, fixture, resources, testContext } from './testing.ts';
 
 describe('corrections (OBR-25 C, OBX-11 C)', () => {
@@ -26,7 +27,8 @@ describe('corrections (OBR-25 C, OBX-11 C)', () => {
   it('gives repeated OBX-3/OBX-4 pairs distinct, stable identities', () => {
     const msg = fixture('lab-breast-correction.hl7').replace('OBX|2|NM|6875-9', 'OBX|2|NM|2039-6');
     const ids = resources<Observation>(hl7v2ToBundle(msg, testContext()).bundle, 'Observation').map((o) => o.identifier?.[0]?.value);
-    expect(ids).toEqual(['GLIMS/FL-24-000125/2039-6/', 'GLIMS/FL-24-000125/2039-6//2']);
+    const report = `${patientScope({ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '123456782' })}/filler/GLIMS/FL-24-000125/TM`;
+    expect(ids).toEqual([`${report}/2039-6/`, `${report}/2039-6//2`]);
   });
 });
 
@@ -41,7 +43,8 @@ describe('HL7 v2.3 with \\n separators, a BOM and OBR-15', () => {
   });
   it('maps OBR-15 specimen source to a Specimen when there is no SPM', () => {
     const specimen = resources<Specimen>(out.bundle, 'Specimen')[0] as Specimen;
-    expect(specimen.identifier).toEqual([{ system: 'urn:idr:hl7v2:specimen', value: 'LABSYS/LAB-88/specimen' }]);
+    const scope = patientScope({ system: 'urn:idr:assigning-authority:RIJNSTATE', value: '7654321' });
+    expect(specimen.identifier).toEqual([{ system: 'urn:idr:hl7v2:specimen', value: `${scope}/filler/LABSYS/LAB-88/2951-2/specimen` }]);
     expect(specimen.type).toEqual({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0070', code: 'SER', display: 'Serum' }], text: 'Serum' });
     expect(specimen.collection?.bodySite?.coding?.[0]?.code).toBe('LA');
     expect(specimen.collection?.method?.text).toBe('VENIP');
