@@ -15,6 +15,10 @@ const schema = z.object({
   MONGODB_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
   IDR_DB_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, 'letters, digits, _ and - only').default('idr'),
   IDR_DATA_DIR: z.string().default(path.join(ROOT, 'data')),
+  /** Where scripts/bootstrap.sh installs Node, and builds the embedded database launcher (bin/ferretdb). */
+  IDR_CACHE_DIR: z.string().default(path.join(ROOT, '.cache')),
+  /** Log level of the embedded database launcher on stderr (its PostgreSQL logs to IDR_DATA_DIR/db/postgresql.log). */
+  IDR_DB_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('error'),
   /** The public base URL used in links (defaults to http://HOST:PORT). */
   IDR_BASE_URL: z.url().optional(),
   IDR_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
@@ -67,7 +71,8 @@ const schema = z.object({
   IDR_GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
   IDR_GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  /** `production` unless told otherwise: GraphiQL and unmasked GraphQL errors only in `development` (make demo). */
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
 });
 
 export type Config = z.infer<typeof schema> & { rootDir: string };

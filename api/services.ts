@@ -39,9 +39,9 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   let embedded: EmbeddedDb | undefined;
   let mongoUrl = config.MONGODB_URL;
   if (!mongoUrl) {
-    embedded = await startEmbeddedDb({ dataDir: path.join(config.IDR_DATA_DIR, 'ferretdb') });
+    embedded = await startEmbeddedDb({ dataDir: path.join(config.IDR_DATA_DIR, 'db'), cacheDir: config.IDR_CACHE_DIR, logLevel: config.IDR_DB_LOG_LEVEL });
     mongoUrl = embedded.url;
-    logger.info({ dataDir: config.IDR_DATA_DIR }, 'embedded FerretDB started');
+    logger.info({ dataDir: config.IDR_DATA_DIR }, 'embedded database started (FerretDB on PostgreSQL)');
   }
   let database: Database;
   try {

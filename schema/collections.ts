@@ -17,6 +17,8 @@ export interface ResourceDoc {
   deleted: boolean;
   /** Patient ids whose compartment holds this resource (top-level, indexed). */
   patients: string[];
+  /** Exact search values as "code=value" (top-level, indexed); see schema/search-index.ts. */
+  keys: string[];
   sp: Record<string, IndexValue>;
   so: Record<string, string | number | Date>;
   /** The resource as served, meta included; absent on tombstones. */
@@ -91,15 +93,15 @@ export type CollectionRole = keyof typeof COLLECTION_NAMES;
  */
 export const INDEXES: Partial<Record<CollectionRole, IndexDescription[]>> = {
   resources: [
+    // A type's resources by last update (type-level search, _history).
     { key: { rt: 1, lu: -1 }, name: 'type_lastUpdated' },
+    // One patient's compartment, by type ($everything, timeline rebuild, per-patient searches).
     { key: { patients: 1, rt: 1, lu: -1 }, name: 'patient_type' },
-    { key: { rt: 1, 'sp.code': 1 }, name: 'type_code' },
-    { key: { rt: 1, 'sp._content': 1 }, name: 'type_content_words' },
-    { key: { rt: 1, 'sp.identifier': 1 }, name: 'type_identifier' },
-    { key: { rt: 1, 'sp.subject': 1, 'sp.date.s': -1 }, name: 'type_subject_date' },
-    { key: { rt: 1, 'sp.patient': 1, 'sp.date.s': -1 }, name: 'type_patient_date' },
-    { key: { rt: 1, 'sp.name': 1 }, name: 'type_name' },
-    { key: { rt: 1, 'sp.target': 1 }, name: 'type_target' },
+    // The exact value a search names as its top-level equality (every token, reference and uri
+    // parameter: code, identifier, subject, target, …), within a type.
+    { key: { rt: 1, keys: 1, lu: -1 }, name: 'type_keys' },
+    // Every other search value (dates, quantities, numbers, strings, _content words).
+    { key: { 'sp.$**': 1 }, name: 'search_values' },
   ],
   history: [
     { key: { rt: 1, id: 1, vid: -1 }, name: 'type_id_version' },
@@ -118,6 +120,27 @@ export const INDEXES: Partial<Record<CollectionRole, IndexDescription[]>> = {
     { key: { kind: 1, receivedAt: -1 }, name: 'kind_received' },
   ],
 };
+
+/**
+ * The top-level fields each collection's hot queries name as scalar equalities (`_id` always).
+ * The embedded store indexes exactly these (tools/ferretdb/ginindex.go): its query engine pushes
+ * only top-level scalar equality down to PostgreSQL, so every hot query carries one of them.
+ */
+export const EQUALITY_KEYS: Partial<Record<CollectionRole, string[]>> = {
+  resources: ['rt', 'patients', 'keys'],
+  history: ['rt', 'id'],
+  journal: ['status'],
+  journalSteps: ['tx'],
+  timeline: ['patient', 'refs'],
+  inbox: ['status', 'kind'],
+};
+
+/** EQUALITY_KEYS in the embedded store launcher's `-gin` form: "coll=k1,k2;coll2=k3". */
+export function equalityKeySpec(): string {
+  return Object.entries(EQUALITY_KEYS)
+    .map(([role, keys]) => `${COLLECTION_NAMES[role as CollectionRole]}=${keys.join(',')}`)
+    .join(';');
+}
 
 export interface Collections {
   resources: Collection<ResourceDoc>;

@@ -50,7 +50,27 @@ export interface SearchKeys {
   so: Record<string, string | number | Date>;
   /** Ids of the patients whose compartment holds the resource. */
   patients: string[];
+  /**
+   * Every exact search value as "code=value" (token, reference and uri parameters), in one
+   * top-level array: a search names one of them as a scalar equality that one index serves on
+   * MongoDB and on the embedded store alike (see store/search-to-mongo.ts).
+   */
+  keys: string[];
 }
+
+/** Search-parameter types whose values are compared exactly and go into `keys`. */
+const EXACT_TYPES = new Set(['token', 'reference', 'uri']);
+
+/** The `keys` entry for an exact value of a parameter. */
+export function searchKey(code: string, value: string): string {
+  return `${code}=${value}`;
+}
+
+/**
+ * Denormalised keys for reads that have no R4 search parameter: a radiology report's studies
+ * (DiagnosticReport.imagingStudy), so "reports of this study" is an indexed equality.
+ */
+export const IMAGING_STUDY_KEY = '_imaging-study';
 
 /** Lower-case and strip diacritics, as FHIR string search is case- and accent-insensitive. */
 export function normalizeString(s: string): string {
@@ -74,7 +94,16 @@ export function computeSearchKeys(resource: Resource): SearchKeys {
     const words = contentWords(resource);
     if (words.length) sp._content = words;
   }
-  return { sp, so, patients: compartmentPatients(resource, sp) };
+  const keys: string[] = [];
+  for (const [code, param] of Object.entries(params)) {
+    const values = sp[code];
+    if (!param.type || !EXACT_TYPES.has(param.type) || !Array.isArray(values)) continue;
+    for (const v of values) keys.push(searchKey(code, String(v)));
+  }
+  if (resource.resourceType === 'DiagnosticReport') {
+    for (const s of resource.imagingStudy ?? []) if (s.reference) keys.push(searchKey(IMAGING_STUDY_KEY, s.reference));
+  }
+  return { sp, so, patients: compartmentPatients(resource, sp), keys };
 }
 
 /** At most this many distinct words of a document are indexed for `_content`. */

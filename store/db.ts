@@ -1,5 +1,5 @@
 import { MongoClient, type Db } from 'mongodb';
-import { collections, ensureIndexes, type Collections } from '../schema/collections.ts';
+import { COLLECTION_NAMES, collections, ensureIndexes, type Collections } from '../schema/collections.ts';
 
 /** A connected database with what IDR needs to know about the server. */
 export interface Database {
@@ -8,14 +8,19 @@ export interface Database {
   c: Collections;
   /** True when the server runs multi-document transactions (a MongoDB replica set or mongos). */
   supportsTransactions: boolean;
-  /** True on FerretDB 1.24, which answers only `_id` equality without scanning the collection. */
+  /**
+   * True on the embedded store (FerretDB 1.24 on PostgreSQL), whose indexes serve only top-level
+   * scalar equality: `$in`, `$or` and ranges read the collection, so hot paths send one equality
+   * query per value there (store/find-any-of.ts) and `$in` on MongoDB.
+   */
   idLookupsOnly: boolean;
   close: () => Promise<void>;
 }
 
 /** Connects, detects server capabilities and ensures indexes. */
 export async function connectDatabase(url: string, dbName: string): Promise<Database> {
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000, appName: 'idr', monitorCommands: true });
+  // Command monitoring only when the URL asks for it (monitorCommands=true): it costs on every command.
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000, appName: 'idr' });
   await client.connect();
   const db = client.db(dbName);
   const hello = await db.admin().command({ hello: 1 });
@@ -23,7 +28,11 @@ export async function connectDatabase(url: string, dbName: string): Promise<Data
   const isFerret = typeof build.ferretdbVersion === 'string' || (typeof hello.msg === 'string' && hello.msg === 'FerretDB');
   const supportsTransactions = !isFerret && (typeof hello.setName === 'string' || hello.msg === 'isdbgrid');
   const c = collections(db);
-  await ensureIndexes(db);
+  // MongoDB serves the hot queries from secondary indexes. The embedded store cannot use them
+  // (its GIN indexes on EQUALITY_KEYS come from its launcher), so there they would only slow
+  // writes; the collections are created up front so those indexes exist before any data.
+  if (isFerret) await createCollections(db);
+  else await ensureIndexes(db);
   return { client, db, c, supportsTransactions, idLookupsOnly: isFerret, close: () => client.close() };
 }
 
@@ -34,5 +43,16 @@ export async function pingDatabase(database: Database): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Creates every collection IDR keeps (an existing one is left as it is). */
+async function createCollections(db: Db): Promise<void> {
+  const existing = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+  for (const name of Object.values(COLLECTION_NAMES)) {
+    if (existing.has(name)) continue;
+    await db.createCollection(name).catch((err: { code?: number }) => {
+      if (err.code !== 48) throw err; // 48: created meanwhile by another connection
+    });
   }
 }

@@ -1,10 +1,13 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
-import type { Collections, ResourceDoc } from '../schema/collections.ts';
+import type { ResourceDoc } from '../schema/collections.ts';
+import type { Database } from './db.ts';
+import { findAnyOf } from './find-any-of.ts';
 import { DEFAULT_COUNT, MAX_COUNT, searchToMongo } from './search-to-mongo.ts';
 import { badRequest } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
 import { isResourceType, searchParamsFor } from '../schema/fhir-definitions.ts';
+import { searchKey } from '../schema/search-index.ts';
 
 export interface SearchOptions {
   /** Ignore unknown parameters instead of failing (Prefer: handling=lenient). */
@@ -26,7 +29,8 @@ export interface SearchResult {
 const MAX_INCLUDED = 1000;
 
 /** Runs a search: one query for the page (plus one count and one per include), streamed from a cursor. */
-export async function searchResources(c: Collections, req: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+export async function searchResources(database: Database, req: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+  const c = database.c;
   const { filter, sort, ignored } = searchToMongo(req, { lenient: options.lenient });
   const count = Math.min(Math.max(req.count ?? DEFAULT_COUNT, 0), MAX_COUNT);
   const offset = Math.max(req.offset ?? 0, 0);
@@ -42,7 +46,7 @@ export async function searchResources(c: Collections, req: SearchRequest, option
   const [total, docs] = await Promise.all([totalPromise, docsPromise]);
   const hasMore = docs.length > count;
   const page = hasMore ? docs.slice(0, count) : docs;
-  const included = await includes(c, req, page);
+  const included = await includes(database, req, page);
   return {
     resources: page.map((d) => d.res as Resource),
     included,
@@ -66,7 +70,9 @@ function validateIncludes(req: SearchRequest): void {
   }
 }
 
-async function includes(c: Collections, req: SearchRequest, page: Pick<ResourceDoc, '_id' | 'res' | 'sp'>[]): Promise<Resource[]> {
+async function includes(database: Database, req: SearchRequest, page: Pick<ResourceDoc, '_id' | 'res' | 'sp'>[]): Promise<Resource[]> {
+  const resources = database.c.resources;
+  const equalityOnly = database.idLookupsOnly;
   if (!page.length || (!req.include?.length && !req.revInclude?.length)) return [];
   const seen = new Set(page.map((d) => d._id));
   const out: Resource[] = [];
@@ -88,12 +94,13 @@ async function includes(c: Collections, req: SearchRequest, page: Pick<ResourceD
         if (v.includes('/') && isResourceType(type) && (!inc.targetType || inc.targetType === type)) refs.add(v);
       }
     }
-    if (refs.size) add(await c.resources.find({ _id: { $in: [...refs] }, deleted: false }, { projection: { res: 1 } }).limit(MAX_INCLUDED).toArray());
+    add((await findAnyOf(resources, equalityOnly, { deleted: false }, '_id', [...refs].slice(0, MAX_INCLUDED), { projection: { res: 1 } })) as Pick<ResourceDoc, '_id' | 'res'>[]);
   }
   const targets = page.map((d) => d._id);
   for (const rev of req.revInclude ?? []) {
-    const filter = { rt: rev.resourceType, deleted: false, [`sp.${rev.searchParam}`]: { $in: targets } };
-    add(await c.resources.find(filter, { projection: { res: 1 } }).limit(MAX_INCLUDED).toArray());
+    const keys = targets.map((t) => searchKey(rev.searchParam, t));
+    const found = await findAnyOf(resources, equalityOnly, { rt: rev.resourceType, deleted: false }, 'keys', keys, { projection: { res: 1 }, limit: MAX_INCLUDED });
+    add(found.slice(0, MAX_INCLUDED) as Pick<ResourceDoc, '_id' | 'res'>[]);
   }
   return out;
 }

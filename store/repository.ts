@@ -169,7 +169,7 @@ export class Repository {
   /** Searches with a parsed FHIR search request. */
   async search(_ctx: RequestContext, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
     assertResourceType(request.resourceType);
-    return searchResources(this.database.c, request, options);
+    return searchResources(this.database, request, options);
   }
 
   /**

@@ -5,8 +5,9 @@ import type { SearchParameter } from '@medplum/fhirtypes';
 import type { ResourceDoc } from '../schema/collections.ts';
 import { badRequest } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
-import { searchParamsFor } from '../schema/fhir-definitions.ts';
-import { normalizeString } from '../schema/search-index.ts';
+import { patientCompartmentParamsFor, searchParamsFor } from '../schema/fhir-definitions.ts';
+import { normalizeString, searchKey } from '../schema/search-index.ts';
+import { resourceKey } from '../schema/resource-id.ts';
 import { parseDateRange, type DateRange } from '../schema/search-dates.ts';
 
 /**
@@ -65,7 +66,7 @@ function prefixed(op: Filter['operator'], value: string): [Filter['operator'], s
 /** Translates a search request; unknown parameters fail with 400 unless `lenient`. */
 export function searchToMongo(req: SearchRequest, options: { lenient?: boolean; extra?: MongoFilter<ResourceDoc>[] } = {}): MongoSearch {
   const params = searchParamsFor(req.resourceType);
-  const and: MongoFilter<ResourceDoc>[] = [{ rt: req.resourceType, deleted: false }, ...(options.extra ?? [])];
+  const clauses: { clause: MongoFilter<ResourceDoc>; filter?: Filter }[] = (options.extra ?? []).map((clause) => ({ clause }));
   const ignored: string[] = [];
   for (const f of req.filters ?? []) {
     const clause = filterToMongo(req.resourceType, params, f);
@@ -76,7 +77,7 @@ export function searchToMongo(req: SearchRequest, options: { lenient?: boolean; 
       }
       fail(badRequest(`Unknown or unsupported search parameter "${f.code}" for ${req.resourceType}`, f.code));
     }
-    and.push(clause);
+    clauses.push({ clause, filter: f });
   }
   const sort: Record<string, 1 | -1> = {};
   for (const rule of req.sortRules ?? []) {
@@ -92,7 +93,44 @@ export function searchToMongo(req: SearchRequest, options: { lenient?: boolean; 
   }
   if (Object.keys(sort).length === 0) sort.lu = -1;
   sort._id = 1; // a total order, so pages neither repeat nor skip
-  return { filter: and.length === 1 ? (and[0] as MongoFilter<ResourceDoc>) : { $and: and }, sort, ignored };
+  return { filter: withTopLevelEqualities(req.resourceType, params, clauses), sort, ignored };
+}
+
+/**
+ * Builds the filter with its selective equalities as top-level scalar keys: the resource type,
+ * the patient compartment (`patients`) when the search names one Patient, and the most selective
+ * exact value as `_id` or `keys` (schema/search-index.ts). MongoDB serves these from compound
+ * indexes; the embedded store pushes only top-level scalar equalities down to its GIN indexes
+ * (see tools/ferretdb), never `$and`, `$in`, `$or` or ranges, which it checks on the rows found.
+ */
+function withTopLevelEqualities(resourceType: string, params: Record<string, SearchParameter>, clauses: { clause: MongoFilter<ResourceDoc>; filter?: Filter }[]): MongoFilter<ResourceDoc> {
+  const top: Record<string, unknown> = { rt: resourceType, deleted: false };
+  const compartment = new Set(patientCompartmentParamsFor(resourceType));
+  let patient: { id: string; index: number } | undefined;
+  let best: { field: '_id' | 'keys'; value: string; rank: number; index: number } | undefined;
+  clauses.forEach(({ filter: f }, index) => {
+    if (!f || f.operator !== 'eq') return;
+    const vs = values(f);
+    const v = vs[0];
+    if (vs.length !== 1 || v === undefined) return;
+    if (f.code === '_id') {
+      best = { field: '_id', value: resourceKey(resourceType, v), rank: 0, index };
+      return;
+    }
+    const param = params[f.code];
+    if (!param || !['token', 'reference', 'uri'].includes(param.type ?? '')) return;
+    const onlyPatients = param.target?.length === 1 && param.target[0] === 'Patient';
+    const patientId = v.startsWith('Patient/') ? v.slice('Patient/'.length) : onlyPatients && !v.includes('/') ? v : undefined;
+    if (compartment.has(f.code) && patientId && !patient) patient = { id: patientId, index };
+    // The compartment key already narrows to one patient: prefer another value for `keys`.
+    const rank = (f.code === 'identifier' ? 1 : param.type === 'reference' ? 2 : param.type === 'token' ? 3 : 4) + (patient?.index === index ? 10 : 0);
+    if (!best || rank < best.rank) best = { field: 'keys', value: searchKey(f.code, v), rank, index };
+  });
+  if (patient) top.patients = patient.id;
+  if (best) top[best.field] = best.value;
+  const rest = clauses.filter((_, i) => i !== best?.index).map((c) => c.clause);
+  if (rest.length) top.$and = rest;
+  return top as MongoFilter<ResourceDoc>;
 }
 
 function sortField(params: Record<string, SearchParameter>, code: string): string | undefined {

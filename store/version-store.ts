@@ -39,8 +39,8 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
   const vid = (put.previous?.vid ?? 0) + 1;
   const lastUpdated = put.now.toISOString();
   const res = put.resource ? ({ ...put.resource, id: put.id, meta: { ...put.resource.meta, versionId: String(vid), lastUpdated } } as Resource) : undefined;
-  const keys = res ? computeSearchKeys(res) : { sp: {}, so: {}, patients: put.previous?.patients ?? [] };
-  const doc: ResourceDoc = { _id: key, rt: put.type, id: put.id, vid, lu: put.now, deleted: !res, patients: keys.patients, sp: keys.sp, so: keys.so };
+  const keys = res ? computeSearchKeys(res) : { sp: {}, so: {}, patients: put.previous?.patients ?? [], keys: [] };
+  const doc: ResourceDoc = { _id: key, rt: put.type, id: put.id, vid, lu: put.now, deleted: !res, patients: keys.patients, keys: keys.keys, sp: keys.sp, so: keys.so };
   if (res) doc.res = res;
 
   await scope.beforeWrite?.({ key, newVid: vid, previous: put.previous });

@@ -11,7 +11,7 @@ declare module 'vitest' {
 }
 
 /**
- * Starts one embedded FerretDB for the whole run (unless MONGODB_URL points at a real MongoDB);
+ * Starts one embedded database for the whole run (unless MONGODB_URL points at a real MongoDB);
  * each test file then uses its own database on it, over TCP.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -21,7 +21,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return async () => {};
   }
   const dataDir = await mkdtemp(path.join(tmpdir(), 'idr-test-db-'));
-  const db = await startEmbeddedDb({ dataDir });
+  const db = await startEmbeddedDb({ dataDir, ...(process.env.IDR_CACHE_DIR ? { cacheDir: process.env.IDR_CACHE_DIR } : {}), ...(process.env.IDR_DB_LOG_LEVEL ? { logLevel: process.env.IDR_DB_LOG_LEVEL } : {}) });
   project.provide('mongoUrl', db.url);
   return async () => {
     await db.stop();

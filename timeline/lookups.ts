@@ -2,6 +2,8 @@ import type { DiagnosticReport, Resource } from '@medplum/fhirtypes';
 import type { Repository } from '../store/repository.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { parseFhirSearch } from '../store/search-to-mongo.ts';
+import { findAnyOf } from '../store/find-any-of.ts';
+import { IMAGING_STUDY_KEY, searchKey } from '../schema/search-index.ts';
 
 /** Read helpers the timeline views share: compartment searches through the Repository. */
 
@@ -18,14 +20,13 @@ export async function searchPatient<T extends Resource>(repo: Repository, ctx: R
 
 /**
  * The radiology reports linked to each of the given ImagingStudies ("ImagingStudy/id"), in one
- * query (R4 has no search parameter for DiagnosticReport.imagingStudy, so this reads the field).
+ * indexed query (R4 has no search parameter for DiagnosticReport.imagingStudy: IDR keeps its own key).
  */
 export async function reportsForStudies(repo: Repository, _ctx: RequestContext, studies: readonly string[]): Promise<Map<string, DiagnosticReport[]>> {
   const out = new Map<string, DiagnosticReport[]>(studies.map((s) => [s, []]));
   if (!studies.length) return out;
-  const docs = await repo.database.c.resources
-    .find({ rt: 'DiagnosticReport', deleted: false, 'res.imagingStudy.reference': { $in: [...studies] } }, { projection: { res: 1 } })
-    .toArray();
+  const keys = studies.map((s) => searchKey(IMAGING_STUDY_KEY, s));
+  const docs = await findAnyOf(repo.database.c.resources, repo.database.idLookupsOnly, { rt: 'DiagnosticReport', deleted: false }, 'keys', keys, { projection: { res: 1 } });
   for (const d of docs) {
     const r = d.res as DiagnosticReport;
     if (r.status === 'entered-in-error') continue;

@@ -4,6 +4,7 @@ import type { Database } from '../store/db.ts';
 import { COLLECTION_NAMES, type ResourceDoc } from '../schema/collections.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { timelineDocId, type TimelineDoc } from '../schema/timeline-event.ts';
+import { findAnyOf } from '../store/find-any-of.ts';
 import { buildTimelineEvents } from './map.ts';
 import { refKey } from './events.ts';
 import { afterCursor, decodeCursor, timelineMongoFilter, validateTimelineRequest, type TimelineFilter, type TimelinePageRequest } from './query.ts';
@@ -56,7 +57,7 @@ export class TimelineStore {
 
   /** The events anchored at the given resources (for the FHIR operation and GraphQL lookups). */
   async byAnchors(patient: string, anchors: string[]): Promise<TimelineDoc[]> {
-    return anchors.length ? this.events.find({ _id: { $in: anchors.map((a) => timelineDocId(patient, a)) } }).toArray() : [];
+    return findAnyOf(this.events, this.idLookupsOnly, {}, '_id', anchors.map((a) => timelineDocId(patient, a)));
   }
 
   /**
@@ -67,7 +68,7 @@ export class TimelineStore {
   async project(written: string[]): Promise<{ upserted: number; deleted: number }> {
     const touched = [...new Set(written.map((w) => refKey({ reference: w })).filter((k): k is string => !!k && !k.startsWith('Provenance/')))];
     if (!touched.length) return { upserted: 0, deleted: 0 };
-    const related = await this.events.find({ refs: { $in: touched } }, { projection: { refs: 1 } }).toArray();
+    const related = await findAnyOf(this.events, this.idLookupsOnly, {}, 'refs', touched, { projection: { refs: 1 } });
     const bag = new Set([...touched, ...related.flatMap((e) => e.refs)]);
     const docs = await this.load([...bag]);
     const more = referencedKeys(docs).filter((k) => !bag.has(k));
@@ -81,7 +82,7 @@ export class TimelineStore {
     const patientsOf = new Map(live.map((d) => [d._id, d.patients]));
     const next: TimelineDoc[] = built.flatMap((e) => (patientsOf.get(e.anchor) ?? []).map((patient) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient })));
     const keep = new Set(next.map((d) => d._id));
-    const existing = await this.events.find({ refs: { $in: [...bag] } }, { projection: { anchor: 1, source: 1 } }).toArray();
+    const existing = await findAnyOf(this.events, this.idLookupsOnly, {}, 'refs', [...bag], { projection: { anchor: 1, source: 1 } });
     const stale = existing.filter((e) => bag.has(e.anchor) && !keep.has(e._id)).map((e) => e._id);
     // An event re-derived only because a related resource changed keeps the source it had, when
     // this write brought no Provenance of its own for it (FerretDB path of provenanceFor).
@@ -91,7 +92,7 @@ export class TimelineStore {
       if (!d.source && prev) d.source = prev;
     }
     const ops: AnyBulkWriteOperation<TimelineDoc>[] = next.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } }));
-    if (stale.length) ops.push({ deleteMany: { filter: { _id: { $in: stale } } } });
+    for (const id of stale) ops.push({ deleteOne: { filter: { _id: id } } });
     if (ops.length) await this.events.bulkWrite(ops, { ordered: false });
     return { upserted: next.length, deleted: stale.length };
   }

@@ -75,7 +75,8 @@ export function timelineMongoFilter(patient: string, f: TimelineFilter): Filter<
 
 /** Adds "strictly after the cursor" to a filter. */
 export function afterCursor(patient: string, q: Filter<TimelineDoc>, c: Cursor): Filter<TimelineDoc> {
-  return { $and: [q, { $or: [{ time: { $lt: c.time } }, { time: c.time, _id: { $lt: timelineDocId(patient, c.anchor) } }] }] } as Filter<TimelineDoc>;
+  // `patient` stays a top-level equality (the embedded store's index serves only those).
+  return { ...q, $and: [{ $or: [{ time: { $lt: c.time } }, { time: c.time, _id: { $lt: timelineDocId(patient, c.anchor) } }] }] } as Filter<TimelineDoc>;
 }
 
 /** The same filter as a predicate, for events computed on read. */

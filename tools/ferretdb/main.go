@@ -1,5 +1,7 @@
-// Command ferretdb starts an embedded FerretDB 1.24 (SQLite backend) for IDR's demo and tests,
-// with the `_id` lookup index FerretDB's SQLite backend lacks (see idindex.go).
+// Command ferretdb starts IDR's embedded database for the demo and tests: a PostgreSQL cluster
+// (postgres.go) with FerretDB 1.24 in front of it speaking the MongoDB wire protocol, and the GIN
+// indexes that let PostgreSQL answer FerretDB's pushed-down equalities from an index
+// (ginindex.go).
 //
 // It listens on a loopback TCP port (0 picks a free one), prints one line
 // "READY <mongodb-uri>" on stdout once the listener accepts connections, and stops when
@@ -24,23 +26,25 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on")
-	dataDir := flag.String("data", "data/ferretdb", "directory for the SQLite databases")
+	dataDir := flag.String("data", "data/db", "directory for the database files")
+	pgBin := flag.String("pg-bin", "", "directory of PostgreSQL's server binaries (default: newest /usr/lib/postgresql/*/bin)")
+	gin := flag.String("gin", "", "GIN-indexed keys per collection besides _id: \"coll=k1,k2;coll2=k3\"")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
 	watchStdin := flag.Bool("watch-stdin", true, "exit when standard input closes")
 	flag.Parse()
 
-	if err := run(*listen, *dataDir, *logLevel, *watchStdin); err != nil {
+	if err := run(*listen, *dataDir, *pgBin, *gin, *logLevel, *watchStdin); err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, dataDir, logLevel string, watchStdin bool) error {
+func run(listen, dataDir, pgBin, gin, logLevel string, watchStdin bool) error {
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return fmt.Errorf("data directory %q: %w", dataDir, err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return fmt.Errorf("data directory %q: %w", abs, err)
 	}
 
@@ -50,18 +54,33 @@ func run(listen, dataDir, logLevel string, watchStdin bool) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
-	})
+	spec, err := parseGinSpec(gin)
+	if err != nil {
+		return err
+	}
+	binDir, err := pgBinDir(pgBin)
 	if err != nil {
 		return err
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	pg, err := startPostgres(ctx, abs, binDir, logger)
+	if err != nil {
+		return err
+	}
+	defer pg.stop()
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:      ferretdb.ListenerConfig{TCP: listen},
+		Logger:        logger,
+		Handler:       "postgresql",
+		PostgreSQLURL: pg.url(),
+	})
+	if err != nil {
+		return err
+	}
 
 	if watchStdin {
 		go func() {
@@ -72,7 +91,14 @@ func run(listen, dataDir, logLevel string, watchStdin bool) error {
 
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
-	go watchIDIndexes(ctx, abs, 500*time.Millisecond, logger)
+	indexesReady := make(chan struct{})
+	go watchGinIndexes(ctx, pg.url(), spec, 200*time.Millisecond, indexesReady, logger)
+	go func() {
+		// The database is gone: stop, so the parent sees it instead of answering errors.
+		<-pg.exited
+		logger.Error("PostgreSQL stopped")
+		stop()
+	}()
 
 	// MongoDBURI is only valid once the listener is bound; poll briefly for it.
 	deadline := time.Now().Add(30 * time.Second)
@@ -83,6 +109,10 @@ func run(listen, dataDir, logLevel string, watchStdin bool) error {
 		default:
 		}
 		if uri := safeURI(f); uri != "" {
+			select {
+			case <-indexesReady:
+			case <-time.After(10 * time.Second):
+			}
 			fmt.Printf("READY %s\n", uri)
 			break
 		}
