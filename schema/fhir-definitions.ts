@@ -66,21 +66,25 @@ interface ValueSetInclude {
   filter?: unknown[];
   valueSet?: string[];
 }
-let valueSetCodes: Map<string, Set<string> | undefined> | undefined;
+/** The codes of a ValueSet, by code system URI. */
+export type ValueSetCodings = ReadonlyMap<string, ReadonlySet<string>>;
+let valueSetIndex: Map<string, ValueSetCodings | undefined> | undefined;
 
 /**
- * The codes of an R4 ValueSet (by canonical URL, "|version" allowed) when they can be listed from
- * the base definitions alone (explicit concepts, or whole complete CodeSystems); undefined when
- * they cannot (filters, external systems such as BCP 47 or MIME types), i.e. "do not check".
- * See: https://hl7.org/fhir/R4/terminologies.html#required
+ * The codes of an R4 ValueSet (by canonical URL, "|version" allowed), grouped by code system, when
+ * they can be listed from the base definitions alone (explicit concepts, or whole complete
+ * CodeSystems); undefined when they cannot (filters, external systems such as BCP 47 or MIME
+ * types), i.e. "do not check". See: https://hl7.org/fhir/R4/terminologies.html#required
  */
-export function valueSetCodesFor(url: string): Set<string> | undefined {
-  if (!valueSetCodes) valueSetCodes = indexValueSets();
-  return valueSetCodes.get(url.split('|')[0] as string);
+export function valueSetCodingsFor(url: string): ValueSetCodings | undefined {
+  if (!valueSetIndex) valueSetIndex = indexValueSets();
+  return valueSetIndex.get(url.split('|')[0] as string);
 }
 
-function indexValueSets(): Map<string, Set<string> | undefined> {
-  const bundle = readJson('fhir/r4/valuesets.json') as { entry: { resource: { resourceType: string; url: string; content?: string; concept?: Concept[]; compose?: { include?: ValueSetInclude[]; exclude?: unknown[] } } }[] };
+type DefinitionEntry = { resource: { resourceType: string; url: string; content?: string; concept?: Concept[]; compose?: { include?: ValueSetInclude[]; exclude?: unknown[] } } };
+
+function indexValueSets(): Map<string, ValueSetCodings | undefined> {
+  const entries = (['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json', 'fhir/r4/v2-tables.json'] as const).flatMap((file) => (readJson(file) as { entry: DefinitionEntry[] }).entry);
   const systems = new Map<string, Set<string>>();
   const flatten = (concepts: Concept[] = [], out = new Set<string>()): Set<string> => {
     for (const c of concepts) {
@@ -89,22 +93,24 @@ function indexValueSets(): Map<string, Set<string> | undefined> {
     }
     return out;
   };
-  for (const { resource } of bundle.entry) {
-    if (resource.resourceType === 'CodeSystem' && resource.content === 'complete') systems.set(resource.url, flatten(resource.concept));
+  for (const { resource } of entries) {
+    if (resource.resourceType === 'CodeSystem' && resource.content === 'complete' && !systems.has(resource.url)) systems.set(resource.url, flatten(resource.concept));
   }
-  const out = new Map<string, Set<string> | undefined>();
-  for (const { resource } of bundle.entry) {
-    if (resource.resourceType !== 'ValueSet') continue;
-    let codes: Set<string> | undefined = new Set<string>();
+  const out = new Map<string, ValueSetCodings | undefined>();
+  for (const { resource } of entries) {
+    if (resource.resourceType !== 'ValueSet' || out.has(resource.url)) continue;
+    let codings: Map<string, Set<string>> | undefined = new Map();
     for (const inc of resource.compose?.include ?? []) {
       const listed = inc.concept?.map((c) => c.code) ?? (inc.system && !inc.filter?.length && !inc.valueSet?.length ? systems.get(inc.system) : undefined);
-      if (!listed || resource.compose?.exclude?.length) {
-        codes = undefined;
+      if (!listed || !inc.system || resource.compose?.exclude?.length) {
+        codings = undefined;
         break;
       }
+      const codes = codings.get(inc.system) ?? new Set<string>();
       for (const c of listed) codes.add(c);
+      codings.set(inc.system, codes);
     }
-    out.set(resource.url, codes?.size ? codes : undefined);
+    out.set(resource.url, codings?.size ? codings : undefined);
   }
   return out;
 }
@@ -131,10 +137,26 @@ export function patientCompartmentParamsFor(resourceType: string): string[] {
   return patientCompartmentParams.get(resourceType) ?? [];
 }
 
-/** The R4 search parameters of a resource type, by code. */
+/** The elements of R4's Meta; @medplum/core also gives every type `_compartment` and `_project` on Meta elements of its own. */
+const R4_META_ELEMENTS = new Set(['versionId', 'lastUpdated', 'source', 'profile', 'security', 'tag']);
+const r4SearchParams = new Map<string, Record<string, SearchParameter>>();
+
+/** The R4 search parameters of a resource type, by code (without Medplum's own, which R4 data never has). */
 export function searchParamsFor(resourceType: string): Record<string, SearchParameter> {
   loadFhirDefinitions();
-  return getSearchParameters(resourceType) ?? {};
+  let params = r4SearchParams.get(resourceType);
+  if (!params) {
+    const all = getSearchParameters(resourceType) ?? {};
+    const metaElement = (p: SearchParameter): string | undefined => /^[A-Za-z]+\.meta\.([A-Za-z]+)$/.exec(p.expression ?? '')?.[1];
+    params = Object.fromEntries(
+      Object.entries(all).filter(([, p]) => {
+        const m = metaElement(p);
+        return m === undefined || R4_META_ELEMENTS.has(m);
+      }),
+    );
+    r4SearchParams.set(resourceType, params);
+  }
+  return params;
 }
 
 /**

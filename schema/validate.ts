@@ -2,7 +2,10 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError as MedplumOutcomeError, validateResource, type TypedValueWithPath } from '@medplum/core';
 import { badRequest, notFound } from '@medplum/core';
 import { fail, invalidResource, withText } from './outcomes.ts';
-import { isResourceType, loadFhirDefinitions, valueSetCodesFor } from './fhir-definitions.ts';
+import { isResourceType, loadFhirDefinitions } from './fhir-definitions.ts';
+import { requiredBindingIssues } from './binding-checks.ts';
+import { resourceNarrativeIssues } from './narrative.ts';
+import { valueIssues, withoutBase64WhitespaceIssues } from './value-checks.ts';
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -17,8 +20,9 @@ export function assertResourceType(type: string): void {
 }
 
 /**
- * Validates a resource against the R4 base definitions with @medplum/core; throws a 400 with
- * every issue found (each with its FHIRPath expression).
+ * Validates a resource against the R4 base definitions with @medplum/core, plus what it leaves
+ * out: required bindings, the narrative rules, UCUM codes and OIDs; throws a 400 with every issue
+ * found (each with its FHIRPath expression).
  */
 export function assertValidResource(resource: unknown): asserts resource is Resource {
   loadFhirDefinitions();
@@ -31,7 +35,7 @@ export function assertValidResource(resource: unknown): asserts resource is Reso
   let issues: OperationOutcomeIssue[];
   const tokens: Record<string, TypedValueWithPath[]> = {};
   try {
-    issues = [...validateResource(resource as Resource, { collect: { tokens } }), ...requiredCodeIssues(tokens)];
+    issues = validateResource(resource as Resource, { collect: { tokens } });
   } catch (err) {
     if (err instanceof MedplumOutcomeError) {
       issues = err.outcome.issue ?? [];
@@ -42,23 +46,7 @@ export function assertValidResource(resource: unknown): asserts resource is Reso
       throw err;
     }
   }
+  issues = [...withoutBase64WhitespaceIssues(resource, issues), ...requiredBindingIssues(tokens), ...resourceNarrativeIssues(resource), ...valueIssues(resource)];
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length) fail(invalidResource(errors));
-}
-
-/**
- * Medplum's validator only collects values bound to a required ValueSet (it leaves checking them
- * to a terminology service): check the `code` values whose ValueSet the base definitions list.
- */
-function requiredCodeIssues(tokens: Record<string, TypedValueWithPath[]>): OperationOutcomeIssue[] {
-  const issues: OperationOutcomeIssue[] = [];
-  for (const [url, values] of Object.entries(tokens)) {
-    const codes = valueSetCodesFor(url);
-    if (!codes) continue;
-    for (const v of values) {
-      if (v.type !== 'code' || typeof v.value !== 'string' || codes.has(v.value)) continue;
-      issues.push({ severity: 'error', code: 'code-invalid', details: { text: `Value "${v.value}" is not in the required value set ${url.split('|')[0]}` }, expression: [v.path] });
-    }
-  }
-  return issues;
 }
