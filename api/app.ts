@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Services } from './services.ts';
 import { requestContext } from './http/context.ts';
+import { accessLog } from './logger.ts';
+import { sendLandingPage, wantsLandingPage, type LandingInfo } from './landing.ts';
 import { errorHandler, notFoundHandler, sendOutcome } from './http/errors.ts';
 import { fhirRouter } from './fhir/routes.ts';
 import { graphqlHandler } from './graphql/handler.ts';
@@ -20,14 +22,19 @@ export function createApp(services: Services, baseUrl: string): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.set('env', services.config.NODE_ENV);
+  // No automatic body-hash ETags: FHIR reads set W/"versionId" themselves; errors and searches have none.
+  app.set('etag', false);
   app.use(requestContext);
-  app.use((req, res, next) => {
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      services.logger.info({ requestId: res.locals.ctx?.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 }, 'request');
-    });
-    next();
-  });
+  app.use(accessLog(services.logger));
+  const landing: LandingInfo = {
+    baseUrl,
+    version: VERSION,
+    graphiql: services.config.NODE_ENV === 'development',
+    ...(typeof services.config.IDR_MLLP_PORT === 'number' && services.config.IDR_MLLP_PORT > 0 ? { mllpPort: services.config.IDR_MLLP_PORT } : {}),
+  };
+  app.get('/', (_req, res) => sendLandingPage(res, landing));
+  app.get('/fhir', (req, res, next) => (wantsLandingPage(req) ? sendLandingPage(res, landing) : next()));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', version: VERSION });
   });

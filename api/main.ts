@@ -18,10 +18,11 @@ async function main(): Promise<void> {
   const { logger } = server.services;
   const lines = [
     `IDR is running (${server.services.embedded ? `embedded FerretDB; data in ${config.IDR_DATA_DIR}` : 'MongoDB at MONGODB_URL'})`,
+    `  Start page           ${server.url}/`,
     `  FHIR R4 API          ${server.url}/fhir`,
     `  CapabilityStatement  ${server.url}/fhir/metadata`,
     `  Patients             ${server.url}/fhir/Patient`,
-    `  GraphQL              ${server.url}/graphql`,
+    `  GraphQL              ${server.url}/graphql${config.NODE_ENV === 'development' ? ' (GraphiQL in the browser)' : ''}`,
     `  HL7 v2 over HTTP     POST ${server.url}/ingest/hl7v2`,
     ...(server.mllpPort !== undefined ? [`  HL7 v2 over MLLP     ${config.HOST}:${server.mllpPort}`] : []),
     `  DICOM / DICOMweb     POST ${server.url}/ingest/dicom   POST ${server.url}/ingest/dicomweb`,
