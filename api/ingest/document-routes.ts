@@ -12,7 +12,8 @@ const METADATA_FIELDS = ['type', 'date', 'author', 'custodian', 'title'] as cons
  * POST /documents: one letter or report as the raw body, its Content-Type saying what it is
  * (application/pdf, text/plain, application/xml or application/hl7-cda+xml for C-CDA,
  * x-application/hl7-v2+er7 for an MDM message), metadata as query parameters:
- * `patient=<system>|<value>` (required except for MDM), `type` (LOINC code or referral,
+ * `patient=<system>|<value>` (required for PDF and text; a C-CDA names its patient in recordTarget
+ * and an MDM message in PID: there it may be given and must agree), `type` (LOINC code or referral,
  * discharge, consult, mdt, pathology, radiology, progress), `date` (YYYY-MM-DD or a dateTime with
  * offset), `author`, `custodian`, `title`, `filename`.
  * The body is streamed into the inbox first (bounded memory); then it is processed. Missing or

@@ -1,5 +1,5 @@
 import type { Bundle, Identifier, Patient, Reference, Resource } from '@medplum/fhirtypes';
-import type { EntryCollector } from '../hl7v2/bundle.ts';
+import { identifierValue, type EntryCollector } from '../hl7v2/bundle.ts';
 import { DOC_SYSTEMS } from './constants.ts';
 
 /** Clinical resources taken over from @medplum/ccda's conversion; the rest (Practitioner, Composition...) is not. */
@@ -35,12 +35,13 @@ function rewrite(value: unknown, subject: Reference<Patient>, fullUrls: Map<stri
 }
 
 /**
- * Adds the clinical resources of a converted C-CDA Bundle as conditional updates. Identity: the
- * resource's own identifier; else its converted id when that id comes from the document (a C-CDA
- * entry id, stable across versions); else `<document sha256 prefix>/<type>/<n>`. Returns what was
- * kept and a list of what was left out.
+ * Adds the clinical resources of a converted C-CDA Bundle as conditional updates. Identity, always
+ * under the patient scope (documents of other patients reuse entry ids): the resource's own
+ * identifier; else its converted id when that id comes from the document (a C-CDA entry id, stable
+ * across versions); else `<document sha256 prefix>/<type>/<n>`. The entry's own identifiers are
+ * kept after the key. Returns what was kept and a list of what was left out.
  */
-export function addConvertedEntries(converted: Bundle, xml: string, docHash: string, subject: Reference<Patient>, entries: EntryCollector): { kept: number; skipped: string[] } {
+export function addConvertedEntries(converted: Bundle, xml: string, docHash: string, scope: string, subject: Reference<Patient>, entries: EntryCollector): { kept: number; skipped: string[] } {
   const resources = (converted.entry ?? []).map((e) => e.resource).filter((r): r is Resource => !!r);
   const kept = resources.filter((r) => KEPT_TYPES.has(r.resourceType));
   const skipped = new Map<string, number>();
@@ -53,9 +54,10 @@ export function addConvertedEntries(converted: Bundle, xml: string, docHash: str
     const own = (r as { identifier?: Identifier[] }).identifier?.find((i) => i.system && i.value);
     const n = (counts.get(r.resourceType) ?? 0) + 1;
     counts.set(r.resourceType, n);
-    const key = own ?? (r.id && xml.includes(r.id)
-      ? { system: DOC_SYSTEMS.ccdaEntry, value: `${r.resourceType}/${r.id}` }
-      : { system: DOC_SYSTEMS.ccdaEntry, value: `${docHash.slice(0, 16)}/${r.resourceType}/${n}` });
+    const parts = own
+      ? [r.resourceType, own.system as string, own.value as string]
+      : r.id && xml.includes(r.id) ? [r.resourceType, r.id] : [docHash.slice(0, 16), r.resourceType, String(n)];
+    const key: Identifier = { system: DOC_SYSTEMS.ccdaEntry, value: identifierValue(scope, ...parts) };
     keys.set(r, key);
   }
   // Two passes: first reserve every fullUrl, so references between kept resources resolve.

@@ -7,6 +7,8 @@ import { addConvertedEntries } from './ccda-entries.ts';
 import { documentText, narrativeText } from './ccda-text.ts';
 import { DOC_SYSTEMS } from './constants.ts';
 import { xmlRootName } from './detect.ts';
+import { sha256Hex } from './hash.ts';
+import { patientScope } from '../hl7v2/patient-scope.ts';
 import { buildDocumentReference } from './document-reference.ts';
 
 /** The C-CDA result: AdapterOutput, the narrative text, and the patient ids found in recordTarget. */
@@ -91,6 +93,7 @@ export function ccdaToBundle(xml: string, ctx: AdapterContext): CcdaOutput {
   const entries = new EntryCollector(ctx);
   const { patient, ids } = patientOf(ccda, ctx);
   const subject: Reference<Patient> = entries.add(patient, ids[0] as Identifier);
+  const scope = patientScope(ids[0] as Identifier);
 
   const doc = ccda as unknown as Obj;
   const code = doc.code as Obj | undefined;
@@ -117,7 +120,7 @@ export function ccdaToBundle(xml: string, ctx: AdapterContext): CcdaOutput {
   const date = time(effective, 'ClinicalDocument/effectiveTime', warnings, true);
   const creation = time(effective, 'ClinicalDocument/effectiveTime', [], false);
   const { resource, key } = buildDocumentReference({
-    subject, bytes, contentType: 'application/xml', text, identifiers,
+    subject, scope, bytes, contentType: 'application/xml', text, identifiers,
     ...(type ? { type } : {}), ...(date ? { date } : {}), ...(creation ? { creation } : {}),
     ...(authorName ? { author: [{ display: authorName }] } : {}), ...(custodian ? { custodian } : {}), ...(title ? { title } : {}),
   });
@@ -130,7 +133,7 @@ export function ccdaToBundle(xml: string, ctx: AdapterContext): CcdaOutput {
     warnings.push(`C-CDA structured entries not converted (@medplum/ccda: ${(err as Error).message}); the document and its narrative text are kept`);
   }
   if (converted) {
-    const { kept, skipped } = addConvertedEntries(converted, xml, key.value as string, subject, entries);
+    const { kept, skipped } = addConvertedEntries(converted, xml, sha256Hex(bytes), scope, subject, entries);
     if (kept === 0) warnings.push('no structured entries converted');
     if (skipped.length) warnings.push(`converted but not kept (they stay in the document text): ${skipped.join(', ')}`);
   }

@@ -1,15 +1,24 @@
 /** URIs, codes and fixed values the document adapters write into FHIR resources. */
 
 /** Version of the document adapters, recorded in Provenance by the pipeline. Bump on any mapping change. */
-export const DOCUMENT_ADAPTER_VERSION = 'documents/1.0.0';
+export const DOCUMENT_ADAPTER_VERSION = 'documents/2.0.0';
 
 /** Identifier and code systems. */
 export const DOC_SYSTEMS = {
-  /** DocumentReference identity: SHA-256 (hex) of the original bytes, so identical content is one document. */
+  /** SHA-256 (hex) of a document's original bytes, kept on every DocumentReference. */
   sha256: 'urn:idr:document:sha256',
+  /**
+   * DocumentReference identity (the conditional update's key): `<patient scope>/sha256/<hex>` (the
+   * same bytes for the same patient are one document), or `<patient scope>/hl7v2/<TXA-12 value>`.
+   */
+  documentKey: 'urn:idr:document:key',
   /** HL7 v2 TXA-12 unique document number, value `<namespace or MSH-3>/<id>`. */
   hl7v2Document: 'urn:idr:hl7v2:document',
-  /** Resources converted from C-CDA entries without an identifier: value `<document sha256 prefix>/<type>/<n>`. */
+  /**
+   * Identity of a resource converted from a C-CDA entry, always scoped by the patient:
+   * `<patient scope>/<type>/<entry identifier system>/<value>`, else `<patient scope>/<type>/<entry id>`,
+   * else `<patient scope>/<document sha256 prefix>/<type>/<n>`.
+   */
   ccdaEntry: 'urn:idr:ccda:entry',
   /** Accession number, shared with the DICOM adapter (ImagingStudy.identifier). */
   accession: 'urn:idr:accession',

@@ -1,10 +1,15 @@
 import type { Attachment, CodeableConcept, DocumentReference, Identifier, Patient, Reference } from '@medplum/fhirtypes';
 import { CLINICAL_NOTE_CATEGORY, DOC_SYSTEMS, TEXT_CONTENT_TYPE } from './constants.ts';
 import { sha1Base64, sha256Hex } from './hash.ts';
+import { identifierValue } from '../hl7v2/bundle.ts';
 
 /** What every document path (upload, C-CDA, MDM) knows about one document. */
 export interface DocumentFacts {
   subject: Reference<Patient>;
+  /** The patient scope (patientScope of the Patient's key identifier): every document identity starts with it. */
+  scope: string;
+  /** What identifies the document within the patient's record, e.g. ['hl7v2', '<TXA-12 value>']; default ['sha256', '<hex of the bytes>']. */
+  identity?: string[];
   /** The original bytes: described (size, hash), never inlined; the pipeline stores them and sets attachment.url. */
   bytes: Uint8Array;
   contentType: string;
@@ -38,12 +43,14 @@ export function textAttachment(text: string, title: string): Attachment {
 }
 
 /**
- * One DocumentReference: status current, docStatus, type, category clinical-note, date, author,
+ * One DocumentReference, identified (key) by the patient scope and `identity` (default: the SHA-256
+ * of the bytes), so the same document filed for two patients stays two documents: status current, docStatus, type, category clinical-note, date, author,
  * custodian, subject; content[0] describes the original (size, SHA-1 hash, title, creation, no
  * data), content[1] carries the extracted text inline. See: https://hl7.org/fhir/R4/documentreference.html
  */
 export function buildDocumentReference(f: DocumentFacts): { resource: DocumentReference; key: Identifier } {
-  const key = contentIdentifier(f.bytes);
+  const sha = contentIdentifier(f.bytes);
+  const key: Identifier = { system: DOC_SYSTEMS.documentKey, value: identifierValue(f.scope, ...(f.identity ?? ['sha256', sha.value as string])) };
   const original: Attachment = { contentType: f.contentType, size: f.bytes.length, hash: sha1Base64(f.bytes) };
   if (f.title) original.title = f.title;
   if (f.creation) original.creation = f.creation;
@@ -52,7 +59,7 @@ export function buildDocumentReference(f: DocumentFacts): { resource: DocumentRe
   for (const a of f.attachments ?? []) content.push({ attachment: a });
   const doc: DocumentReference = {
     resourceType: 'DocumentReference',
-    identifier: [key, ...(f.identifiers ?? [])],
+    identifier: [key, sha, ...(f.identifiers ?? [])],
     status: 'current',
     docStatus: f.docStatus ?? 'final',
     category: [{ coding: [{ ...CLINICAL_NOTE_CATEGORY }] }],

@@ -1,3 +1,4 @@
+import { patientScope } from '../hl7v2/patient-scope.ts';
 import { createHash } from 'node:crypto';
 import type { DocumentReference, Patient } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +17,8 @@ describe('documentToBundle', () => {
     expect(out.text).toContain('neoadjuvant systemic therapy');
     const [doc] = resources<DocumentReference>(out.bundle, 'DocumentReference');
     const sha256 = createHash('sha256').update(pdf).digest('hex');
-    expect(doc?.identifier?.[0]).toEqual({ system: 'urn:idr:document:sha256', value: sha256 });
+    const key = `${patientScope(patientIdentifier)}/sha256/${sha256}`;
+    expect(doc?.identifier?.slice(0, 2)).toEqual([{ system: 'urn:idr:document:key', value: key }, { system: 'urn:idr:document:sha256', value: sha256 }]);
     expect(doc).toMatchObject({
       status: 'current', docStatus: 'final', date: '2024-03-04T00:00:00+01:00',
       type: { coding: [{ system: 'http://loinc.org', code: '57133-1', display: 'Referral note' }] },
@@ -31,7 +33,7 @@ describe('documentToBundle', () => {
     expect(decode(text?.data)).toBe(out.text);
     expect(resolve<Patient>(out.bundle, doc?.subject?.reference).identifier).toEqual([patientIdentifier]);
     const urls = (out.bundle.entry ?? []).map((e) => e.request?.url);
-    expect(urls).toEqual([`Patient?identifier=${BSN}|999911120`, `DocumentReference?identifier=urn:idr:document:sha256|${sha256}`]);
+    expect(urls).toEqual([`Patient?identifier=${BSN}|999911120`, `DocumentReference?identifier=urn:idr:document:key|${key}`]);
     expect((out.bundle.entry ?? []).every((e) => e.request?.method === 'PUT' && e.fullUrl?.startsWith('urn:uuid:') && !e.resource?.id)).toBe(true);
   });
 

@@ -8,13 +8,14 @@ import { detectDocumentKind, hasPdfHeader, isText } from './detect.ts';
 import { buildDocumentReference } from './document-reference.ts';
 import { documentType, parseMetadata, type DocumentMetadata } from './metadata.ts';
 import { pdfToText } from './pdf-text.ts';
+import { patientScope } from '../hl7v2/patient-scope.ts';
 
 /** An uploaded document with its metadata (see README for the HTTP form). */
 export interface DocumentInput {
   bytes: Uint8Array;
   contentType: string;
   filename?: string;
-  /** Validated with zod: patientIdentifier { system, value } is required; type, date, author, custodian, title are optional. */
+  /** Validated with zod: patientIdentifier { system, value } (required for PDF and text), type, date, author, custodian, title. */
   metadata: unknown;
 }
 
@@ -46,8 +47,9 @@ function checkContentType(contentType: string, bytes: Uint8Array): void {
 }
 
 /**
- * An uploaded letter or report (PDF, plain text or C-CDA XML) plus metadata -> Patient (conditional
- * on metadata.patientIdentifier) and one DocumentReference keyed by the SHA-256 of the bytes.
+ * An uploaded letter or report (PDF, plain text or C-CDA XML) plus metadata -> Patient (a C-CDA
+ * names its own in recordTarget; PDF and text need metadata.patientIdentifier) and one
+ * DocumentReference keyed by the patient scope and the SHA-256 of the bytes.
  * The bytes are described, not inlined; the extracted text is content[1] and is returned as `text`.
  */
 export async function documentToBundle(input: DocumentInput, ctx: AdapterContext): Promise<DocumentOutput> {
@@ -59,6 +61,9 @@ export async function documentToBundle(input: DocumentInput, ctx: AdapterContext
   }
   checkContentType(contentType, input.bytes);
   if (XML_TYPES.has(contentType)) return ccdaUpload(input, meta, ctx);
+  if (!meta.patientIdentifier) {
+    throw new AdapterError('metadata.patientIdentifier', 'is required for a PDF or text document, which does not name its patient (patient=<system>|<value>)');
+  }
 
   const warnings: string[] = [];
   let text: string;
@@ -82,7 +87,7 @@ export async function documentToBundle(input: DocumentInput, ctx: AdapterContext
   const patientKey = { system: meta.patientIdentifier.system, value: meta.patientIdentifier.value };
   const subject = entries.add<Patient>({ resourceType: 'Patient', identifier: [patientKey] }, patientKey);
   const { resource, key } = buildDocumentReference({
-    subject, bytes: input.bytes, contentType: input.contentType, text,
+    subject, scope: patientScope(patientKey), bytes: input.bytes, contentType: input.contentType, text,
     ...(type ? { type } : {}), ...(instantOf(meta.date ?? creation) ? { date: instantOf(meta.date ?? creation) as string } : {}),
     ...(creation ? { creation } : {}), ...(author ? { author: [{ display: author }] } : {}),
     ...(meta.custodian ? { custodian: meta.custodian } : {}), ...(title ? { title } : {}),
@@ -92,12 +97,16 @@ export async function documentToBundle(input: DocumentInput, ctx: AdapterContext
   return { bundle, kind: contentType === 'application/pdf' ? 'PDF document' : 'text document', warnings, text };
 }
 
-/** A C-CDA upload: mapped from the document itself; the metadata patient must be one of its recordTarget ids. */
+/**
+ * A C-CDA upload: the patient is the document's recordTarget. Metadata may name the patient too
+ * (then it must be one of the recordTarget ids: a contradiction is refused, never filed under
+ * either patient).
+ */
 function ccdaUpload(input: DocumentInput, meta: DocumentMetadata, ctx: AdapterContext): DocumentOutput {
   const out = ccdaToBundle(utf8.decode(input.bytes), ctx);
   const ids = out.patientIdentifiers;
   const p = meta.patientIdentifier;
-  if (!ids.some((i) => i.system === p.system && i.value === p.value)) {
+  if (p && !ids.some((i) => i.system === p.system && i.value === p.value)) {
     const found = ids.map((i) => `${i.system}|${i.value}`).join(', ');
     throw new AdapterError('metadata.patientIdentifier', `${p.system}|${p.value} is not a patient id of this C-CDA document (recordTarget ids: ${found})`);
   }

@@ -1,3 +1,4 @@
+import { patientScope } from '../hl7v2/patient-scope.ts';
 import type { DiagnosticReport, DocumentReference, Patient } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { resolve, resources, testContext } from '../hl7v2/testing.ts';
@@ -32,10 +33,11 @@ describe('mdmToBundle', () => {
     expect(decode(report?.presentedForm?.[0]?.data)).toBe(out.text);
     const patient = resolve<Patient>(out.bundle, report?.subject?.reference);
     expect(patient.identifier?.[0]).toEqual({ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999911120', type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'NNNLD' }] } });
+    const scope = patientScope({ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999911120' });
     expect((out.bundle.entry ?? []).map((e) => e.request?.url)).toEqual([
       'Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|999911120',
-      'DocumentReference?identifier=urn:idr:hl7v2:document|RIS/RAD-DOC-777',
-      'DiagnosticReport?identifier=urn:idr:hl7v2:document|RIS/RAD-DOC-777',
+      `DocumentReference?identifier=urn:idr:document:key|${scope}/hl7v2/RIS/RAD-DOC-777`,
+      `DiagnosticReport?identifier=urn:idr:document:key|${scope}/hl7v2/RIS/RAD-DOC-777`,
     ]);
   });
 

@@ -10,6 +10,7 @@ import { AdapterError, type AdapterContext, type AdapterOutput } from '../types.
 import { DOC_SYSTEMS, TXA_DOCUMENT_TYPES } from './constants.ts';
 import { buildDocumentReference, textAttachment } from './document-reference.ts';
 import { sha1Base64 } from './hash.ts';
+import { patientScope } from '../hl7v2/patient-scope.ts';
 import { kindType } from './metadata.ts';
 
 /** Options of the MDM adapter. */
@@ -120,6 +121,7 @@ export function mdmToBundle(raw: string, ctx: AdapterContext, options: MdmOption
   const entries = new EntryCollector(ctx);
   const { patient, key: patientKey } = mapPatient(pid, ctx, dates);
   const subject = entries.add(patient, patientKey);
+  const scope = patientScope(patientKey);
   const docNumber = txa.get(12, 1);
   const identifiers: Identifier[] = docNumber ? [{ system: DOC_SYSTEMS.hl7v2Document, value: identifierValue(txa.get(12, 2) || msh.get(3, 1), docNumber) }] : [];
   const txaType = txa.get(2).toUpperCase();
@@ -137,18 +139,21 @@ export function mdmToBundle(raw: string, ctx: AdapterContext, options: MdmOption
   const status = docStatus(txa, trigger);
   // The DocumentReference describes the document text (its hash is the identity); ED content is inline.
   const { resource, key } = buildDocumentReference({
-    subject, bytes, contentType: 'text/plain; charset=utf-8', text: '', identifiers, docStatus: status, title,
+    subject, scope, bytes, contentType: 'text/plain; charset=utf-8', text: '', identifiers, docStatus: status, title,
+    ...(identifiers[0] ? { identity: ['hl7v2', identifiers[0].value as string] } : {}),
     ...(type ? { type } : {}), ...(date ? { date } : {}), ...(creation ? { creation } : {}),
     ...(author.length ? { author } : {}), attachments: text ? [textAttachment(text, `${title} (text)`), ...attachments] : attachments,
     ...(studyRef ? { related: [studyRef] } : {}),
   });
-  const docKey = identifiers[0] ?? key;
+  // The document number (TXA-12), else the text's hash, under the patient scope: the key of the
+  // DocumentReference and of the radiology DiagnosticReport.
+  const docKey = key;
   entries.add(resource, docKey);
 
   const radiology = radiologyCode || (options.radiologyTypes ?? ['DI', 'RAD', 'RR']).includes(txaType);
   if (radiology) {
     const accession = (obr?.get(18) || obr?.get(3, 1) || txa.get(15, 1)) ?? '';
-    const reportIds: Identifier[] = [docKey];
+    const reportIds: Identifier[] = [docKey, ...identifiers];
     if (accession) reportIds.push({ type: { coding: [{ system: DOC_SYSTEMS.v2Table('0203'), code: 'ACSN' }] }, system: DOC_SYSTEMS.accession, value: accession });
     const filler = obr?.get(3, 1);
     if (filler) reportIds.push({ system: IDR_SYSTEMS.fillerOrder, value: identifierValue(obr?.get(3, 2) || msh.get(3, 1), filler) });
