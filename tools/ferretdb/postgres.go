@@ -67,6 +67,26 @@ func runAs() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
+// allowTraversal lets the PostgreSQL account reach the data directory: every ancestor owned by
+// this (root) user gets the search bit for others (o+x: pass through, not list).
+func allowTraversal(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		info, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if ok && int(st.Uid) == os.Geteuid() && info.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(d, info.Mode().Perm()|0o001); err != nil {
+				return fmt.Errorf("making %s passable for the PostgreSQL account: %w", d, err)
+			}
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
 // startPostgres initialises the cluster when needed and starts it.
 func startPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Logger) (*pgCluster, error) {
 	cred, err := runAs()
@@ -89,8 +109,7 @@ func startPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 		}
 	}
 	if cred != nil {
-		// The account must be able to reach its directories through the data directory.
-		if err := os.Chmod(dataDir, 0o711); err != nil {
+		if err := allowTraversal(dataDir); err != nil {
 			return nil, err
 		}
 	}
