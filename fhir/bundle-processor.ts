@@ -1,54 +1,58 @@
+import { STATUS_CODES } from 'node:http';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { badRequest, getStatus, OperationOutcomeError, preconditionFailed } from '@medplum/core';
 import type { RequestContext } from '../store/request-context.ts';
-import type { Repository, WriteResult } from '../store/repository.ts';
 import { CompensatingJournal } from '../store/journal.ts';
 import type { WriteScope } from '../store/version-store.ts';
-import { allOk, badRequest, getStatus, OperationOutcomeError, preconditionFailed } from '@medplum/core';
 import { fail, serverErrorWithId, withText } from '../schema/outcomes.ts';
 import { newResourceId } from '../schema/resource-id.ts';
-import { rewriteReferences, unresolvedUrnReferences } from './bundle-references.ts';
 import { assertValidResource } from '../schema/validate.ts';
-import { parseFhirSearch } from '../store/search-to-mongo.ts';
+import { rewriteReferences, unresolvedUrnReferences } from './bundle-references.ts';
+import { dispatch } from './dispatch.ts';
+import { matchRoute, type Route } from './route.ts';
+import { fhirUrl, type FhirDeps, type FhirRequest, type FhirResult } from './request.ts';
 
 /**
- * Processes batch and transaction Bundles on top of the Repository.
- * A transaction is all-or-nothing: every entry is resolved and validated before the first write;
- * writes then run in a MongoDB transaction when the server has them, otherwise under a
- * compensating journal (see journal.ts). References to urn:uuid fullUrls are rewritten to the
- * ids the entries get. See: https://hl7.org/fhir/R4/http.html#transaction
+ * Batch and transaction Bundles: each entry is turned into the FhirRequest REST would send and
+ * run by the same route matching and interactions (dispatch.ts), so an entry answers exactly as
+ * the REST call would. A transaction is all-or-nothing: the ids of its creates and conditional
+ * updates are resolved and every resource validated before the first write; urn:uuid references
+ * are rewritten to those ids; writes run in a MongoDB transaction when the server has them,
+ * otherwise under a compensating journal (store/journal.ts).
+ * See: https://hl7.org/fhir/R4/http.html#transaction
  */
 
-const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
+/** Transaction order: deletes, creates, updates, then reads. See: https://hl7.org/fhir/R4/http.html#trules */
+const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, GET: 3, HEAD: 3 };
+
+type EntryRoute = Exclude<Route, { interaction: 'batch' }>;
 
 interface PlannedEntry {
   index: number;
-  entry: BundleEntry;
-  method: string;
-  type: string;
-  /** The id this entry reads/writes, when known before the write. */
+  fullUrl?: string;
+  request: FhirRequest;
+  route: EntryRoute;
+  /** The id a create or conditional update gets, resolved before the first write. */
   id?: string;
-  query?: string;
-  resource?: Resource;
 }
 
 /** Processes a batch or transaction Bundle and returns the response Bundle. */
-export async function processBundle(repo: Repository, ctx: RequestContext, bundle: Bundle): Promise<Bundle> {
+export async function processBundle(deps: FhirDeps, ctx: RequestContext, bundle: Bundle): Promise<Bundle> {
   if (bundle?.resourceType !== 'Bundle') fail(badRequest('Expected a Bundle', 'Bundle'));
   if (bundle.entry !== undefined && (!Array.isArray(bundle.entry) || bundle.entry.some((e) => !e || typeof e !== 'object' || Array.isArray(e)))) {
     fail(badRequest('Bundle.entry must be an array of objects', 'Bundle.entry'));
   }
-  if (bundle.type === 'transaction') return processTransaction(repo, ctx, bundle);
-  if (bundle.type === 'batch') return processBatch(repo, ctx, bundle);
+  if (bundle.type === 'transaction') return processTransaction(deps, ctx, bundle);
+  if (bundle.type === 'batch') return processBatch(deps, ctx, bundle);
   return fail(badRequest(`Bundle.type must be "batch" or "transaction", got "${bundle.type}"`, 'Bundle.type'));
 }
 
-async function processBatch(repo: Repository, ctx: RequestContext, bundle: Bundle): Promise<Bundle> {
+async function processBatch(deps: FhirDeps, ctx: RequestContext, bundle: Bundle): Promise<Bundle> {
   const entries: BundleEntry[] = [];
   for (const [index, entry] of (bundle.entry ?? []).entries()) {
     try {
-      const planned = plan(entry, index);
-      if (planned.resource) assertValidResource(planned.resource);
-      entries.push(await execute(repo, ctx, planned, {}));
+      const p = plan(entry, index);
+      entries.push(responseEntry(deps, await dispatch(deps, ctx, p.route, p.request)));
     } catch (err) {
       entries.push(errorEntry(err, index));
     }
@@ -56,43 +60,49 @@ async function processBatch(repo: Repository, ctx: RequestContext, bundle: Bundl
   return { resourceType: 'Bundle', type: 'batch-response', entry: entries };
 }
 
-async function processTransaction(repo: Repository, ctx: RequestContext, bundle: Bundle): Promise<Bundle> {
-  const planned = (bundle.entry ?? []).map((e, i) => plan(e, i));
+async function processTransaction(deps: FhirDeps, ctx: RequestContext, bundle: Bundle): Promise<Bundle> {
+  const planned = (bundle.entry ?? []).map((e, i) => {
+    try {
+      return plan(e, i);
+    } catch (err) {
+      throw prefixed(err, i);
+    }
+  });
   const fullUrls = new Map<string, string>();
   // Resolve the target id of every write before writing anything, so references can be rewritten.
   for (const p of planned) {
-    if (p.method === 'POST' && p.resource) {
-      const ifNoneExist = p.entry.request?.ifNoneExist;
-      const match = ifNoneExist ? await matchOne(repo, ctx, p.type, ifNoneExist, p.index) : undefined;
-      p.id = match ?? newResourceId();
-    } else if (p.method === 'PUT' && p.query !== undefined) {
-      p.id = (await matchOne(repo, ctx, p.type, p.query, p.index)) ?? p.resource?.id ?? (await repo.conditionalId(ctx, p.type, p.query));
-    }
-    if (p.entry.fullUrl && p.id && (p.method === 'POST' || p.method === 'PUT')) fullUrls.set(p.entry.fullUrl, `${p.type}/${p.id}`);
-  }
-  for (const p of planned) {
-    if (!p.resource) continue;
-    p.resource = rewriteReferences(p.resource, fullUrls);
-    const dangling = unresolvedUrnReferences(p.resource).filter((r) => r.startsWith('urn:uuid:'));
-    if (dangling.length) fail(badRequest(`entry[${p.index}]: reference ${dangling[0]} does not match any fullUrl in the Bundle`, `Bundle.entry[${p.index}].resource`));
     try {
-      assertValidResource(p.resource);
+      p.id = await targetId(deps, ctx, p);
     } catch (err) {
       throw prefixed(err, p.index);
     }
+    if (p.fullUrl && p.id && 'type' in p.route) fullUrls.set(p.fullUrl, `${p.route.type}/${p.id}`);
   }
-  const order = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
+  for (const p of planned) {
+    if (!isResource(p.request.body)) continue;
+    const resource = rewriteReferences(p.request.body, fullUrls);
+    const dangling = unresolvedUrnReferences(resource).filter((r) => r.startsWith('urn:uuid:'));
+    if (dangling.length) fail(badRequest(`entry[${p.index}]: reference ${dangling[0]} does not match any fullUrl in the Bundle`, `Bundle.entry[${p.index}].resource`));
+    try {
+      assertValidResource(resource);
+    } catch (err) {
+      throw prefixed(err, p.index);
+    }
+    p.request = { ...p.request, body: resource };
+  }
+  const order = [...planned].sort((a, b) => (METHOD_ORDER[a.request.method] ?? 9) - (METHOD_ORDER[b.request.method] ?? 9) || a.index - b.index);
   const responses = new Array<BundleEntry>(planned.length);
   const run = async (scope: WriteScope): Promise<void> => {
     for (const p of order) {
       try {
-        responses[p.index] = await execute(repo, ctx, p, scope);
+        const writesId = p.route.interaction === 'create' || p.route.interaction === 'conditional-update';
+        responses[p.index] = responseEntry(deps, await dispatch(deps, ctx, p.route, p.request, { scope, ...(writesId && p.id ? { id: p.id } : {}) }));
       } catch (err) {
         throw prefixed(err, p.index);
       }
     }
   };
-  const db = repo.database;
+  const db = deps.repo.database;
   if (db.supportsTransactions) {
     const session = db.client.startSession();
     try {
@@ -114,80 +124,78 @@ async function processTransaction(repo: Repository, ctx: RequestContext, bundle:
   return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
 }
 
+/** The request an entry stands for, matched to its route as a REST call would be. */
 function plan(entry: BundleEntry, index: number): PlannedEntry {
   const method = entry.request?.method;
   const url = entry.request?.url;
   if (!method || !url) fail(badRequest(`entry[${index}]: request.method and request.url are required`, `Bundle.entry[${index}].request`));
-  const [path = '', query] = url.replace(/^\//, '').split('?', 2);
-  const [type = '', id, ...rest] = path.split('/');
-  const resource = entry.resource;
-  const p: PlannedEntry = { index, entry, method, type, ...(id ? { id } : {}), ...(query !== undefined ? { query } : {}), ...(resource ? { resource } : {}) };
-  if (method === 'PATCH') fail(badRequest(`entry[${index}]: PATCH is not supported`, `Bundle.entry[${index}].request.method`));
-  if ((method === 'POST' || method === 'PUT') && !resource) fail(badRequest(`entry[${index}]: ${method} needs a resource`, `Bundle.entry[${index}].resource`));
-  if (resource && resource.resourceType !== type) fail(badRequest(`entry[${index}]: request.url is for ${type} but the resource is a ${resource.resourceType}`, `Bundle.entry[${index}].request.url`));
-  if (method === 'PUT' && !id && query === undefined) fail(badRequest(`entry[${index}]: PUT needs Type/id or Type?criteria`, `Bundle.entry[${index}].request.url`));
-  if (method === 'PUT' && id && resource?.id && resource.id !== id) fail(badRequest(`entry[${index}]: url id ${id} differs from resource id ${resource.id}`, `Bundle.entry[${index}].resource.id`));
-  if (rest.length > 2) fail(badRequest(`entry[${index}]: unsupported url ${url}`, `Bundle.entry[${index}].request.url`));
-  return p;
+  const q = url.indexOf('?');
+  const path = (q < 0 ? url : url.slice(0, q)).replace(/^\/+/, '');
+  const request: FhirRequest = {
+    method,
+    path,
+    query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+    ...(entry.resource ? { body: entry.resource } : {}),
+    headers: { ...(entry.request?.ifMatch ? { ifMatch: entry.request.ifMatch } : {}), ...(entry.request?.ifNoneExist ? { ifNoneExist: entry.request.ifNoneExist } : {}) },
+  };
+  const route = matchRoute(method, path, request.query);
+  if (route.interaction === 'batch') fail(badRequest(`entry[${index}]: a Bundle entry cannot be another batch or transaction`, `Bundle.entry[${index}].request.url`));
+  return { index, request, route, ...(entry.fullUrl ? { fullUrl: entry.fullUrl } : {}) };
 }
 
-async function matchOne(repo: Repository, ctx: RequestContext, type: string, query: string, index: number): Promise<string | undefined> {
-  try {
-    const found = await repo.searchByQuery(ctx, type, query, 2);
-    if (found.length > 1) fail(withText(preconditionFailed, `entry[${index}]: criteria "${type}?${query}" matched ${found.length} resources`));
-    return found[0]?.id;
-  } catch (err) {
-    throw prefixed(err, index);
+/** The id a write entry will have: the match of its criteria, else a new (or the criteria's deterministic) id. */
+async function targetId(deps: FhirDeps, ctx: RequestContext, p: PlannedEntry): Promise<string | undefined> {
+  const { route, request } = p;
+  if (route.interaction === 'update') return route.id;
+  if (route.interaction === 'create') {
+    const criteria = request.headers?.ifNoneExist?.replace(/^[A-Za-z]+\?/, '');
+    return (criteria ? await matchOne(deps, ctx, route.type, criteria) : undefined) ?? newResourceId();
   }
-}
-
-async function execute(repo: Repository, ctx: RequestContext, p: PlannedEntry, scope: WriteScope): Promise<BundleEntry> {
-  const s = scope.session || scope.beforeWrite ? { scope } : {};
-  switch (p.method) {
-    case 'GET': {
-      if (p.id) return { resource: await repo.read(ctx, p.type, p.id), response: { status: '200 OK' } };
-      const result = await repo.search(ctx, parseFhirSearch(p.type, p.query ?? ''));
-      const searchset: Bundle = { resourceType: 'Bundle', type: 'searchset', ...(result.total !== undefined ? { total: result.total } : {}), entry: result.resources.map((r) => ({ resource: r, search: { mode: 'match' } })) };
-      return { resource: searchset, response: { status: '200 OK' } };
-    }
-    case 'POST': {
-      const r = await repo.create(ctx, p.resource as Resource, { ...s, ...(p.entry.request?.ifNoneExist ? { ifNoneExist: p.entry.request.ifNoneExist } : {}), ...(p.id ? { id: p.id } : {}) });
-      return writeEntry(r);
-    }
-    case 'PUT': {
-      if (p.query !== undefined && !p.id) return writeEntry(await repo.conditionalUpdate(ctx, p.resource as Resource, p.query, s));
-      const ifMatch = p.entry.request?.ifMatch;
-      return writeEntry(await repo.update(ctx, { ...(p.resource as Resource), id: p.id as string }, { ...s, ...(ifMatch ? { ifMatch } : {}) }));
-    }
-    case 'DELETE': {
-      if (!p.id) {
-        const found = await repo.searchByQuery(ctx, p.type, p.query ?? '', 2);
-        if (found.length > 1) fail(withText(preconditionFailed, `Conditional delete matched ${found.length} resources`));
-        if (!found[0]?.id) return { response: { status: '204 No Content' } };
-        p.id = found[0].id;
-      }
-      await repo.delete(ctx, p.type, p.id, s);
-      return { response: { status: '204 No Content', outcome: allOk } };
-    }
-    default:
-      return fail(badRequest(`entry[${p.index}]: unsupported method ${p.method}`, `Bundle.entry[${p.index}].request.method`));
+  if (route.interaction === 'conditional-update') {
+    const criteria = request.query.toString();
+    const bodyId = isResource(request.body) ? request.body.id : undefined;
+    return (await matchOne(deps, ctx, route.type, criteria)) ?? bodyId ?? (await deps.repo.conditionalId(ctx, route.type, criteria));
   }
+  return undefined;
 }
 
-function writeEntry(r: WriteResult): BundleEntry {
-  const meta = r.resource.meta;
+async function matchOne(deps: FhirDeps, ctx: RequestContext, type: string, criteria: string): Promise<string | undefined> {
+  const found = await deps.repo.searchByQuery(ctx, type, criteria, 2);
+  if (found.length > 1) fail(withText(preconditionFailed, `Criteria "${type}?${criteria}" matched ${found.length} resources`));
+  return found[0]?.id;
+}
+
+/** The response entry for a result: the resource (or, without one, the outcome) as REST sends it, with its status, location and version. */
+function responseEntry(deps: FhirDeps, result: FhirResult): BundleEntry {
+  const r = result.resource;
+  const meta = r && r.resourceType !== 'Bundle' ? r.meta : undefined;
   return {
-    fullUrl: `${r.resource.resourceType}/${r.resource.id}`,
-    resource: r.resource,
+    ...(r && r.resourceType !== 'Bundle' && r.id ? { fullUrl: fhirUrl(deps, `${r.resourceType}/${r.id}`) } : {}),
+    ...(r ? { resource: r } : {}),
     response: {
-      status: r.created ? '201 Created' : '200 OK',
-      location: `${r.resource.resourceType}/${r.resource.id}/_history/${meta?.versionId}`,
-      etag: `W/"${meta?.versionId}"`,
+      status: statusLine(getStatus(result.outcome)),
+      ...(result.location ? { location: result.location } : {}),
+      ...(meta?.versionId ? { etag: `W/"${meta.versionId}"` } : {}),
       ...(meta?.lastUpdated ? { lastModified: meta.lastUpdated } : {}),
+      ...(r ? {} : { outcome: result.outcome }),
     },
   };
 }
 
+function errorEntry(err: unknown, index: number): BundleEntry {
+  const o = err instanceof OperationOutcomeError ? err.outcome : serverErrorWithId(`batch-${index}`);
+  return { response: { status: statusLine(getStatus(o)), outcome: o } };
+}
+
+function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? ''}`.trim();
+}
+
+function isResource(body: unknown): body is Resource {
+  return !!body && typeof body === 'object' && !Array.isArray(body) && typeof (body as { resourceType?: unknown }).resourceType === 'string';
+}
+
+/** A transaction fails as a whole: its outcome names the entry that failed. */
 function prefixed(err: unknown, index: number): unknown {
   if (!(err instanceof OperationOutcomeError)) return err;
   const o: OperationOutcome = {
@@ -196,10 +204,3 @@ function prefixed(err: unknown, index: number): unknown {
   };
   return new OperationOutcomeError(o, { cause: err });
 }
-
-function errorEntry(err: unknown, index: number): BundleEntry {
-  const o = err instanceof OperationOutcomeError ? (prefixed(err, index) as OperationOutcomeError).outcome : serverErrorWithId(`batch-${index}`);
-  const status = getStatus(o);
-  return { response: { status: String(status), outcome: o } };
-}
-

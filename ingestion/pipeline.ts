@@ -88,7 +88,7 @@ export class Pipeline {
       const externalId = output.bundle.identifier?.value;
       const matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, output.bundle));
       const bundle: Bundle = withProvenance(matched, { inboxId: entry._id, label: output.kind, adapterVersion: adapter.version, recorded: new Date(), newId: randomUUID });
-      const response = await processBundle(this.repo, ctx, bundle);
+      const response = await processBundle({ repo: this.repo, baseUrl: '' }, ctx, bundle);
       const outputs = (response.entry ?? []).map((e) => e.response?.location).filter((l): l is string => !!l);
       await this.inbox.markProcessed(entry._id, entry.sha256, { label: output.kind, adapterVersion: adapter.version, outputs, warnings: output.warnings, ...(externalId ? { externalId } : {}) });
       for (const hook of this.hooks) {

@@ -1,11 +1,11 @@
 import type { Bundle, BundleEntry, BundleLink } from '@medplum/fhirtypes';
-import type { Repository } from '../../store/repository.ts';
-import type { RequestContext } from '../../store/request-context.ts';
-import type { TimelineStore } from '../../timeline/projection.ts';
-import type { Lane } from '../../schema/timeline-event.ts';
-import { encodeCursor, type TimelineFilter } from '../../timeline/query.ts';
+import type { Repository } from '../store/repository.ts';
+import type { RequestContext } from '../store/request-context.ts';
+import type { TimelineStore } from '../timeline/projection.ts';
+import type { Lane } from '../schema/timeline-event.ts';
+import { encodeCursor, type TimelineFilter } from '../timeline/query.ts';
 import { badRequest } from '@medplum/core';
-import { fail } from '../../schema/outcomes.ts';
+import { fail } from '../schema/outcomes.ts';
 
 /**
  * Patient/{id}/$timeline: the resources behind the patient's timeline events, newest event first,

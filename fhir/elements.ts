@@ -1,14 +1,17 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { elementSets } from '../../schema/fhir-definitions.ts';
+import { elementSets } from '../schema/fhir-definitions.ts';
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'subsetted' };
 const ALWAYS = new Set(['resourceType', 'id', 'meta']);
+
+/** The values of _summary that subset a resource (`count` is a search-only mode). */
+export type Summary = 'true' | 'text' | 'data' | 'false';
 
 /**
  * Applies _elements and _summary to a resource returned by a read or search, marking the result
  * SUBSETTED as the spec asks. See: https://hl7.org/fhir/R4/search.html#elements
  */
-export function subsetResource(resource: Resource, options: { elements?: string[]; summary?: 'true' | 'text' | 'data' | 'false' }): Resource {
+export function subsetResource(resource: Resource, options: { elements?: string[]; summary?: Summary }): Resource {
   const { elements, summary } = options;
   if ((!elements || elements.length === 0) && (!summary || summary === 'false')) return resource;
   const { summary: summarySet, mandatory, choices } = elementSets(resource.resourceType);

@@ -1,8 +1,8 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { Repository } from '../../store/repository.ts';
-import type { RequestContext } from '../../store/request-context.ts';
-import type { SearchResult } from '../../store/repository-search.ts';
-import { DEFAULT_COUNT, MAX_COUNT } from '../../store/search-to-mongo.ts';
+import type { Repository } from '../store/repository.ts';
+import type { RequestContext } from '../store/request-context.ts';
+import type { SearchResult } from '../store/repository-search.ts';
+import { DEFAULT_COUNT, MAX_COUNT } from '../store/search-to-mongo.ts';
 
 /**
  * Patient/$everything: the Patient and every resource in its compartment, one page at a time

@@ -1,6 +1,7 @@
 import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
-import type { SearchResult } from '../../store/repository-search.ts';
-import { subsetResource } from './elements.ts';
+import type { SearchResult } from '../store/repository-search.ts';
+import { subsetResource, type Summary } from './elements.ts';
+import { fhirUrl } from './request.ts';
 
 /**
  * Builds a searchset Bundle with self/first/next/previous links that repeat the original query
@@ -13,7 +14,7 @@ export function searchsetBundle(options: {
   query: URLSearchParams;
   result: SearchResult;
   elements?: string[];
-  summary?: 'true' | 'text' | 'data' | 'false';
+  summary?: Summary;
 }): Bundle {
   const { baseUrl, path, query, result } = options;
   const link = (offset: number): string => {
@@ -21,7 +22,7 @@ export function searchsetBundle(options: {
     q.delete('_offset');
     q.set('_count', String(result.count));
     if (offset > 0) q.set('_offset', String(offset));
-    return `${baseUrl}/${path}?${q.toString()}`;
+    return `${fhirUrl({ baseUrl }, path)}?${q.toString()}`;
   };
   const links: BundleLink[] = [{ relation: 'self', url: link(result.offset) }];
   if (result.count > 0) {
@@ -30,7 +31,7 @@ export function searchsetBundle(options: {
     if (result.offset > 0) links.push({ relation: 'previous', url: link(Math.max(0, result.offset - result.count)) });
   }
   const entry = (r: Resource, mode: 'match' | 'include'): BundleEntry => ({
-    fullUrl: `${baseUrl}/${r.resourceType}/${r.id}`,
+    fullUrl: fhirUrl({ baseUrl }, `${r.resourceType}/${r.id}`),
     resource: options.elements || options.summary ? subsetResource(r, { ...(options.elements ? { elements: options.elements } : {}), ...(options.summary ? { summary: options.summary } : {}) }) : r,
     search: { mode },
   });

@@ -1,0 +1,75 @@
+import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
+import { allResourceTypes, searchParamsFor } from '../schema/fhir-definitions.ts';
+import { operationsFor } from './operations.ts';
+import type { FhirDeps } from './request.ts';
+
+/** The parameter types store/search-to-mongo.ts translates (not composite, not special). */
+const SUPPORTED_PARAM_TYPES = new Set(['token', 'string', 'date', 'quantity', 'number', 'reference', 'uri']);
+
+/**
+ * The CapabilityStatement: lists exactly the interactions, parameters and operations that work
+ * (operations from the router's own table, parameters the search translator serves).
+ * See: https://hl7.org/fhir/R4/capabilitystatement.html
+ */
+export function capabilityStatement(deps: Pick<FhirDeps, 'baseUrl' | 'version' | 'timeline'>): CapabilityStatement {
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: new Date().toISOString(),
+    kind: 'instance',
+    software: { name: 'IDR — Integrated Diagnostics Record', ...(deps.version ? { version: deps.version } : {}) },
+    implementation: { description: 'IDR FHIR R4 server', url: deps.baseUrl },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'application/json'],
+    rest: [
+      {
+        mode: 'server',
+        documentation:
+          'Search supports the listed parameters with modifiers :missing, :not, :exact, :contains, :text (token), :identifier (reference), :below (uri); ' +
+          'date prefixes eq ne gt lt ge le sa eb ap; _sort (multiple keys, descending), _count, _offset, _include, _revinclude (one level), ' +
+          '_summary (true, text, data, count), _elements, _total. Chained parameters, _has and composite parameters are not supported. ' +
+          'Batch and transaction entries take every interaction and operation the REST API takes.',
+        resource: allResourceTypes().map((type) => resourceCapability(deps, type)),
+        interaction: [{ code: 'transaction' }, { code: 'batch' }],
+      },
+    ],
+  };
+}
+
+/** The search parameters IDR serves for a type, as the CapabilityStatement lists them. */
+export function servedSearchParams(type: string): CapabilityStatementRestResourceSearchParam[] {
+  return [
+    { name: '_id', type: 'token' },
+    { name: '_lastUpdated', type: 'date' },
+    ...Object.entries(searchParamsFor(type))
+      .filter(([code, p]) => code !== '_id' && code !== '_lastUpdated' && SUPPORTED_PARAM_TYPES.has(p.type))
+      .map(([code, p]) => ({ name: code, type: p.type as CapabilityStatementRestResourceSearchParam['type'], ...(p.url ? { definition: p.url } : {}) })),
+    ...(type === 'DocumentReference'
+      ? [{ name: '_content', type: 'string' as const, documentation: 'Words that start words of the extracted text (text/plain attachments); :contains matches inside words.' }]
+      : []),
+  ];
+}
+
+function resourceCapability(deps: Pick<FhirDeps, 'timeline'>, type: string): CapabilityStatementRestResource {
+  const operations = operationsFor(deps, type);
+  return {
+    type: type as CapabilityStatementRestResource['type'],
+    interaction: ['read', 'vread', 'update', 'delete', 'create', 'search-type', 'history-instance', 'history-type'].map((code) => ({ code: code as 'read' })),
+    versioning: 'versioned-update',
+    readHistory: true,
+    updateCreate: true,
+    conditionalCreate: true,
+    conditionalUpdate: true,
+    conditionalDelete: 'single',
+    conditionalRead: 'not-supported',
+    searchInclude: referenceParams(type).map((c) => `${type}:${c}`),
+    searchParam: servedSearchParams(type),
+    ...(operations.length ? { operation: operations.map((op) => ({ name: op.code, definition: op.definition, ...(op.documentation ? { documentation: op.documentation } : {}) })) } : {}),
+  };
+}
+
+function referenceParams(type: string): string[] {
+  return Object.entries(searchParamsFor(type))
+    .filter(([, p]) => p.type === 'reference')
+    .map(([code]) => code);
+}
