@@ -9,24 +9,59 @@ import { queryResolvers } from './resolvers-query.ts';
 import { typeResolvers } from './resolvers-types.ts';
 import { DateTimeScalar, JsonScalar } from './scalars.ts';
 import { createLoaders } from './loaders.ts';
-import { costLimitPlugin, depthLimitRule } from './limits.ts';
+import { costLimitPlugin, depthLimitRule, fieldCountRule, type FieldCosts } from './limits.ts';
 import { ctxOf } from '../http/context.ts';
 import { variableErrorsPlugin } from './errors.ts';
 
-/** Limits: maximum selection depth and estimated cost of one operation. */
-export const GRAPHQL_LIMITS = { maxDepth: 10, maxCost: 50_000 } as const;
+/** Limits: maximum selection depth, estimated cost, root fields and aliased fields of one operation (the last three configurable). */
+export const GRAPHQL_LIMITS = { maxDepth: 10, maxCost: 50_000, maxRootFields: 10, maxAliases: 30 } as const;
+
+/** Configurable limits of the GraphQL endpoint (IDR_GRAPHQL_MAX_COST, _ROOT_FIELDS, _ALIASES). */
+export interface GraphqlLimits {
+  maxCost: number;
+  maxRootFields: number;
+  maxAliases: number;
+}
+
+/**
+ * What a field that reads the store costs, beside the 1 every field costs: a patient search
+ * (with its total) scans, a timeline page or a list of reports is one indexed query, a case
+ * summary is several.
+ */
+export const STORE_FIELD_COSTS: FieldCosts = {
+  'Query.patient': 5,
+  'Query.patients': 100,
+  'Patient.timeline': 20,
+  'Patient.labTrend': 50,
+  'Patient.reports': 20,
+  'Patient.imagingStudies': 20,
+  'Patient.documents': 20,
+  'Patient.conditions': 20,
+  'Patient.caseSummary': 200,
+  'ImagingStudy.report': 5,
+  'Report.results': 5,
+  'TimelineEvent.resources': 5,
+  'TimelineConnection.totalCount': 20,
+  'PatientConnection.totalCount': 20,
+};
 
 /**
  * The GraphQL endpoint (graphql-yoga) for the express app. Unexpected errors are masked unless
  * `development`; GraphiQL is served only in development. Every request gets fresh DataLoaders and
  * the RequestContext set by the express middleware.
  */
-export function graphqlHandler(options: { repo: Repository; timeline: TimelineStore; development: boolean; logger: Logger; endpoint?: string }): RequestHandler {
+export function graphqlHandler(options: { repo: Repository; timeline: TimelineStore; development: boolean; logger: Logger; endpoint?: string; limits?: GraphqlLimits }): RequestHandler {
+  const limits = options.limits ?? GRAPHQL_LIMITS;
   const schema = createSchema<GraphqlContext & ServerContext>({
     typeDefs,
     resolvers: { DateTime: DateTimeScalar, JSON: JsonScalar, ...queryResolvers, ...typeResolvers },
   });
-  const depthLimit: Plugin = { onValidate: ({ addValidationRule }) => addValidationRule(depthLimitRule(GRAPHQL_LIMITS.maxDepth)) };
+  const depthLimit: Plugin = {
+    onValidate: ({ addValidationRule }) => {
+      addValidationRule(depthLimitRule(GRAPHQL_LIMITS.maxDepth));
+      addValidationRule(fieldCountRule(limits));
+    },
+  };
   const yoga = createYoga<ServerContext, GraphqlContext>({
     schema,
     graphqlEndpoint: options.endpoint ?? '/graphql',
@@ -40,7 +75,7 @@ export function graphqlHandler(options: { repo: Repository; timeline: TimelineSt
     },
     plugins: [
       depthLimit,
-      costLimitPlugin(GRAPHQL_LIMITS.maxCost),
+      costLimitPlugin(limits.maxCost, STORE_FIELD_COSTS),
       variableErrorsPlugin(),
       useErrorHandler(({ errors, context }) => {
         for (const err of errors) {
