@@ -36,6 +36,12 @@ const schema = z.object({
         return z.NEVER;
       }
     }),
+  /** Absolute FHIR base URLs (comma-separated) that references may point to outside IDR; none by default, so every reference must resolve in IDR. */
+  IDR_EXTERNAL_REFERENCE_BASES: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean).map((b) => (b.endsWith('/') ? b : `${b}/`)))
+    .pipe(z.array(z.url({ protocol: /^https?$/ }))),
   /** Time zone for HL7 v2 times sent without an offset. */
   IDR_HL7_TIMEZONE: z.string().default('Europe/Amsterdam'),
   /** A DICOMweb root (PACS) to import from on a schedule; unset = no schedule. */

@@ -55,6 +55,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   const timeline = new TimelineStore(database);
   // Ingestion projects each message's resources at once (afterWrite hook below); other writes project as they go.
   const repo: Repository = new TimelineRepository(database, timeline, { defer: (ctx) => ctx.actor === 'system:ingestion' });
+  repo.referencePolicy = { externalBases: config.IDR_EXTERNAL_REFERENCE_BASES };
   const inbox = new Inbox(database.db);
   const pipeline = new Pipeline({
     repo,

@@ -3,7 +3,7 @@ import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/f
 import { badRequest, getStatus, OperationOutcomeError, preconditionFailed } from '@medplum/core';
 import type { RequestContext } from '../store/request-context.ts';
 import { CompensatingJournal } from '../store/journal.ts';
-import type { WriteScope } from '../store/version-store.ts';
+import type { BundleWriteScope } from '../store/reference-check.ts';
 import { fail, serverErrorWithId, withText } from '../schema/outcomes.ts';
 import { newResourceId } from '../schema/resource-id.ts';
 import { assertValidResource } from '../schema/validate.ts';
@@ -92,7 +92,9 @@ async function processTransaction(deps: FhirDeps, ctx: RequestContext, bundle: B
   }
   const order = [...planned].sort((a, b) => (METHOD_ORDER[a.request.method] ?? 9) - (METHOD_ORDER[b.request.method] ?? 9) || a.index - b.index);
   const responses = new Array<BundleEntry>(planned.length);
-  const run = async (scope: WriteScope): Promise<void> => {
+  // An entry may refer to one written after it: the reference check counts every target of this Bundle as present.
+  const bundleTargets = new Set(planned.flatMap((p) => (p.id && (p.request.method === 'POST' || p.request.method === 'PUT') && 'type' in p.route ? [`${p.route.type}/${p.id}`] : [])));
+  const run = async (scope: BundleWriteScope): Promise<void> => {
     for (const p of order) {
       try {
         const writesId = p.route.interaction === 'create' || p.route.interaction === 'conditional-update';
@@ -106,7 +108,7 @@ async function processTransaction(deps: FhirDeps, ctx: RequestContext, bundle: B
   if (db.supportsTransactions) {
     const session = db.client.startSession();
     try {
-      await session.withTransaction(() => run({ session }));
+      await session.withTransaction(() => run({ session, bundleTargets }));
     } finally {
       await session.endSession();
     }
@@ -114,7 +116,7 @@ async function processTransaction(deps: FhirDeps, ctx: RequestContext, bundle: B
     const journal = new CompensatingJournal(db.c);
     await journal.begin();
     try {
-      await run(journal.scope());
+      await run({ ...journal.scope(), bundleTargets });
     } catch (err) {
       await journal.rollback();
       throw err;

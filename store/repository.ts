@@ -11,6 +11,7 @@ import { identifierKeys, identifierOnlyQuery } from './identifier-index.ts';
 import { putVersion, type WriteScope } from './version-store.ts';
 import { searchResources, type SearchOptions, type SearchResult } from './repository-search.ts';
 import { parseFhirSearch } from './search-to-mongo.ts';
+import { assertReferencesResolve, type ReferencePolicy } from './reference-check.ts';
 import type { SearchRequest } from '@medplum/core';
 
 /**
@@ -36,6 +37,8 @@ export interface HistoryPage {
 export class Repository {
   readonly database: Database;
   private readonly clock: () => Date;
+  /** Which absolute references resolve outside IDR (set from the configuration at start-up). */
+  referencePolicy: ReferencePolicy = { externalBases: [] };
 
   constructor(database: Database, clock: () => Date = () => new Date()) {
     this.database = database;
@@ -87,6 +90,7 @@ export class Repository {
     const previous = options.ifNoneExist && !options.id ? await this.currentDoc(resource.resourceType, id) : null;
     // …or to a matching one a concurrent create has just written: that one is the match.
     if (previous && !previous.deleted && previous.res) return { resource: previous.res, created: false, unchanged: true };
+    await assertReferencesResolve(this.database, resource, this.referencePolicy, options.scope);
     const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'POST', now: this.clock() }, options.scope);
     return { resource: doc.res as Resource, created: true, unchanged: false };
   }
@@ -109,6 +113,7 @@ export class Repository {
     if (previous && !previous.deleted && previous.res && sameContent(previous.res, resource)) {
       return { resource: previous.res, created: false, unchanged: true };
     }
+    await assertReferencesResolve(this.database, resource, this.referencePolicy, options.scope);
     const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'PUT', now: this.clock() }, options.scope);
     return { resource: doc.res as Resource, created: !previous || previous.deleted, unchanged: false };
   }

@@ -37,7 +37,8 @@ describe('round-trip of realistic resources', () => {
 
   it('keeps client-supplied meta (profile, tags) while setting versionId and lastUpdated', async () => {
     const meta = { profile: ['http://hl7.org/fhir/StructureDefinition/vitalsigns'], tag: [{ system: 'urn:idr:source', code: 'lab' }] };
-    const obs = { ...(oncologyRecord('x')[5] as Resource), meta } as Resource;
+    const pid = (await create(server.fhir, patient('999900012'))).id;
+    const obs = { ...(oncologyRecord(pid)[5] as Resource), meta } as Resource;
     const stored = await create(server.fhir, obs);
     expect(stored.meta).toMatchObject({ ...meta, versionId: '1' });
     expect(Date.parse(stored.meta?.lastUpdated ?? '')).not.toBeNaN();

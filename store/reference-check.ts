@@ -1,0 +1,124 @@
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { Database } from './db.ts';
+import type { WriteScope } from './version-store.ts';
+import { historyKey, resourceKey } from '../schema/resource-id.ts';
+import { isResourceType } from '../schema/fhir-definitions.ts';
+import { fail, invalidResource } from '../schema/outcomes.ts';
+
+/**
+ * Referential integrity of writes: every literal reference in a resource must resolve. Accepted are
+ * `Type/id` (and `Type/id/_history/n`) of a live resource in IDR or of one the same transaction
+ * Bundle writes, `#id` of a contained resource (`#` alone: the container), entries of a Bundle
+ * being stored (by fullUrl), and absolute URLs under a configured external base. Everything else,
+ * e.g. `urn:uuid:` outside a transaction or a conditional reference left unresolved, is refused.
+ * See: https://hl7.org/fhir/R4/references.html#literal
+ */
+
+/** A write scope that also names what its transaction Bundle writes ("Type/id"), some of which may not exist yet. */
+export interface BundleWriteScope extends WriteScope {
+  bundleTargets?: ReadonlySet<string>;
+}
+
+/** Which references resolve outside IDR. */
+export interface ReferencePolicy {
+  /** Absolute base URLs (e.g. "https://pacs.example.org/fhir/") whose references are accepted as they are. */
+  externalBases: readonly string[];
+}
+
+interface FoundReference {
+  path: string;
+  reference: string;
+  /** The ids of the contained resources of the resource that holds the reference. */
+  contained: ReadonlySet<string>;
+  /** The fullUrls and "Type/id"s of the entries of the Bundle that holds the reference, if any. */
+  bundle: ReadonlySet<string> | undefined;
+}
+
+const RELATIVE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([A-Za-z0-9\-.]{1,64}))?$/;
+
+/** Every literal `reference` in a resource (contained resources and Bundle entries included), with its FHIRPath-like path. */
+export function literalReferences(resource: Resource): FoundReference[] {
+  const out: FoundReference[] = [];
+  collect(resource, resource.resourceType, new Set(), undefined, out);
+  return out;
+}
+
+function collect(value: unknown, path: string, contained: ReadonlySet<string>, bundle: ReadonlySet<string> | undefined, out: FoundReference[]): void {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => collect(v, `${path}[${i}]`, contained, bundle, out));
+    return;
+  }
+  if (!value || typeof value !== 'object') return;
+  const obj = value as Record<string, unknown>;
+  if (typeof obj.resourceType === 'string') {
+    // A resource opens a new scope for "#id" (its own contained list; contained resources share their container's).
+    if (Array.isArray(obj.contained)) contained = new Set(obj.contained.map((c: { id?: unknown }) => String(c?.id ?? '')));
+    if (obj.resourceType === 'Bundle' && Array.isArray(obj.entry)) bundle = bundleKeys(obj.entry);
+  }
+  if (typeof obj.reference === 'string') out.push({ path: `${path}.reference`, reference: obj.reference, contained, bundle });
+  for (const [key, v] of Object.entries(obj)) {
+    if (key !== 'reference' && v && typeof v === 'object') collect(v, `${path}.${key}`, contained, bundle, out);
+  }
+}
+
+function bundleKeys(entries: unknown[]): Set<string> {
+  const keys = new Set<string>();
+  for (const e of entries as { fullUrl?: unknown; resource?: { resourceType?: unknown; id?: unknown } }[]) {
+    if (typeof e?.fullUrl === 'string') keys.add(e.fullUrl);
+    if (typeof e?.resource?.resourceType === 'string' && typeof e.resource.id === 'string') keys.add(`${e.resource.resourceType}/${e.resource.id}`);
+  }
+  return keys;
+}
+
+/** The references of a resource that do not resolve, as error issues naming each element. */
+export async function unresolvedReferenceIssues(database: Database, resource: Resource, policy: ReferencePolicy, scope?: BundleWriteScope): Promise<OperationOutcomeIssue[]> {
+  const issues: OperationOutcomeIssue[] = [];
+  const lookups = new Map<string, FoundReference[]>();
+  for (const found of literalReferences(resource)) {
+    const r = found.reference;
+    if (found.bundle?.has(r)) continue;
+    if (r.startsWith('#')) {
+      if (r !== '#' && !found.contained.has(r.slice(1))) issues.push(issue(found, `${r} names no contained resource`));
+      continue;
+    }
+    if (/^[a-z][a-z0-9+.-]*:/i.test(r)) {
+      if (!policy.externalBases.some((base) => r.startsWith(base))) issues.push(issue(found, externalMessage(r)));
+      continue;
+    }
+    const m = RELATIVE.exec(r);
+    if (!m || !isResourceType(m[1] as string)) {
+      issues.push(issue(found, r.includes('?') ? `conditional reference ${r} was not resolved (only a transaction Bundle resolves those)` : `${r} is not a reference IDR can resolve (expected Type/id)`));
+      continue;
+    }
+    const target = `${m[1]}/${m[2]}`;
+    if (scope?.bundleTargets?.has(target)) continue;
+    const key = m[3] ? historyKey(m[1] as string, m[2] as string, Number(m[3])) : resourceKey(m[1] as string, m[2] as string);
+    lookups.set(key, [...(lookups.get(key) ?? []), found]);
+  }
+  const session = scope?.session ? { session: scope.session } : {};
+  for (const [key, refs] of lookups) {
+    const versioned = refs[0]?.reference.includes('/_history/');
+    // One `_id` look-up per distinct target: the cheapest query on FerretDB and MongoDB alike.
+    const doc = versioned
+      ? await database.c.history.findOne({ _id: key }, { projection: { deleted: 1 }, ...session })
+      : await database.c.resources.findOne({ _id: key }, { projection: { deleted: 1 }, ...session });
+    if (doc && !doc.deleted) continue;
+    for (const found of refs) issues.push(issue(found, doc ? `${found.reference} was deleted` : `${found.reference} does not exist in IDR`));
+  }
+  return issues;
+}
+
+/** Throws a 400 OperationOutcome listing every reference of the resource that does not resolve. */
+export async function assertReferencesResolve(database: Database, resource: Resource, policy: ReferencePolicy, scope?: BundleWriteScope): Promise<void> {
+  const issues = await unresolvedReferenceIssues(database, resource, policy, scope);
+  if (issues.length) fail(invalidResource(issues));
+}
+
+function externalMessage(r: string): string {
+  if (/^urn:(uuid|oid):/i.test(r)) return `${r} resolves only inside a transaction Bundle that has an entry with that fullUrl`;
+  return `${r} is outside IDR and its base is not one of the configured external reference bases (IDR_EXTERNAL_REFERENCE_BASES)`;
+}
+
+function issue(found: FoundReference, text: string): OperationOutcomeIssue {
+  return { severity: 'error', code: 'invalid', details: { text: `Reference ${text}` }, expression: [found.path] };
+}
