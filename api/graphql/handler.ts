@@ -41,8 +41,6 @@ export const STORE_FIELD_COSTS: FieldCosts = {
   'ImagingStudy.report': 5,
   'Report.results': 5,
   'TimelineEvent.resources': 5,
-  'TimelineConnection.totalCount': 20,
-  'PatientConnection.totalCount': 20,
 };
 
 /**
