@@ -63,7 +63,11 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     adapters: defaultAdapters({
       hl7v2: { defaultTimezone: config.IDR_HL7_TIMEZONE },
       imaging: { repo, defaultTimezone: config.IDR_HL7_TIMEZONE },
-      documents: { repo, maxExtractBytes: config.IDR_DOCUMENT_MAX_EXTRACT_BYTES },
+      documents: {
+        repo,
+        maxExtractBytes: config.IDR_DOCUMENT_MAX_EXTRACT_BYTES,
+        pdfLimits: { maxPages: config.IDR_PDF_MAX_PAGES, maxInflatedBytes: config.IDR_PDF_MAX_INFLATED_BYTES, timeoutMs: config.IDR_PDF_EXTRACT_TIMEOUT_MS, memoryMb: config.IDR_PDF_EXTRACT_MEMORY_MB },
+      },
     }),
     identifierSystem: identifierSystemResolver(config.IDR_IDENTIFIER_SYSTEMS),
     logger,

@@ -7,7 +7,7 @@ import { ccdaToBundle } from './ccda-to-bundle.ts';
 import { detectDocumentKind, hasPdfHeader, isText } from './detect.ts';
 import { buildDocumentReference } from './document-reference.ts';
 import { documentType, parseMetadata, type DocumentMetadata } from './metadata.ts';
-import { pdfToText } from './pdf-text.ts';
+import { pdfToText, type PdfLimits } from './pdf-text.ts';
 import { patientScope } from '../hl7v2/patient-scope.ts';
 
 /** An uploaded document with its metadata (see README for the HTTP form). */
@@ -17,6 +17,8 @@ export interface DocumentInput {
   filename?: string;
   /** Validated with zod: patientIdentifier { system, value } (required for PDF and text), type, date, author, custodian, title. */
   metadata: unknown;
+  /** Limits of PDF text extraction (default DEFAULT_PDF_LIMITS). */
+  pdfLimits?: PdfLimits;
 }
 
 /** AdapterOutput plus the extracted text (for the full-text index). */
@@ -71,7 +73,7 @@ export async function documentToBundle(input: DocumentInput, ctx: AdapterContext
   let creation = meta.date;
   let author = meta.author;
   if (contentType === 'application/pdf') {
-    const pdf = await pdfToText(input.bytes);
+    const pdf = await pdfToText(input.bytes, input.pdfLimits);
     warnings.push(...pdf.warnings);
     text = pdf.text;
     title ??= pdf.title;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { pdfDate, pdfToText } from './pdf-text.ts';
+import { DEFAULT_PDF_LIMITS, pdfDate, pdfToText } from './pdf-text.ts';
 import { fixtureBytes, refusal } from './testing/helpers.ts';
+import { inflatingPdf, manyPagesPdf } from './testing/large-pdfs.ts';
 
 describe('pdfToText', () => {
   it('extracts the text of every page, title, author and creation date', async () => {
@@ -35,5 +36,30 @@ describe('pdfToText', () => {
     expect(pdfDate("D:20240304101500+01'00'")).toBe('2024-03-04T10:15:00+01:00');
     expect(pdfDate('D:20240304')).toBe('2024-03-04');
     expect(pdfDate('yesterday')).toBeUndefined();
+  });
+});
+
+describe('pdfToText limits (the PDF is kept; the warning names the limit)', () => {
+  it('reads a PDF at the page limit and skips one page over it', async () => {
+    const limits = { ...DEFAULT_PDF_LIMITS, maxPages: 20 };
+    const at = await pdfToText(await manyPagesPdf(20), limits);
+    expect(at.pages).toBe(20);
+    expect(at.text).toContain('Page 20 of 20');
+    const over = await pdfToText(await manyPagesPdf(21), limits);
+    expect(over).toEqual({ text: '', pages: 21, warnings: ['text not extracted: it has 21 pages; text is extracted from PDFs of at most 20 pages (IDR_PDF_MAX_PAGES); the PDF is kept as it is'] });
+  });
+
+  it('skips a PDF whose streams inflate beyond the limit', async () => {
+    const bytes = await inflatingPdf(2 * 1024 * 1024);
+    expect(bytes.length).toBeLessThan(64 * 1024);
+    const r = await pdfToText(bytes, { ...DEFAULT_PDF_LIMITS, maxInflatedBytes: 1024 * 1024 });
+    expect(r.text).toBe('');
+    expect(r.warnings).toEqual([`text not extracted: its streams inflate to more than ${1024 * 1024} bytes (IDR_PDF_MAX_INFLATED_BYTES); the PDF is kept as it is`]);
+    expect((await pdfToText(bytes, { ...DEFAULT_PDF_LIMITS, maxInflatedBytes: 4 * 1024 * 1024 })).warnings).toEqual(['no extractable text (image-only PDF?)']);
+  });
+
+  it('stops an extraction that takes longer than the time limit', async () => {
+    const r = await pdfToText(fixtureBytes('referral-letter.pdf'), { ...DEFAULT_PDF_LIMITS, timeoutMs: 1 });
+    expect(r).toEqual({ text: '', pages: 0, warnings: ['text not extracted: extraction took longer than 1 ms (IDR_PDF_EXTRACT_TIMEOUT_MS); the PDF is kept as it is'] });
   });
 });

@@ -1,5 +1,6 @@
-import { extractText, getDocumentProxy, getMeta } from 'unpdf';
+import { Worker } from 'node:worker_threads';
 import { AdapterError } from '../types.ts';
+import type { PdfWorkerInput, PdfWorkerReply } from './pdf-text-worker.ts';
 
 /** Text and metadata extracted from a PDF. */
 export interface PdfText {
@@ -26,46 +27,78 @@ export function pdfDate(value: unknown): string | undefined {
   return `${y}-${mo}-${d}T${h}:${mi ?? '00'}:${s ?? '00'}${z}`;
 }
 
-function info(meta: unknown, key: string): string | undefined {
-  const v = (meta as { info?: Record<string, unknown> }).info?.[key];
-  return typeof v === 'string' && v.trim() ? v.trim() : undefined;
+/** Limits of PDF text extraction (IDR_PDF_MAX_PAGES, _MAX_INFLATED_BYTES, _EXTRACT_TIMEOUT_MS, _EXTRACT_MEMORY_MB). */
+export interface PdfLimits {
+  maxPages: number;
+  maxInflatedBytes: number;
+  timeoutMs: number;
+  memoryMb: number;
+}
+
+/** The configuration defaults. */
+export const DEFAULT_PDF_LIMITS: PdfLimits = { maxPages: 2000, maxInflatedBytes: 64 * 1024 * 1024, timeoutMs: 30_000, memoryMb: 512 };
+
+/** Extracted text beyond this many characters is cut off (with a warning): it is stored inline on the DocumentReference. */
+export const MAX_TEXT_CHARS = 4 * 1024 * 1024;
+
+/** The warning that stands for text not extracted, naming why. */
+export function notExtracted(reason: string): string {
+  return `text not extracted: ${reason}; the PDF is kept as it is`;
+}
+
+/** Runs the extraction worker: its reply, or `stopped` with the reason when it was stopped (time, memory, crash). */
+function runWorker(bytes: Uint8Array, limits: PdfLimits): Promise<PdfWorkerReply | { kind: 'stopped'; reason: string }> {
+  return new Promise((resolve) => {
+    const input: PdfWorkerInput = { bytes, maxPages: limits.maxPages, maxInflatedBytes: limits.maxInflatedBytes };
+    const worker = new Worker(new URL('./pdf-text-worker.ts', import.meta.url), {
+      workerData: input,
+      resourceLimits: { maxOldGenerationSizeMb: limits.memoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, Math.floor(limits.memoryMb / 8))) },
+    });
+    let settled = false;
+    const settle = (value: PdfWorkerReply | { kind: 'stopped'; reason: string }): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(value);
+      void worker.terminate();
+    };
+    const timer = setTimeout(() => settle({ kind: 'stopped', reason: `extraction took longer than ${limits.timeoutMs} ms (IDR_PDF_EXTRACT_TIMEOUT_MS)` }), limits.timeoutMs);
+    worker.once('message', (reply: PdfWorkerReply) => settle(reply));
+    worker.once('error', (err: Error & { code?: string }) => {
+      const reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `extraction needed more than ${limits.memoryMb} MB (IDR_PDF_EXTRACT_MEMORY_MB)` : `extraction failed: ${err.message}`;
+      settle({ kind: 'stopped', reason });
+    });
+    worker.once('exit', (code) => settle({ kind: 'stopped', reason: `extraction stopped (worker exit code ${code})` }));
+  });
 }
 
 /**
  * Extracts the text of a PDF with unpdf (pdf.js), page by page, plus title, author and creation
- * date. Corrupt and password-protected PDFs are refused (`pdf`); a PDF without text (scanned
- * letter) is not an error: the text is empty and a warning says so.
+ * date, in a worker thread bounded by `limits`. Corrupt and password-protected PDFs are refused
+ * (`pdf`); a PDF without text (scanned letter) is not an error: the text is empty and a warning
+ * says so. A PDF over a limit (pages, inflated size, time, memory) is not an error either: the
+ * text is empty and a warning names the limit, so the document is kept with the reason.
  */
-export async function pdfToText(bytes: Uint8Array): Promise<PdfText> {
+export async function pdfToText(bytes: Uint8Array, limits: PdfLimits = DEFAULT_PDF_LIMITS): Promise<PdfText> {
+  // The worker gets a copy: the caller's buffer is neither transferred nor detached.
+  const reply = await runWorker(bytes, limits);
+  if (reply.kind === 'encrypted' || reply.kind === 'unreadable') {
+    throw new AdapterError('pdf', reply.kind === 'encrypted' ? `encrypted PDF (a password is needed to open it): ${reply.message}` : `not a readable PDF: ${reply.message}`);
+  }
+  if (reply.kind === 'limit') return { text: '', pages: reply.pages, warnings: [notExtracted(reply.reason)] };
+  if (reply.kind === 'stopped') return { text: '', pages: 0, warnings: [notExtracted(reply.reason)] };
   const warnings: string[] = [];
-  let doc: Awaited<ReturnType<typeof getDocumentProxy>>;
-  try {
-    // pdf.js may transfer (detach) the buffer it is given: pass a copy. verbosity 0 keeps its warnings off stdout.
-    doc = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0 });
-  } catch (err) {
-    const e = err as Error;
-    if (e.name === 'PasswordException') throw new AdapterError('pdf', `encrypted PDF (a password is needed to open it): ${e.message}`);
-    throw new AdapterError('pdf', `not a readable PDF: ${e.message}`);
+  if (reply.info.EncryptFilterName) warnings.push('encrypted PDF opened with an empty user password');
+  let joined = reply.texts.map((t) => t.trim()).filter(Boolean).join('\n\n');
+  if (!joined) warnings.push('no extractable text (image-only PDF?)');
+  if (joined.length > MAX_TEXT_CHARS) {
+    warnings.push(`extracted text cut off at ${MAX_TEXT_CHARS} of ${joined.length} characters`);
+    joined = joined.slice(0, MAX_TEXT_CHARS);
   }
-  try {
-    const meta = await getMeta(doc);
-    if (info(meta, 'EncryptFilterName')) warnings.push('encrypted PDF opened with an empty user password');
-    const { totalPages, text } = await extractText(doc, { mergePages: false });
-    const pages = text.map((t) => t.trim());
-    const joined = pages.filter(Boolean).join('\n\n');
-    if (!joined) warnings.push('no extractable text (image-only PDF?)');
-    const out: PdfText = { text: joined, pages: totalPages, warnings };
-    const title = info(meta, 'Title');
-    if (title) out.title = title;
-    const author = info(meta, 'Author');
-    if (author) out.author = author;
-    const created = pdfDate(info(meta, 'CreationDate'));
-    if (created) out.creationDate = created;
-    return out;
-  } catch (err) {
-    if (err instanceof AdapterError) throw err;
-    throw new AdapterError('pdf', `not a readable PDF: ${(err as Error).message}`);
-  } finally {
-    await doc.loadingTask.destroy();
-  }
+  const out: PdfText = { text: joined, pages: reply.pages, warnings };
+  if (reply.info.Title) out.title = reply.info.Title;
+  if (reply.info.Author) out.author = reply.info.Author;
+  const created = pdfDate(reply.info.CreationDate);
+  if (created) out.creationDate = created;
+  return out;
 }
