@@ -1,9 +1,10 @@
 import express, { type Router } from 'express';
+import type { Logger } from 'pino';
 import type { Pipeline, IngestResult } from '../../ingestion/pipeline.ts';
 import { splitHl7Batch } from '../../ingestion/adapters/hl7v2/index.ts';
 import { decodeHl7Text } from '../../ingestion/adapter-registry.ts';
 import { INBOX_STATUS, type InboxStatus } from '../../ingestion/inbox.ts';
-import { badRequest, notFound } from '@medplum/core';
+import { badRequest, contentTooLarge, notFound } from '@medplum/core';
 import { fail, withText } from '../../schema/outcomes.ts';
 import { reportOf, statusOf } from './results.ts';
 
@@ -11,9 +12,12 @@ const HL7_TYPES = ['text/plain', 'x-application/hl7-v2+er7', 'application/hl7-v2
 
 /**
  * The ingestion HTTP API: POST raw inputs, list/inspect/download stored inputs, reprocess failures.
- * Every body is stored in the inbox before it is processed.
+ * Every body is stored in the inbox before it is processed. POST /hl7v2 takes at most
+ * `maxMessages` messages (413 above it, nothing stored), stores all of them, then processes them
+ * one by one until done or until the client goes away; what is left stays in the inbox as
+ * received, to be reprocessed.
  */
-export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number }): Router {
+export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number; maxMessages: number; logger?: Logger }): Router {
   const { pipeline } = options;
   const router = express.Router();
 
@@ -22,9 +26,20 @@ export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number
     if (!HL7_TYPES.includes(type)) fail({ ...badRequest(`Content-Type ${type} is not accepted here; send HL7 v2 as text/plain or x-application/hl7-v2+er7`), id: 'unsupported-media-type' });
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (body.length === 0) fail(badRequest('Empty body: expected one or more HL7 v2 messages'));
+    const messages = splitBody(body);
+    if (messages.length > options.maxMessages) {
+      fail(contentTooLarge(`The body holds ${messages.length} HL7 v2 messages; at most ${options.maxMessages} are taken per request (IDR_INGEST_MAX_MESSAGES): send them in several requests. Nothing was stored.`));
+    }
+    const gone = clientGone(res);
+    const entries = [];
+    for (const bytes of messages) entries.push(await pipeline.receive({ bytes, kind: 'hl7v2', source: 'http', origin: req.ip ?? '' }));
     const results: IngestResult[] = [];
-    for (const bytes of splitBody(body)) {
-      results.push(await pipeline.ingest({ bytes, kind: 'hl7v2', source: 'http', origin: req.ip ?? '' }));
+    for (const entry of entries) {
+      if (gone.aborted) {
+        options.logger?.warn({ requestId: res.locals.ctx?.requestId, stored: entries.length, processed: results.length }, 'client went away: the rest of the batch stays in the inbox as received');
+        return;
+      }
+      results.push(await pipeline.process(entry));
     }
     res.status(statusOf(results)).json({ results: results.map(reportOf) });
   });
@@ -66,6 +81,15 @@ export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number
   });
 
   return router;
+}
+
+/** A signal that aborts when the connection closes before the response was sent. */
+function clientGone(res: express.Response): AbortSignal {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 /**
