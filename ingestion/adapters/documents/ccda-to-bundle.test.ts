@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testContext } from '../hl7v2/testing.ts';
-import { ccdaToBundle } from './ccda-to-bundle.ts';
+import { ccdaToBundle, rootUri } from './ccda-to-bundle.ts';
 import { refusal } from './testing/helpers.ts';
 
 describe('ccdaToBundle', () => {
@@ -9,6 +9,12 @@ describe('ccdaToBundle', () => {
     expect(xml.location).toBe('xml');
     expect(xml.message).toMatch(/not a C-CDA document: the root element is <order>/);
     expect((await refusal(() => ccdaToBundle('hello', testContext()))).message).toMatch(/not XML/);
+  });
+
+  it('writes a CDA id root as a URI the store accepts: OID, UUID, else as is', () => {
+    expect(rootUri('2.16.840.1.113883.19.5')).toBe('urn:oid:2.16.840.1.113883.19.5');
+    expect(rootUri('6F1BD58B-C58F-40B7-B314-CAF1294ED98B')).toBe('urn:uuid:6f1bd58b-c58f-40b7-b314-caf1294ed98b');
+    expect(rootUri('https://example.org/docs')).toBe('https://example.org/docs');
   });
 
   it('refuses a C-CDA without a patient identifier', async () => {

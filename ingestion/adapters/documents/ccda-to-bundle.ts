@@ -47,6 +47,13 @@ function time(value: string | undefined, where: string, warnings: string[], inst
   }
 }
 
+/** A CDA II root as a URI: an OID -> urn:oid:, a UUID -> urn:uuid: (lower case), anything else as is. */
+export function rootUri(root: string): string {
+  if (/^[0-2](\.(0|[1-9]\d*))+$/.test(root)) return `urn:oid:${root}`;
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(root)) return `urn:uuid:${root.toLowerCase()}`;
+  return root;
+}
+
 function patientOf(ccda: Ccda, ctx: AdapterContext): { patient: Patient; ids: Identifier[] } {
   const role = (first((ccda as unknown as Obj).recordTarget) as Obj | undefined)?.patientRole as Obj | undefined;
   const ids: Identifier[] = [];
@@ -115,7 +122,7 @@ export function ccdaToBundle(xml: string, ctx: AdapterContext): CcdaOutput {
   const identifiers: Identifier[] = [];
   const idRoot = attr(docId, 'root');
   const idExt = attr(docId, 'extension');
-  if (idRoot) identifiers.push(idExt ? { system: `urn:oid:${idRoot}`, value: idExt } : { system: 'urn:ietf:rfc:3986', value: `urn:oid:${idRoot}` });
+  if (idRoot) identifiers.push(idExt ? { system: rootUri(idRoot), value: idExt } : { system: 'urn:ietf:rfc:3986', value: rootUri(idRoot) });
   const text = documentText(ccda);
   const date = time(effective, 'ClinicalDocument/effectiveTime', warnings, true);
   const creation = time(effective, 'ClinicalDocument/effectiveTime', [], false);
