@@ -35,6 +35,13 @@ describe('readDicomHeader', () => {
     });
   });
 
+  it('takes the issuer of the patient id from the qualifiers sequence (universal entity id) over the local name', () => {
+    const qualifiers: DicomElement = { tag: '00100024', vr: 'SQ', value: [[{ tag: '00400032', vr: 'UT', value: '2.16.840.1.113883.2.4.6.3' }, { tag: '00400033', vr: 'CS', value: 'ISO' }]] };
+    const h = readDicomHeader(writeDicomPart10(sampleInstance({ ...base, issuer: 'NLMINBIZA-LOCAL', extra: [qualifiers] })));
+    expect(h.IssuerOfPatientID).toBe('2.16.840.1.113883.2.4.6.3');
+    expect(readDicomHeader(writeDicomPart10(sampleInstance({ ...base, issuer: 'UMCX' }))).IssuerOfPatientID).toBe('UMCX');
+  });
+
   it('reads laterality, frames, series date/time and timezone offset', () => {
     const extra: DicomElement[] = [
       { tag: '00200062', vr: 'CS', value: 'R' }, { tag: '00280008', vr: 'IS', value: '12' },

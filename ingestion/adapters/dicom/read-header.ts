@@ -131,6 +131,11 @@ export function readDicomHeader(bytes: Uint8Array, warnings: string[] = []): Dic
     const n = integer(str(tag), tag, warnings);
     if (n !== undefined) out[key] = n;
   }
+  // Issuer of Patient ID Qualifiers Sequence: its Universal Entity ID (an OID when ISO) names the
+  // issuer unambiguously, so it wins over the local name in Issuer of Patient ID (0010,0021).
+  const qualifiers = ds.elements.x00100024?.items?.[0]?.dataSet;
+  const universal = qualifiers ? reader(qualifiers, latin1)('x00400032') : undefined;
+  if (universal) header.IssuerOfPatientID = universal;
   const specimen = ds.elements.x00400560?.items?.[0]?.dataSet;
   if (specimen) {
     const s = reader(specimen, charset.includes('ISO_IR 192') ? utf8 : latin1);
