@@ -42,7 +42,7 @@ export function createApp(services: Services, baseUrl: string): Express {
     if (await pingDatabase(services.database)) res.json({ status: 'ready', database: 'reachable' });
     else sendOutcome(res, unavailable('The database is not reachable'), 503);
   });
-  app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, timeline: services.timeline }));
+  app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxBundleEntries: services.config.IDR_BUNDLE_MAX_ENTRIES, timeline: services.timeline }));
   app.use('/graphql', graphqlHandler({ repo: services.repo, timeline: services.timeline, development: services.config.NODE_ENV === 'development', logger: services.logger, limits: { maxCost: services.config.IDR_GRAPHQL_MAX_COST, maxRootFields: services.config.IDR_GRAPHQL_MAX_ROOT_FIELDS, maxAliases: services.config.IDR_GRAPHQL_MAX_ALIASES } }));
   app.use('/ingest', ingestRouter({ pipeline: services.pipeline, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxMessages: services.config.IDR_INGEST_MAX_MESSAGES, logger: services.logger }));
   app.use('/ingest', dicomRouter({ pipeline: services.pipeline, importer: services.dicomweb, headerBytes: services.config.IDR_DICOM_HEADER_BYTES }));

@@ -5,17 +5,19 @@ import type { Repository } from '../../store/repository.ts';
 import type { TimelineStore } from '../../timeline/projection.ts';
 import { ctxOf } from '../http/context.ts';
 import { sendResult } from './result.ts';
+import { checkBundleEntryCount, DEFAULT_MAX_BUNDLE_ENTRIES } from './bundle-entry-limit.ts';
 
 /**
  * The FHIR R4 REST API, mounted at /fhir: an HTTP adapter over the FHIR router (fhir/router.ts),
  * which serves batch and transaction entries the same way.
  */
-export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number; timeline?: TimelineStore }): Router {
+export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number; maxBundleEntries?: number; timeline?: TimelineStore }): Router {
   const deps: FhirDeps = { repo: options.repo, baseUrl: options.baseUrl, version: options.version, ...(options.timeline ? { timeline: options.timeline } : {}) };
   const router = express.Router();
   router.use(express.json({ type: ['application/json', 'application/fhir+json', 'application/json-patch+json'], limit: options.maxBodyBytes, strict: true }));
   router.use(express.urlencoded({ extended: false, limit: options.maxBodyBytes, type: 'application/x-www-form-urlencoded' }));
   router.use(async (req, res) => {
+    if (req.method === 'POST' && req.path === '/') checkBundleEntryCount(req.body, options.maxBundleEntries ?? DEFAULT_MAX_BUNDLE_ENTRIES);
     const result = await handleFhirRequest(deps, ctxOf(res), fhirRequest(req));
     const prefer = req.header('prefer') ?? '';
     sendResult(res, result, { baseUrl: options.baseUrl, preferMinimal: /return=minimal/.test(prefer), preferOutcome: /return=OperationOutcome/i.test(prefer) });
