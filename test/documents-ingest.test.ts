@@ -63,6 +63,17 @@ describe('POST /ingest/documents', () => {
     expect(none.body.entry ?? []).toHaveLength(0);
   });
 
+  it('a C-CDA consult note: the document of the patient, found by a word of its narrative', async () => {
+    const r = await upload(await fixture('consult-note-ccda.xml'), 'application/hl7-cda+xml', { patient: PATIENT });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body.results[0].label).toBe('C-CDA Consult note');
+    const doc = await docOf(r.body.results[0]);
+    expect(doc.subject?.reference).toBe(`Patient/${patientId}`);
+    expect(doc.type?.coding?.[0]?.code).toBe('11488-4');
+    const hit = await fhirFetch(`${server.fhir}/DocumentReference?patient=Patient/${patientId}&_content=linkermamma`);
+    expect(hit.body.entry?.map((e: { resource: { id: string } }) => e.resource.id)).toEqual([doc.id]);
+  });
+
   it('an MDM^T02 file with its metadata', async () => {
     const r = await upload(await fixture('radiology-report-mdm.hl7'), 'x-application/hl7-v2+er7', { patient: PATIENT });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
