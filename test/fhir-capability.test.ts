@@ -69,7 +69,7 @@ describe('CapabilityStatement', () => {
     // a sample over REST too (batch entries and REST share the router; see fhir-batch-equivalence)
     expect((await fhirFetch(`${server.fhir}/Observation?value-quantity=lt5.4|http://unitsofmeasure.org|mmol/L`)).status).toBe(200);
     expect((await fhirFetch(`${server.fhir}/Patient?_profile=http://example.org/p`)).status).toBe(200);
-  });
+  }, 120_000); // some 2,800 searches
 
   it('parameters it does not list are refused, not silently ignored', async () => {
     for (const q of ['Patient?_compartment=Patient/1', 'Observation?_project=x', 'Location?near=1|2|3']) {
