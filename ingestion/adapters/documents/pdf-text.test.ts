@@ -63,3 +63,12 @@ describe('pdfToText limits (the PDF is kept; the warning names the limit)', () =
     expect(r).toEqual({ text: '', pages: 0, warnings: ['text not extracted: extraction took longer than 1 ms (IDR_PDF_EXTRACT_TIMEOUT_MS); the PDF is kept as it is'] });
   });
 });
+
+describe('pdfToText concurrency', () => {
+  it('extracts many PDFs asked for at once, each with its own text', async () => {
+    const letters = await Promise.all([3, 4, 5, 6, 7].map((n) => manyPagesPdf(n)));
+    const texts = await Promise.all(letters.map((b) => pdfToText(b)));
+    expect(texts.map((t) => t.pages)).toEqual([3, 4, 5, 6, 7]);
+    expect(texts.map((t) => t.text.split('\n\n').at(-1))).toEqual(['Page 3 of 3', 'Page 4 of 4', 'Page 5 of 5', 'Page 6 of 6', 'Page 7 of 7']);
+  });
+});

@@ -46,6 +46,25 @@ export function notExtracted(reason: string): string {
   return `text not extracted: ${reason}; the PDF is kept as it is`;
 }
 
+/**
+ * Extraction workers running at once in this process; further extractions wait their turn, so
+ * many uploads at the same moment cannot take N times the worker memory limit.
+ */
+const MAX_WORKERS = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function withWorkerSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_WORKERS) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await work();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 /** Runs the extraction worker: its reply, or `stopped` with the reason when it was stopped (time, memory, crash). */
 function runWorker(bytes: Uint8Array, limits: PdfLimits): Promise<PdfWorkerReply | { kind: 'stopped'; reason: string }> {
   return new Promise((resolve) => {
@@ -81,7 +100,7 @@ function runWorker(bytes: Uint8Array, limits: PdfLimits): Promise<PdfWorkerReply
  */
 export async function pdfToText(bytes: Uint8Array, limits: PdfLimits = DEFAULT_PDF_LIMITS): Promise<PdfText> {
   // The worker gets a copy: the caller's buffer is neither transferred nor detached.
-  const reply = await runWorker(bytes, limits);
+  const reply = await withWorkerSlot(() => runWorker(bytes, limits));
   if (reply.kind === 'encrypted' || reply.kind === 'unreadable') {
     throw new AdapterError('pdf', reply.kind === 'encrypted' ? `encrypted PDF (a password is needed to open it): ${reply.message}` : `not a readable PDF: ${reply.message}`);
   }
