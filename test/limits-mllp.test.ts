@@ -104,6 +104,20 @@ describe('MLLP frame size limit', () => {
     expect(stored.entries.some((e) => e.size > LIMIT)).toBe(false);
   });
 
+  it('serves other connections while a slow sender trickles its frame, then answers the slow one too', async () => {
+    const slow = new Connection(small.mllpPort as number);
+    const id = uid();
+    const frame = mllpFrame(labMessage({ controlId: id, bsn: newBsn(), filler: `F-${id}` }));
+    const half = Math.floor(frame.length / 2);
+    for (let i = 0; i < half; i += 16) await slow.write(frame.subarray(i, Math.min(i + 16, half)));
+    const other = uid();
+    const meanwhile = await mllpExchange(small.mllpPort as number, mllpFrame(labMessage({ controlId: other, bsn: newBsn(), filler: `F-${other}` })));
+    expect(meanwhile.ack?.segment('MSA')?.slice(1, 3)).toEqual(['AA', other]);
+    await slow.write(frame.subarray(half));
+    expect((await slow.next()).segment('MSA')?.slice(1, 3)).toEqual(['AA', id]);
+    slow.end();
+  });
+
   it('closes the connection when an oversized frame has no MSH to answer', async () => {
     const junk = Buffer.concat([Buffer.from([0x0b]), Buffer.alloc(LIMIT + 10, 0x41)]);
     const r = await mllpExchange(small.mllpPort as number, junk);
