@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { ingestOk, searchOf, type Json } from './fixtures/ingest/clients.ts';
-import { BSN_OID, BSN_SYSTEM, newBsn, pid3, uid } from './fixtures/ingest/messages.ts';
+import { BSN_OID, BSN_SYSTEM, HB, labMessage, newBsn, pid3, uid } from './fixtures/ingest/messages.ts';
 import { ccdaXml, SHARED_IDS } from '../ingestion/adapters/documents/testing/ccda-fixture.ts';
 import { writeDicomPart10 } from '../ingestion/adapters/dicom/testing/write-dicom.ts';
 import { sampleInstance } from '../ingestion/adapters/dicom/testing/sample-instances.ts';
@@ -60,6 +60,21 @@ describe('derived identifiers never cross patients (real pipeline)', () => {
     }
     const reports = await searchOf(server.fhir, `DiagnosticReport?identifier=urn:idr:hl7v2:filler-order|LIS/${order}`);
     expect(reports).toHaveLength(2);
+  });
+
+  it('HL7 v2 ORU: a correction naming the patient by another identifier first (BSN added later) still versions the same report', async () => {
+    const [bsn, mrn, filler] = [newBsn(), `MRN${uid()}`, `F-${uid()}`];
+    const first = await ingestOk(server.url, labMessage({ controlId: uid(), mrn, filler, results: [HB] }));
+    const correction = await ingestOk(server.url, labMessage({ controlId: uid(), bsn, mrn, filler, orderStatus: 'C', results: [{ ...HB, value: '7.4', status: 'C' }] }));
+    expect(outputsOf(correction, 'Patient')[0]?.split('/')[1]).toBe(outputsOf(first, 'Patient')[0]?.split('/')[1]);
+    for (const type of ['DiagnosticReport', 'Observation']) {
+      const [before] = outputsOf(first, type);
+      const [after] = outputsOf(correction, type);
+      expect(after?.split('/')[1], type).toBe(before?.split('/')[1]);
+      expect(after?.split('/')[3], type).toBe('2');
+    }
+    const patient = await read(outputsOf(first, 'Patient')[0] as string);
+    expect(patient.identifier.map((i: Json) => i.value)).toEqual([mrn, bsn]);
   });
 
   it('HL7 v2 MDM: the same document number for another patient is another document', async () => {
