@@ -64,6 +64,14 @@ describe('pdfToText limits (the PDF is kept; the warning names the limit)', () =
   });
 });
 
+describe('pdfToText memory limit', () => {
+  it('stops an extraction that needs more than the worker heap', async () => {
+    // 600 pages fit in 32 MB, 1,000 do not: 2,000 leave a wide margin.
+    const r = await pdfToText(await manyPagesPdf(2000), { ...DEFAULT_PDF_LIMITS, memoryMb: 32 });
+    expect(r).toEqual({ text: '', pages: 0, warnings: ['text not extracted: extraction needed more than 32 MB (IDR_PDF_EXTRACT_MEMORY_MB); the PDF is kept as it is'] });
+  }, 60_000);
+});
+
 describe('pdfToText concurrency', () => {
   it('extracts many PDFs asked for at once, each with its own text', async () => {
     const letters = await Promise.all([3, 4, 5, 6, 7].map((n) => manyPagesPdf(n)));
