@@ -1,7 +1,7 @@
 /** URIs, codes and fixed values the document adapters write into FHIR resources. */
 
 /** Version of the document adapters, recorded in Provenance by the pipeline. Bump on any mapping change. */
-export const DOCUMENT_ADAPTER_VERSION = 'documents/2.0.0';
+export const DOCUMENT_ADAPTER_VERSION = 'documents/2.1.0';
 
 /** Identifier and code systems. */
 export const DOC_SYSTEMS = {
@@ -25,7 +25,6 @@ export const DOC_SYSTEMS = {
   /** StudyInstanceUID as on ImagingStudy: value `urn:oid:<uid>`. */
   dicomUid: 'urn:dicom:uid',
   loinc: 'http://loinc.org',
-  usCoreDocumentCategory: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category',
   v2Table: (table: string): string => `http://terminology.hl7.org/CodeSystem/v2-${table}`,
 } as const;
 
@@ -48,8 +47,20 @@ export const TXA_DOCUMENT_TYPES: Readonly<Record<string, DocumentKindName>> = {
   CN: 'consult', DI: 'radiology', DS: 'discharge', PR: 'progress', SP: 'pathology', RAD: 'radiology', RR: 'radiology',
 };
 
-/** US Core DocumentReference category used for every letter and report (the one code that category defines). */
-export const CLINICAL_NOTE_CATEGORY = { system: DOC_SYSTEMS.usCoreDocumentCategory, code: 'clinical-note', display: 'Clinical Note' } as const;
+/**
+ * DocumentReference.category: the LOINC document class (R4 value set document-classcodes) of each
+ * LOINC document type IDR writes. A document of another type gets no category.
+ * See: https://hl7.org/fhir/R4/valueset-document-classcodes.html
+ */
+export const DOCUMENT_CLASSES: Readonly<Record<string, { code: string; display: string }>> = {
+  '57133-1': { code: '57133-1', display: 'Referral note' },
+  '18842-5': { code: '18842-5', display: 'Discharge summary' },
+  '11488-4': { code: '11488-4', display: 'Consult note' },
+  '85232-7': { code: '11488-4', display: 'Consult note' },
+  '11526-1': { code: '27898-6', display: 'Pathology studies (set)' },
+  '18748-4': { code: '18726-0', display: 'Radiology studies (set)' },
+  '11506-3': { code: '11506-3', display: 'Progress note' },
+};
 
 /** Content type of the extracted-text attachment (content[1]). */
 export const TEXT_CONTENT_TYPE = 'text/plain; charset=utf-8';

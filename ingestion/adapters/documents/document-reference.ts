@@ -1,5 +1,5 @@
 import type { Attachment, CodeableConcept, DocumentReference, Identifier, Patient, Reference } from '@medplum/fhirtypes';
-import { CLINICAL_NOTE_CATEGORY, DOC_SYSTEMS, TEXT_CONTENT_TYPE } from './constants.ts';
+import { DOC_SYSTEMS, DOCUMENT_CLASSES, TEXT_CONTENT_TYPE } from './constants.ts';
 import { sha1Base64, sha256Hex } from './hash.ts';
 import { identifierValue } from '../hl7v2/bundle.ts';
 
@@ -44,7 +44,7 @@ export function textAttachment(text: string, title: string): Attachment {
 
 /**
  * One DocumentReference, identified (key) by the patient scope and `identity` (default: the SHA-256
- * of the bytes), so the same document filed for two patients stays two documents: status current, docStatus, type, category clinical-note, date, author,
+ * of the bytes), so the same document filed for two patients stays two documents: status current, docStatus, type, category (the type's LOINC document class), date, author,
  * custodian, subject; content[0] describes the original (size, SHA-1 hash, title, creation, no
  * data), content[1] carries the extracted text inline. See: https://hl7.org/fhir/R4/documentreference.html
  */
@@ -62,11 +62,12 @@ export function buildDocumentReference(f: DocumentFacts): { resource: DocumentRe
     identifier: [key, sha, ...(f.identifiers ?? [])],
     status: 'current',
     docStatus: f.docStatus ?? 'final',
-    category: [{ coding: [{ ...CLINICAL_NOTE_CATEGORY }] }],
     subject: f.subject,
     content,
   };
   if (f.type) doc.type = f.type;
+  const docClass = f.type?.coding?.find((c) => c.system === DOC_SYSTEMS.loinc && c.code && DOCUMENT_CLASSES[c.code]);
+  if (docClass?.code) doc.category = [{ coding: [{ system: DOC_SYSTEMS.loinc, ...DOCUMENT_CLASSES[docClass.code] }] }];
   if (f.date) doc.date = f.date;
   if (f.author?.length) doc.author = f.author;
   if (f.custodian) doc.custodian = { display: f.custodian };

@@ -22,7 +22,7 @@ describe('documentToBundle', () => {
     expect(doc).toMatchObject({
       status: 'current', docStatus: 'final', date: '2024-03-04T00:00:00+01:00',
       type: { coding: [{ system: 'http://loinc.org', code: '57133-1', display: 'Referral note' }] },
-      category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note' }] }],
+      category: [{ coding: [{ system: 'http://loinc.org', code: '57133-1', display: 'Referral note' }] }],
       author: [{ display: 'Dr. P. de Vries' }], custodian: { display: 'Noordwest Ziekenhuisgroep' }, description: 'verwijsbrief.pdf',
     });
     const original = doc?.content[0]?.attachment;

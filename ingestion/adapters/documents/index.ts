@@ -3,7 +3,7 @@
  * in, FHIR R4 transaction Bundle (Patient, DocumentReference, for radiology also DiagnosticReport)
  * out. Pure: no I/O; time and ids come from the context.
  */
-export { DOCUMENT_ADAPTER_VERSION, DOC_SYSTEMS, DOCUMENT_TYPES, TXA_DOCUMENT_TYPES, CLINICAL_NOTE_CATEGORY } from './constants.ts';
+export { DOCUMENT_ADAPTER_VERSION, DOC_SYSTEMS, DOCUMENT_TYPES, TXA_DOCUMENT_TYPES, DOCUMENT_CLASSES } from './constants.ts';
 export { detectDocumentKind, type DocumentKind } from './detect.ts';
 export { pdfToText, type PdfText } from './pdf-text.ts';
 export { documentToBundle, type DocumentInput, type DocumentOutput } from './document-to-bundle.ts';

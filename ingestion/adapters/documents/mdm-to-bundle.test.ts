@@ -30,9 +30,14 @@ describe('mdmToBundle', () => {
       imagingStudy: [{ identifier: { system: 'urn:dicom:uid', value: 'urn:oid:1.2.826.0.1.3680043.10.1234.200' } }],
     });
     expect(report?.identifier).toContainEqual(expect.objectContaining({ system: 'urn:idr:accession', value: 'RAD24-000123' }));
+    // OBR-4 as sent, with its coding system (L: local), beside the LOINC code: no Coding without a system.
+    expect(report?.code.coding).toEqual([
+      { system: 'http://loinc.org', code: '18748-4', display: 'Diagnostic imaging study' },
+      { system: 'urn:idr:hl7v2:code-system:L', code: 'MAMMO', display: 'Mammografie bilateraal' },
+    ]);
     expect(decode(report?.presentedForm?.[0]?.data)).toBe(out.text);
     const patient = resolve<Patient>(out.bundle, report?.subject?.reference);
-    expect(patient.identifier?.[0]).toEqual({ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999911120', type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'NNNLD' }] } });
+    expect(patient.identifier?.[0]).toEqual({ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999911120', type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'NI', display: 'National unique individual identifier' }], text: 'NNNLD' } });
     const scope = patientScope({ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999911120' });
     expect((out.bundle.entry ?? []).map((e) => e.request?.url)).toEqual([
       'Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|999911120',

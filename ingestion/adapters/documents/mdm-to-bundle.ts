@@ -1,6 +1,7 @@
 import type { Attachment, Bundle, CodeableConcept, DiagnosticReport, DocumentReference, Identifier, ImagingStudy, Reference } from '@medplum/fhirtypes';
 import { EntryCollector, identifierValue } from '../hl7v2/bundle.ts';
 import { IDR_SYSTEMS } from '../hl7v2/constants.ts';
+import { coding } from '../hl7v2/codes.ts';
 import { DateConverter } from '../hl7v2/dates.ts';
 import { parseMessage } from '../hl7v2/parse.ts';
 import { mapPatient } from '../hl7v2/patient.ts';
@@ -162,7 +163,7 @@ export function mdmToBundle(raw: string, ctx: AdapterContext, options: MdmOption
       identifier: reportIds,
       status: status === 'preliminary' ? 'preliminary' : status === 'amended' ? 'amended' : 'final',
       category: [{ coding: [{ system: DOC_SYSTEMS.v2Table('0074'), code: 'RAD', display: 'Radiology' }] }],
-      code: { coding: [{ system: DOC_SYSTEMS.loinc, code: RADIOLOGY_LOINC, display: 'Diagnostic imaging study' }, ...(obr?.get(4, 1) ? [{ code: obr.get(4, 1), ...(obr.get(4, 2) ? { display: obr.get(4, 2) } : {}) }] : [])], text: obr?.get(4, 2) || 'Diagnostic imaging study' },
+      code: { coding: [{ system: DOC_SYSTEMS.loinc, code: RADIOLOGY_LOINC, display: 'Diagnostic imaging study' }, ...(obr ? [coding(obr.get(4, 1), obr.get(4, 2), obr.get(4, 3) || 'L')].filter((c) => c !== undefined) : [])], text: obr?.get(4, 2) || 'Diagnostic imaging study' },
       subject,
       presentedForm: text ? [textAttachment(text, title), ...attachments] : attachments,
     };

@@ -4,7 +4,7 @@
  */
 
 /** Version of this adapter, recorded in Provenance by the pipeline. Bump on any mapping change. */
-export const HL7V2_ADAPTER_VERSION = 'hl7v2-oru/2.0.0';
+export const HL7V2_ADAPTER_VERSION = 'hl7v2-oru/2.1.0';
 
 /** Identifier systems minted by IDR for things HL7 v2 identifies only within a sending system. */
 export const IDR_SYSTEMS = {

@@ -55,7 +55,7 @@ describe('lab ORU^R01: Patient from PID', () => {
   const patient = resources<Patient>(bundle, 'Patient')[0] as Patient;
   it('keeps every PID-3 identifier with its system and type, and matches on the first', () => {
     expect(patient.identifier).toEqual([
-      { system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '123456782', type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'NNNLD' }] } },
+      { system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '123456782', type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'NI', display: 'National unique individual identifier' }], text: 'NNNLD' } },
       { system: 'urn:idr:assigning-authority:AMC', value: 'MRN0042', type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] } },
     ]);
     expect(entryOf(bundle, patient).request?.url).toBe('Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|123456782');

@@ -12,7 +12,7 @@ describe('pathology report (OBR-24 SP)', () => {
   it('is recognised and categorised as pathology, keeping OBR-24 and both OBR-4 codings', () => {
     expect(out.kind).toBe('ORU^R01 pathology');
     expect(report.category?.[0]?.coding).toEqual([
-      { system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'PAT', display: 'Pathology' },
+      { system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'PAT', display: 'Pathology (gross & histopath, not surgical)' },
       { system: 'http://loinc.org', code: '11526-1', display: 'Pathology study' },
     ]);
     expect(report.category?.[1]?.coding?.[0]?.code).toBe('SP');

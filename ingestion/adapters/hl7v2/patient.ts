@@ -1,4 +1,4 @@
-import type { Address, ContactPoint, HumanName, Identifier, Patient } from '@medplum/fhirtypes';
+import type { Address, CodeableConcept, ContactPoint, HumanName, Identifier, Patient } from '@medplum/fhirtypes';
 import { AdapterError, type AdapterContext } from '../types.ts';
 import { SYSTEMS } from './constants.ts';
 import type { DateConverter } from './dates.ts';
@@ -30,7 +30,7 @@ export function mapPatient(pid: Segment, ctx: AdapterContext, dates: DateConvert
     const authority = pid.sub(3, 4, 2, r) || pid.sub(3, 4, 1, r) || undefined;
     const id: Identifier = { system: ctx.identifierSystem(authority), value };
     const type = pid.get(3, 5, r);
-    if (type) id.type = { coding: [{ system: SYSTEMS.v2Table('0203'), code: type }] };
+    if (type) id.type = identifierType(type);
     identifiers.push(id);
   }
   const key = identifiers[0];
@@ -109,4 +109,14 @@ function mapTelecom(pid: Segment, n: number, fallbackUse: ContactPoint['use']): 
     out.push({ system, value, ...(use ? { use } : {}) });
   }
   return out;
+}
+
+/**
+ * CX-5 -> Identifier.type. v2-0203 lists the national person identifier as the pattern NNxxx
+ * (xxx: ISO 3166 alpha-3, e.g. NNNLD for the Dutch BSN) but not each country's code: those become
+ * `NI` (national unique individual identifier), with the code as sent kept as the text.
+ */
+function identifierType(code: string): CodeableConcept {
+  if (/^NN[A-Z]{3}$/.test(code)) return { coding: [{ system: SYSTEMS.v2Table('0203'), code: 'NI', display: 'National unique individual identifier' }], text: code };
+  return { coding: [{ system: SYSTEMS.v2Table('0203'), code }] };
 }

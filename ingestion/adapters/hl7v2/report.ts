@@ -70,7 +70,7 @@ const V2_0074 = SYSTEMS.v2Table('0074');
 export function reportCategories(kind: ReportKind, obr: Segment): CodeableConcept[] {
   const out: CodeableConcept[] = [];
   if (kind === 'pathology') {
-    out.push({ coding: [{ system: V2_0074, code: 'PAT', display: 'Pathology' }, { system: SYSTEMS.loinc, code: '11526-1', display: 'Pathology study' }] });
+    out.push({ coding: [{ system: V2_0074, code: 'PAT', display: 'Pathology (gross & histopath, not surgical)' }, { system: SYSTEMS.loinc, code: '11526-1', display: 'Pathology study' }] });
   } else if (kind === 'radiology') {
     out.push({ coding: [{ system: V2_0074, code: 'RAD', display: 'Radiology' }] });
   } else {
