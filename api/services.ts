@@ -10,6 +10,7 @@ import { recoverPendingJournals } from '../store/journal.ts';
 import { loadFhirDefinitions } from '../schema/fhir-definitions.ts';
 import { Inbox } from '../ingestion/inbox.ts';
 import { Pipeline } from '../ingestion/pipeline.ts';
+import { publishExtensionDefinitions } from '../ingestion/extension-definitions.ts';
 import { defaultAdapters } from '../ingestion/adapter-registry.ts';
 import { identifierSystemResolver } from '../ingestion/identifier-systems.ts';
 import { linkReportsToImaging } from '../ingestion/imaging/report-links.ts';
@@ -56,6 +57,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   // Ingestion projects each message's resources at once (afterWrite hook below); other writes project as they go.
   const repo: Repository = new TimelineRepository(database, timeline, { defer: (ctx) => ctx.actor === 'system:ingestion' });
   repo.referencePolicy = { externalBases: config.IDR_EXTERNAL_REFERENCE_BASES };
+  await publishExtensionDefinitions(repo);
   const inbox = new Inbox(database.db);
   const pipeline = new Pipeline({
     repo,

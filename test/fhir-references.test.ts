@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bundle } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { create, patient } from './support/factory.ts';
 
@@ -42,7 +42,7 @@ describe('references must resolve', () => {
   });
 
   it('checks references on update too', async () => {
-    const obs = await create(server.fhir, observation(`Patient/${pid}`) as never);
+    const obs = await create(server.fhir, observation(`Patient/${pid}`) as Resource);
     const r = await fhirFetch(`${server.fhir}/Observation/${obs.id}`, { method: 'PUT', json: { ...obs, subject: { reference: 'Patient/never-was' } } });
     expect(r.status).toBe(400);
     expect(r.body.issue[0].expression).toEqual(['Observation.subject.reference']);
