@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hl7v2ToBundle } from './index.ts';
 import { patientScope } from './patient-scope.ts';
-import { testContext } from './testing.ts';
+import { fixture, testContext } from './testing.ts';
 
 const message = (mrn: string): string => [
   'MSH|^~\\&|LIS|LAB|IDR|HOSP|20240501101500+0200||ORU^R01^ORU_R01|CTRL-1|P|2.5.1',
@@ -26,5 +26,16 @@ describe('patientScope', () => {
     const two = urls('P2');
     expect(one).toHaveLength(3);
     expect(one.filter((u) => two.includes(u))).toEqual([]);
+  });
+
+  it('HL7 v2 pathology: two patients\' reports with the same case number and specimen ids share no conditional URL', () => {
+    const raw = fixture('pathology-breast-biopsy.hl7');
+    const other = raw.replace('PID|1||123456782^', 'PID|1||999922224^');
+    expect(other).not.toBe(raw);
+    const urls = (msg: string): string[] => (hl7v2ToBundle(msg, testContext()).bundle.entry ?? []).filter((e) => e.resource?.resourceType !== 'Patient').map((e) => e.request?.url ?? '');
+    const one = urls(raw);
+    expect(one.some((u) => u.startsWith('Specimen?'))).toBe(true);
+    expect(one.some((u) => u.startsWith('DiagnosticReport?'))).toBe(true);
+    expect(one.filter((u) => urls(other).includes(u))).toEqual([]);
   });
 });
