@@ -56,6 +56,25 @@ describe('round-trip of realistic resources', () => {
     expect(withoutMeta(back.body)).toEqual(patient('999900022'));
   });
 
+  it('accepts base64Binary with line breaks and spaces between groups (R4 allows them) and keeps it as sent', async () => {
+    const pid = (await create(server.fhir, patient('999900044'))).id;
+    const binary = { resourceType: 'Binary', contentType: 'text/plain', data: 'SElTVE9Q\nQVRIT0xP\r\nR0lFIFZF\nUlNMQUc=' } as Resource;
+    const letter = {
+      resourceType: 'DocumentReference',
+      status: 'current',
+      subject: { reference: `Patient/${pid}` },
+      content: [{ attachment: { contentType: 'text/plain', data: 'T250c2xh Z2JyaWVm\n' } }],
+    } as Resource;
+    for (const resource of [binary, letter]) {
+      const stored = await create(server.fhir, resource);
+      const back = await fhirFetch(`${server.fhir}/${resource.resourceType}/${stored.id}`);
+      expect(withoutMeta(back.body), resource.resourceType).toEqual(resource);
+    }
+    const bad = await fhirFetch(`${server.fhir}/Binary`, { method: 'POST', json: { ...binary, data: 'SElT VE9Q!' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.issue[0].expression).toEqual(['Binary.data']);
+  });
+
   it('keeps large decimals, unicode and empty-free arrays exactly', async () => {
     const obs = {
       resourceType: 'Observation',
