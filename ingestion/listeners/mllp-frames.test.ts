@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameAssembler, type FrameEvent } from './mllp-server.ts';
+import { FrameAssembler, type FrameEvent } from './mllp-frames.ts';
 
 const frame = (text: string): Buffer => Buffer.concat([Buffer.from([0x0b]), Buffer.from(text, 'latin1'), Buffer.from([0x1c, 0x0d])]);
 const texts = (events: FrameEvent[]): string[] => events.map((e) => (e.kind === 'frame' ? e.bytes.toString('latin1') : `too-large:${e.head.toString('latin1').slice(0, 8)}`));
