@@ -7,12 +7,15 @@ import { AdapterError, type AdapterContext, type AdapterOutput } from '../adapte
 import { DOCUMENT_ADAPTER_VERSION, detectDocumentKind, documentToBundle, mdmToBundle } from '../adapters/documents/index.ts';
 import { requireKnownPatients } from '../imaging/known-patients.ts';
 import type { PipelineAdapter } from '../imaging/dicom-adapters.ts';
+import type { PdfLimits } from '../adapters/documents/pdf-text.ts';
 
 /** Options of the document adapter (from configuration). */
 export interface DocumentAdapterOptions {
   repo: Repository;
   /** Documents larger than this are kept but not read (no text extraction). */
   maxExtractBytes: number;
+  /** Limits of PDF text extraction: over one, the PDF is kept without text and a warning names the limit. */
+  pdfLimits?: PdfLimits;
   /** Path under which an inbox entry's raw bytes are served (`<rawPath>/<id>/raw`). */
   rawPath?: string;
   /** Decodes HL7 v2 bytes (adapter-registry's decodeHl7Text). */
@@ -49,7 +52,7 @@ export function documentAdapter(options: DocumentAdapterOptions): PipelineAdapte
         out = mdmToBundle(options.decodeHl7(bytes), ctx);
         checkMdmPatient(out.bundle, metadata.patientIdentifier);
       } else {
-        out = await documentToBundle({ bytes, contentType: entry.contentType ?? '', metadata, ...(entry.filename ? { filename: entry.filename } : {}) }, ctx);
+        out = await documentToBundle({ bytes, contentType: entry.contentType ?? '', metadata, ...(entry.filename ? { filename: entry.filename } : {}), ...(options.pdfLimits ? { pdfLimits: options.pdfLimits } : {}) }, ctx);
         await requireKnownPatients(options.repo, repoCtx, out.bundle, 'patient', UNKNOWN_PATIENT_HINT);
       }
       const { bundle, dropped } = withoutInvalidEntries(out.bundle);
