@@ -53,6 +53,17 @@ describe('ORU^R01 v2.5.1 structures', () => {
     expect(out.warnings.filter((w) => /not part of ORU\^R01/.test(w))).toEqual([]);
   });
 
+  it('SPECIMEN repeated: each SPM with its own observations, linked to that specimen', () => {
+    const out = map(msg(pid('P1'), obr(1, 'F1', '24326-1^Electrolytes panel^LN'),
+      'SPM|1|SP-A&LIS||SER^Serum^HL70487', 'OBX|1|NM|2951-2^Sodium^LN||140|mmol/L|||||F',
+      'SPM|2|SP-B&LIS||UR^Urine^HL70487', 'OBX|2|NM|2955-3^Sodium urine^LN||60|mmol/L|||||F'));
+    const specimens = resources<Specimen>(out.bundle, 'Specimen');
+    expect(specimens.map((s) => s.identifier?.[1]?.value)).toEqual(['LIS/SP-A', 'LIS/SP-B']);
+    const obs = resources<Observation>(out.bundle, 'Observation');
+    expect(obs.map((o) => resolve<Specimen>(out.bundle, o.specimen?.reference))).toEqual(specimens);
+    expect(resources<DiagnosticReport>(out.bundle, 'DiagnosticReport')[0]?.specimen).toHaveLength(2);
+  });
+
   it('PATIENT_RESULT repeated: two patients, even with the same order number, get separate reports', () => {
     const raw = msg(pid('P1'), obr(1, 'F1', '2951-2^Sodium^LN'), obx(1, '2951-2^Sodium', '140'), pid('P2', 'Bakker^Jan'), obr(1, 'F1', '2951-2^Sodium^LN'), obx(1, '2951-2^Sodium', '150'));
     const out = map(raw);
