@@ -25,7 +25,10 @@ describe('narrative XHTML (txt-1, txt-2)', () => {
     expect(texts(`<div ${NS}><a href=" java&#9;script:alert(1)">x</a></div>`)[0]).toContain('is not an allowed URL');
     expect(texts(`<div ${NS}><a href="data:text/html,x">x</a></div>`)[0]).toContain('is not an allowed URL');
     expect(texts(`<div ${NS}><img src="data:image/png;base64,AAAA"/></div>`)).toEqual([]);
-    expect(texts(`<div ${NS}><p style="background: url(javascript:alert(1))">x</p></div>`)[0]).toContain('may not load or run anything');
+    expect(texts(`<div ${NS}><p style="background: url(javascript:alert(1))">x</p></div>`)[0]).toContain('may not run script');
+    expect(texts(`<div ${NS}><p style="width: expression(alert(1))">x</p></div>`)[0]).toContain('may not run script');
+    expect(texts(`<div ${NS}><p style="background: url('data:text/html,x')">x</p></div>`)[0]).toContain('may not run script');
+    expect(texts(`<div ${NS}><td style="padding: 0; background-image: url(data: image/png;base64,iVBORw0KGgo=)">x</td></div>`)).toEqual([]);
   });
 
   it('requires the XHTML namespace on one root div', () => {

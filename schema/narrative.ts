@@ -103,8 +103,15 @@ function attributeProblem(element: string, name: string, prefix: string, value: 
   if (lower.startsWith('on')) return `event attribute ${name} on <${element}> is not allowed`;
   if (!COMMON_ATTRIBUTES.has(name) && !ELEMENT_ATTRIBUTES[element]?.includes(name)) return `attribute ${name} is not allowed on <${element}>`;
   if (URL_ATTRIBUTES.has(name) && !safeUrl(value, element === 'img' && name === 'src')) return `${name}="${value.slice(0, 60)}" on <${element}> is not an allowed URL`;
-  if (name === 'style' && /expression\s*\(|javascript:|url\s*\(/i.test(value)) return `style on <${element}> may not load or run anything`;
+  if (name === 'style' && !safeStyle(value)) return `style on <${element}> may not run script or load anything but images`;
   return undefined;
+}
+
+/** Inline CSS without script hooks (expression(), behaviours, bindings, imports, script URLs); url() only for images. */
+function safeStyle(css: string): boolean {
+  const compact = [...css].filter((ch) => ch.charCodeAt(0) > 0x20).join('').toLowerCase();
+  if (/expression\(|behavior:|-moz-binding|@import|javascript:|vbscript:/.test(compact)) return false;
+  return [...css.matchAll(/url\(\s*(['"]?)(.*?)\1\s*\)/gi)].every((m) => safeUrl(m[2] ?? '', true));
 }
 
 /** Relative URLs, fragments and the usual schemes; data: only for images. */
