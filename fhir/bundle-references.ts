@@ -11,13 +11,21 @@ export function rewriteReferences<T>(value: T, map: Map<string, string>): T {
   return value;
 }
 
-/** Every `reference` value in a resource that starts with urn:uuid: or urn:oid:. */
-export function unresolvedUrnReferences(value: unknown, out: string[] = []): string[] {
-  if (Array.isArray(value)) for (const v of value) unresolvedUrnReferences(v, out);
+/**
+ * Every `reference` value in a resource that starts with urn:uuid: or urn:oid:, except those a
+ * Bundle inside it (e.g. a stored document or collection) resolves by its own entries' fullUrls.
+ */
+export function unresolvedUrnReferences(value: unknown, out: string[] = [], inner: ReadonlySet<string> = new Set()): string[] {
+  if (Array.isArray(value)) for (const v of value) unresolvedUrnReferences(v, out, inner);
   else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (k === 'reference' && typeof v === 'string' && /^urn:(uuid|oid):/.test(v)) out.push(v);
-      else unresolvedUrnReferences(v, out);
+    const obj = value as Record<string, unknown>;
+    if (obj.resourceType === 'Bundle' && Array.isArray(obj.entry)) {
+      inner = new Set([...inner, ...obj.entry.map((e: { fullUrl?: unknown }) => e?.fullUrl).filter((u): u is string => typeof u === 'string')]);
+    }
+    for (const [k, v] of Object.entries(obj)) {
+      if (k === 'reference' && typeof v === 'string' && /^urn:(uuid|oid):/.test(v)) {
+        if (!inner.has(v)) out.push(v);
+      } else unresolvedUrnReferences(v, out, inner);
     }
   }
   return out;
