@@ -82,7 +82,7 @@ export async function unresolvedReferenceIssues(database: Database, resource: Re
       continue;
     }
     if (/^[a-z][a-z0-9+.-]*:/i.test(r)) {
-      if (!policy.externalBases.some((base) => r.startsWith(base))) issues.push(issue(found, externalMessage(r)));
+      if (!policy.externalBases.some((base) => underBase(r, base))) issues.push(issue(found, externalMessage(r)));
       continue;
     }
     const m = RELATIVE.exec(r);
@@ -112,6 +112,16 @@ export async function unresolvedReferenceIssues(database: Database, resource: Re
 export async function assertReferencesResolve(database: Database, resource: Resource, policy: ReferencePolicy, scope?: BundleWriteScope): Promise<void> {
   const issues = await unresolvedReferenceIssues(database, resource, policy, scope);
   if (issues.length) fail(invalidResource(issues));
+}
+
+/** True when an absolute URL lies under a base URL; scheme and host compare case-insensitively (URL normalises them). */
+function underBase(reference: string, base: string): boolean {
+  if (reference.startsWith(base)) return true;
+  try {
+    return new URL(reference).href.startsWith(new URL(base).href);
+  } catch {
+    return false;
+  }
 }
 
 function externalMessage(r: string): string {
