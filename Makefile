@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 BOOT = export PATH="$$(bash scripts/bootstrap.sh)";
 
-.PHONY: demo test test-corpus typecheck lint bench bootstrap
+.PHONY: reindex demo test test-corpus typecheck lint bench bootstrap
 
 bootstrap:
 	@$(BOOT) node --version
@@ -33,3 +33,7 @@ lint:
 ## make bench: run the benchmarks in bench/ (not part of the test suite)
 bench:
 	@$(BOOT) for f in bench/*.bench.ts; do node "$$f"; done
+
+## make reindex: re-derive stored search values and rebuild every timeline (after a mapping or search-parameter change, or an upgrade)
+reindex:
+	@$(BOOT) node api/reindex.ts

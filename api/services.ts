@@ -7,6 +7,7 @@ import type { Repository } from '../store/repository.ts';
 import { TimelineRepository } from '../timeline/repository.ts';
 import { TimelineStore } from '../timeline/projection.ts';
 import { recoverPendingJournals } from '../store/journal.ts';
+import { STORE_SHAPE_VERSION, storedShapeVersion } from '../store/reindex.ts';
 import { loadFhirDefinitions } from '../schema/fhir-definitions.ts';
 import { Inbox } from '../ingestion/inbox.ts';
 import { Pipeline } from '../ingestion/pipeline.ts';
@@ -50,6 +51,10 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   } catch (err) {
     await embedded?.stop();
     throw err;
+  }
+  const shape = await storedShapeVersion(database);
+  if (shape < STORE_SHAPE_VERSION) {
+    logger.error({ stored: shape, current: STORE_SHAPE_VERSION }, 'stored documents are of an older shape: searches miss them until "make reindex" (node api/reindex.ts) has run');
   }
   const recovered = await recoverPendingJournals(database.c);
   if (recovered) logger.warn({ recovered }, 'rolled back transaction Bundles left half-applied by an earlier process');

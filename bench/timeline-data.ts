@@ -37,7 +37,7 @@ export async function writeBenchPatient(database: Database, patient: string, eve
   const docs: ResourceDoc[] = out.map((r) => {
     const res = { ...r, meta: { versionId: '1', lastUpdated: new Date().toISOString() } } as Resource;
     const keys = computeSearchKeys(res);
-    return { _id: `${r.resourceType}/${r.id}`, rt: r.resourceType, id: r.id as string, vid: 1, lu: new Date(), deleted: false, patients: keys.patients, keys: keys.keys, sp: keys.sp, so: keys.so, res };
+    return { _id: `${r.resourceType}/${r.id}`, rt: r.resourceType, id: r.id as string, vid: 1, lu: new Date(), deleted: false, patients: keys.patients, keys: keys.keys, sp: keys.sp, so: keys.so, json: JSON.stringify(res) };
   });
   for (let i = 0; i < docs.length; i += 1000) await database.c.resources.insertMany(docs.slice(i, i + 1000));
   return docs.length;

@@ -3,6 +3,7 @@ import type { Repository } from '../store/repository.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import type { SearchResult } from '../store/repository-search.ts';
 import { DEFAULT_COUNT, MAX_COUNT } from '../store/search-to-mongo.ts';
+import { resourceOf } from '../schema/collections.ts';
 
 /**
  * Patient/$everything: the Patient and every resource in its compartment, one page at a time
@@ -20,10 +21,10 @@ export async function patientEverything(repo: Repository, ctx: RequestContext, i
   const skip = Math.max(offset - 1, 0);
   const limit = offset === 0 ? count - 1 : count;
   const [docs, others] = await Promise.all([
-    limit > 0 ? c.find(filter, { projection: { res: 1 } }).sort({ rt: 1, lu: -1, _id: 1 }).skip(skip).limit(limit + 1).toArray() : Promise.resolve([]),
+    limit > 0 ? c.find(filter, { projection: { json: 1 } }).sort({ rt: 1, lu: -1, _id: 1 }).skip(skip).limit(limit + 1).toArray() : Promise.resolve([]),
     c.countDocuments(filter),
   ]);
-  const resources: Resource[] = [...(offset === 0 ? [patient] : []), ...docs.slice(0, limit).map((d) => d.res as Resource)];
+  const resources: Resource[] = [...(offset === 0 ? [patient] : []), ...docs.slice(0, limit).map((d) => resourceOf(d) as Resource)];
   const hasMore = offset + resources.length < others + 1;
   return { resources, included: [], total: others + 1, hasMore, offset, count, ignored: [] };
 }

@@ -1,6 +1,7 @@
 import type { Bundle, BundleEntry, BundleLink } from '@medplum/fhirtypes';
 import type { HistoryPage } from '../store/repository.ts';
 import { fhirUrl } from './request.ts';
+import { resourceOf } from '../schema/collections.ts';
 
 /**
  * A history Bundle: newest version first, each entry with the request that produced it and a
@@ -20,7 +21,7 @@ export function historyBundle(baseUrl: string, path: string, query: URLSearchPar
   if (paging.offset > 0) links.push({ relation: 'previous', url: link(Math.max(0, paging.offset - paging.count)) });
   const entry: BundleEntry[] = page.entries.map((h) => ({
     fullUrl: fhirUrl({ baseUrl }, `${h.rt}/${h.id}`),
-    ...(h.res ? { resource: h.res } : {}),
+    ...(h.json ? { resource: resourceOf(h) } : {}),
     request: { method: h.method, url: h.method === 'POST' ? h.rt : `${h.rt}/${h.id}` },
     response: { status: h.method === 'POST' ? '201 Created' : h.method === 'DELETE' ? '204 No Content' : '200 OK', etag: `W/"${h.vid}"`, lastModified: h.lu.toISOString() },
   }));

@@ -21,8 +21,12 @@ export interface ResourceDoc {
   keys: string[];
   sp: Record<string, IndexValue>;
   so: Record<string, string | number | Date>;
-  /** The resource as served, meta included; absent on tombstones. */
-  res?: Resource;
+  /**
+   * The resource as served (meta included) as JSON text; absent on tombstones. Text, not a
+   * nested document: nothing queries inside it (searches use `keys`, `sp`, `so`), and the
+   * embedded store decodes a nested document field by field on every read, a string at once.
+   */
+  json?: string;
 }
 
 /** One version in a resource's history. `_id` = "Type/id/vid". */
@@ -34,7 +38,22 @@ export interface HistoryDoc {
   lu: Date;
   method: 'POST' | 'PUT' | 'DELETE';
   deleted: boolean;
-  res?: Resource;
+  /** The version as JSON text (see ResourceDoc.json); absent on delete. */
+  json?: string;
+}
+
+/** A stored document with its resource parsed: what reads work with (never written as is). */
+export type LoadedResourceDoc = ResourceDoc & { res?: Resource };
+
+/** Parses the resource of a stored document (see `resourceOf`). */
+export function loadDoc<T extends ResourceDoc>(doc: T): T & { res?: Resource } {
+  const res = resourceOf(doc);
+  return res ? { ...doc, res } : doc;
+}
+
+/** The resource a stored document holds (undefined for a tombstone). */
+export function resourceOf<T extends Resource = Resource>(doc: { json?: string } | null | undefined): T | undefined {
+  return doc?.json === undefined ? undefined : (JSON.parse(doc.json) as T);
 }
 
 /** Undo information for one write of a transaction Bundle on a server without transactions. */
@@ -85,6 +104,7 @@ export const COLLECTION_NAMES = {
   inboxBytes: 'inbox_bytes',
   imagingLinkKeys: 'imaging_link_keys',
   dicomwebSync: 'dicomweb_sync',
+  storeMeta: 'store_meta',
 } as const;
 export type CollectionRole = keyof typeof COLLECTION_NAMES;
 

@@ -15,16 +15,20 @@ import { parseDateRange } from './search-dates.ts';
 
 /**
  * Computes the values a resource is found by, once per write, so a search is a plain equality or
- * range query on these fields (FerretDB and MongoDB alike). One entry per R4 search parameter:
- *  - token:     strings "system|code", "code" (any system), "system|" (any code in system);
- *               display texts, lower-cased, under "<code>:text"
+ * range query on these fields (FerretDB and MongoDB alike). Exact values (token, reference, uri)
+ * go into the flat `keys` array as "code=value"; the others into `sp`, by parameter code:
+ *  - token:     keys "code=system|value", "code=value" (any system), "code=system|" (any value in
+ *               the system); display texts, lower-cased, under sp["<code>:text"]
  *  - string:    lower-cased, accent-free full values and each word (prefix search by anchored regex);
  *               the exact values under "<code>:exact"
  *  - date:      one range { s, e } (earliest start, latest end) as Dates
  *  - quantity:  { v, s, c, all } the first value with its unit system and code (or unit text),
  *               and all values (FerretDB 1.24 cannot $elemMatch sub-documents, so pairs are not arrays)
- *  - reference: "Type/id", the bare "id", absolute URLs as given
- *  - number, uri: the values
+ *  - reference: keys "code=Type/id", "code=id", absolute URLs as given
+ *  - uri:       keys "code=value"
+ *  - number:    the values
+ * Keeping the exact values in one flat array, not in `sp` as well, keeps documents small: the
+ * embedded store decodes every field of every document a query reads.
  * See: https://hl7.org/fhir/R4/search.html
  */
 
@@ -66,6 +70,17 @@ export function searchKey(code: string, value: string): string {
   return `${code}=${value}`;
 }
 
+/** True for parameter types whose values live in `keys` (token, reference, uri). */
+export function isExactType(type: string | undefined): boolean {
+  return type !== undefined && EXACT_TYPES.has(type);
+}
+
+/** The values of one parameter in a `keys` array. */
+export function keyValues(keys: readonly string[] | undefined, code: string): string[] {
+  const prefix = `${code}=`;
+  return (keys ?? []).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+}
+
 /**
  * Denormalised keys for reads that have no R4 search parameter: a radiology report's studies
  * (DiagnosticReport.imagingStudy), so "reports of this study" is an indexed equality.
@@ -103,7 +118,9 @@ export function computeSearchKeys(resource: Resource): SearchKeys {
   if (resource.resourceType === 'DiagnosticReport') {
     for (const s of resource.imagingStudy ?? []) if (s.reference) keys.push(searchKey(IMAGING_STUDY_KEY, s.reference));
   }
-  return { sp, so, patients: compartmentPatients(resource, sp), keys };
+  const patients = compartmentPatients(resource, sp);
+  for (const [code, param] of Object.entries(params)) if (param.type && EXACT_TYPES.has(param.type)) delete sp[code];
+  return { sp, so, patients, keys };
 }
 
 /** At most this many distinct words of a document are indexed for `_content`. */

@@ -15,6 +15,8 @@ import { equalityKeySpec } from '../schema/collections.ts';
 
 export interface EmbeddedDb {
   url: string;
+  /** The launcher's process id (FerretDB runs in it; PostgreSQL's processes are its descendants). */
+  pid: number;
   stop: () => Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions): Promise<Embed
   const url = await waitForReady(child, stderr, options.timeoutMs ?? 120_000);
   return {
     url,
+    pid: child.pid as number,
     stop: () => stopChild(child),
   };
 }

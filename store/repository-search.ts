@@ -1,13 +1,13 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
-import type { ResourceDoc } from '../schema/collections.ts';
+import { resourceOf, type ResourceDoc } from '../schema/collections.ts';
 import type { Database } from './db.ts';
 import { findAnyOf } from './find-any-of.ts';
 import { DEFAULT_COUNT, MAX_COUNT, searchToMongo } from './search-to-mongo.ts';
 import { badRequest } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
 import { isResourceType, searchParamsFor } from '../schema/fhir-definitions.ts';
-import { searchKey } from '../schema/search-index.ts';
+import { keyValues, searchKey } from '../schema/search-index.ts';
 
 export interface SearchOptions {
   /** Ignore unknown parameters instead of failing (Prefer: handling=lenient). */
@@ -41,14 +41,14 @@ export async function searchResources(database: Database, req: SearchRequest, op
 
   const wantTotal = req.total === 'accurate' || req.total === 'estimate' || (req.total === undefined && count === 0);
   const totalPromise = wantTotal || req.total === undefined ? c.resources.countDocuments(filter) : Promise.resolve(undefined);
-  const docsPromise = count === 0 ? Promise.resolve([]) : c.resources.find(filter, { projection: req.include?.length ? { res: 1, sp: 1 } : { res: 1 } }).sort(sort).skip(offset).limit(count + 1).toArray();
+  const docsPromise = count === 0 ? Promise.resolve([]) : c.resources.find(filter, { projection: req.include?.length ? { json: 1, keys: 1 } : { json: 1 } }).sort(sort).skip(offset).limit(count + 1).toArray();
   // Both awaited together, so neither is left running (and unhandled) when the other fails.
   const [total, docs] = await Promise.all([totalPromise, docsPromise]);
   const hasMore = docs.length > count;
   const page = hasMore ? docs.slice(0, count) : docs;
   const included = await includes(database, req, page);
   return {
-    resources: page.map((d) => d.res as Resource),
+    resources: page.map((d) => resourceOf(d) as Resource),
     included,
     ...(total !== undefined ? { total } : {}),
     hasMore,
@@ -70,37 +70,35 @@ function validateIncludes(req: SearchRequest): void {
   }
 }
 
-async function includes(database: Database, req: SearchRequest, page: Pick<ResourceDoc, '_id' | 'res' | 'sp'>[]): Promise<Resource[]> {
+async function includes(database: Database, req: SearchRequest, page: Pick<ResourceDoc, '_id' | 'keys'>[]): Promise<Resource[]> {
   const resources = database.c.resources;
   const equalityOnly = database.idLookupsOnly;
   if (!page.length || (!req.include?.length && !req.revInclude?.length)) return [];
   const seen = new Set(page.map((d) => d._id));
   const out: Resource[] = [];
-  const add = (docs: Pick<ResourceDoc, '_id' | 'res'>[]): void => {
+  const add = (docs: Pick<ResourceDoc, '_id' | 'json'>[]): void => {
     for (const d of docs) {
-      if (seen.has(d._id) || !d.res) continue;
+      const res = resourceOf(d);
+      if (seen.has(d._id) || !res) continue;
       seen.add(d._id);
-      out.push(d.res);
+      out.push(res);
     }
   };
   for (const inc of req.include ?? []) {
     const refs = new Set<string>();
     for (const d of page) {
-      const values = d.sp?.[inc.searchParam];
-      if (!Array.isArray(values)) continue;
-      for (const v of values) {
-        if (typeof v !== 'string') continue;
+      for (const v of keyValues(d.keys, inc.searchParam)) {
         const type = v.split('/')[0] ?? '';
         if (v.includes('/') && isResourceType(type) && (!inc.targetType || inc.targetType === type)) refs.add(v);
       }
     }
-    add((await findAnyOf(resources, equalityOnly, { deleted: false }, '_id', [...refs].slice(0, MAX_INCLUDED), { projection: { res: 1 } })) as Pick<ResourceDoc, '_id' | 'res'>[]);
+    add(await findAnyOf(resources, equalityOnly, { deleted: false }, '_id', [...refs].slice(0, MAX_INCLUDED), { projection: { json: 1 } }));
   }
   const targets = page.map((d) => d._id);
   for (const rev of req.revInclude ?? []) {
     const keys = targets.map((t) => searchKey(rev.searchParam, t));
-    const found = await findAnyOf(resources, equalityOnly, { rt: rev.resourceType, deleted: false }, 'keys', keys, { projection: { res: 1 }, limit: MAX_INCLUDED });
-    add(found.slice(0, MAX_INCLUDED) as Pick<ResourceDoc, '_id' | 'res'>[]);
+    const found = await findAnyOf(resources, equalityOnly, { rt: rev.resourceType, deleted: false }, 'keys', keys, { projection: { json: 1 }, limit: MAX_INCLUDED });
+    add(found.slice(0, MAX_INCLUDED));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Database } from './db.ts';
-import type { HistoryDoc, ResourceDoc } from '../schema/collections.ts';
+import { loadDoc, resourceOf, type HistoryDoc, type LoadedResourceDoc } from '../schema/collections.ts';
+import { findAnyOf } from './find-any-of.ts';
 import type { RequestContext } from './request-context.ts';
 import { badRequest, gone, notFound, preconditionFailed } from '@medplum/core';
 import { fail, withText } from '../schema/outcomes.ts';
@@ -59,10 +60,11 @@ export class Repository {
     if (!references.length) return out;
     const keys = [...new Set(references)];
     // FerretDB scans for `$in`; one `_id` lookup per key is far cheaper there.
-    const docs = this.database.idLookupsOnly
-      ? (await Promise.all(keys.map((k) => this.database.c.resources.findOne({ _id: k }, { projection: { res: 1, deleted: 1 } })))).filter((d) => d !== null && !d.deleted)
-      : await this.database.c.resources.find({ _id: { $in: keys }, deleted: false }, { projection: { res: 1 } }).toArray();
-    for (const d of docs) if (d?.res) out.set(d._id, d.res);
+    const docs = await findAnyOf(this.database.c.resources, this.database.idLookupsOnly, { deleted: false }, '_id', keys, { projection: { json: 1 } });
+    for (const d of docs) {
+      const res = resourceOf(d);
+      if (res) out.set(d._id, res);
+    }
     return out;
   }
 
@@ -73,8 +75,9 @@ export class Repository {
     if (!Number.isInteger(vid) || vid < 1) fail(withText(notFound, `${type}/${id}/_history/${versionId} not found`));
     const doc = await this.database.c.history.findOne({ _id: `${type}/${id}/${vid}` });
     if (!doc) fail(withText(notFound, `${type}/${id}/_history/${versionId} not found`));
-    if (doc.deleted || !doc.res) fail(withText(gone, `${type}/${id} version ${versionId} is a deletion`));
-    return doc.res;
+    const res = resourceOf(doc);
+    if (doc.deleted || !res) fail(withText(gone, `${type}/${id} version ${versionId} is a deletion`));
+    return res;
   }
 
   /** Creates a resource with a server-assigned id; with `ifNoneExist`, returns the match instead. */
@@ -200,7 +203,7 @@ export class Repository {
     }
     const out: Resource[] = [];
     for (const id of ids) {
-      const doc = await this.database.c.resources.findOne({ _id: resourceKey(type, id) });
+      const doc = await this.currentDoc(type, id);
       // The index is a hint: confirm the current version still carries one of the identifiers.
       if (doc?.res && !doc.deleted && identifierKeys(doc.res).some((k) => keys.includes(k))) out.push(doc.res);
       if (out.length >= limit) break;
@@ -209,10 +212,11 @@ export class Repository {
   }
 
   /** The current document (including tombstones), or null. */
-  async currentDoc(type: string, id: string): Promise<ResourceDoc | null> {
+  async currentDoc(type: string, id: string): Promise<LoadedResourceDoc | null> {
     assertResourceType(type);
     if (!isValidId(id)) fail(withText(notFound, `${type}/${id} not found (not a valid id)`));
-    return this.database.c.resources.findOne({ _id: resourceKey(type, id) });
+    const doc = await this.database.c.resources.findOne({ _id: resourceKey(type, id) });
+    return doc && loadDoc(doc);
   }
 }
 

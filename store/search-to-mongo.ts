@@ -6,7 +6,7 @@ import type { ResourceDoc } from '../schema/collections.ts';
 import { badRequest } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
 import { patientCompartmentParamsFor, searchParamsFor } from '../schema/fhir-definitions.ts';
-import { normalizeString, searchKey } from '../schema/search-index.ts';
+import { isExactType, normalizeString, searchKey } from '../schema/search-index.ts';
 import { resourceKey } from '../schema/resource-id.ts';
 import { parseDateRange, type DateRange } from '../schema/search-dates.ts';
 
@@ -164,11 +164,15 @@ function filterToMongo(resourceType: string, params: Record<string, SearchParame
   if (f.operator === 'missing' || f.operator === 'present') {
     if (f.value !== 'true' && f.value !== 'false') fail(badRequest(`:${f.operator} takes true or false, got "${f.value}"`, f.code));
     const missing = (f.operator === 'missing') === (f.value === 'true');
+    if (isExactType(param.type)) {
+      const anyValue = { $regex: `^${escapeRegex(f.code)}=` };
+      return { keys: missing ? { $not: anyValue } : anyValue } as MongoFilter<ResourceDoc>;
+    }
     return { [field]: { $exists: !missing } };
   }
   switch (param.type) {
     case 'token':
-      return tokenClause(f, field);
+      return tokenClause(f);
     case 'string':
       return stringClause(f, field);
     case 'date':
@@ -178,9 +182,9 @@ function filterToMongo(resourceType: string, params: Record<string, SearchParame
     case 'number':
       return anyOf(values(f).map((v) => prefixed(f.operator, v)).map(([op, v]) => numberClause(field, op, parseNumber(v, f.code))));
     case 'reference':
-      return referenceClause(f, field);
+      return referenceClause(f);
     case 'uri':
-      return uriClause(f, field);
+      return uriClause(f);
     default:
       fail(badRequest(`Search parameter "${f.code}" of type ${param.type} is not supported for ${resourceType}`, f.code));
   }
@@ -191,21 +195,24 @@ function unsupportedModifier(f: Filter): never {
 }
 
 /**
- * Token, reference and uri values are stored exactly as they are searched (search-index.ts), so
- * equality is `$in` and `:not` is `$nin`; each type adds its own modifiers through `extra`.
+ * Token, reference and uri values are stored exactly as they are searched, as "code=value" in
+ * `keys` (schema/search-index.ts), so equality is `$in` and `:not` is `$nin`; each type adds its
+ * own modifiers through `extra`.
  */
-function exactValueClause(f: Filter, field: string, extra: Partial<Record<Filter['operator'], (vs: string[]) => MongoFilter<ResourceDoc>>>): MongoFilter<ResourceDoc> {
+function exactValueClause(f: Filter, extra: Partial<Record<Filter['operator'], (vs: string[]) => MongoFilter<ResourceDoc>>>): MongoFilter<ResourceDoc> {
   const vs = values(f);
-  if (f.operator === 'eq') return { [field]: { $in: vs } };
-  if (f.operator === 'not' || f.operator === 'ne') return { [field]: { $nin: vs } };
+  const keys = vs.map((v) => searchKey(f.code, v));
+  if (f.operator === 'eq') return { keys: keys.length === 1 ? keys[0] : { $in: keys } } as MongoFilter<ResourceDoc>;
+  if (f.operator === 'not' || f.operator === 'ne') return { keys: { $nin: keys } } as MongoFilter<ResourceDoc>;
   const other = extra[f.operator];
   if (!other) unsupportedModifier(f);
   return other(vs);
 }
 
-function tokenClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
-  return exactValueClause(f, field, {
-    text: (vs) => anyOf(vs.map((v) => ({ [`${field}:text`]: { $regex: `(^|\\s)${escapeRegex(normalizeString(v))}` } }))),
+function tokenClause(f: Filter): MongoFilter<ResourceDoc> {
+  const field = `sp.${f.code}:text`;
+  return exactValueClause(f, {
+    text: (vs) => anyOf(vs.map((v) => ({ [field]: { $regex: `(^|\\s)${escapeRegex(normalizeString(v))}` } }))),
   });
 }
 
@@ -239,12 +246,12 @@ function contentClause(f: Filter): MongoFilter<ResourceDoc> {
   return anyOf(alternatives);
 }
 
-function referenceClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
-  return exactValueClause(f, field, { identifier: (vs) => ({ [field]: { $in: vs.map((v) => `identifier:${v}`) } }) });
+function referenceClause(f: Filter): MongoFilter<ResourceDoc> {
+  return exactValueClause(f, { identifier: (vs) => ({ keys: { $in: vs.map((v) => searchKey(f.code, `identifier:${v}`)) } }) as MongoFilter<ResourceDoc> });
 }
 
-function uriClause(f: Filter, field: string): MongoFilter<ResourceDoc> {
-  return exactValueClause(f, field, { below: (vs) => anyOf(vs.map((v) => ({ [field]: { $regex: `^${escapeRegex(v)}` } }))) });
+function uriClause(f: Filter): MongoFilter<ResourceDoc> {
+  return exactValueClause(f, { below: (vs) => anyOf(vs.map((v) => ({ keys: { $regex: `^${escapeRegex(searchKey(f.code, v))}` } }) as MongoFilter<ResourceDoc>)) });
 }
 
 /** Date comparison of a resource range [s, e] (both inclusive) against the value's range. */

@@ -1,6 +1,6 @@
 import type { ClientSession } from 'mongodb';
 import type { Resource } from '@medplum/fhirtypes';
-import type { Collections, HistoryDoc, ResourceDoc, UndoStep } from '../schema/collections.ts';
+import type { Collections, HistoryDoc, LoadedResourceDoc, ResourceDoc, UndoStep } from '../schema/collections.ts';
 import { computeSearchKeys } from '../schema/search-index.ts';
 import { historyKey, resourceKey } from '../schema/resource-id.ts';
 import { conflict } from '@medplum/core';
@@ -26,7 +26,7 @@ export interface PutVersion {
   /** The resource to store; meta.versionId/lastUpdated are set here. Undefined = delete. */
   resource: Resource | undefined;
   /** The current document as read before, or null when the resource does not exist yet. */
-  previous: ResourceDoc | null;
+  previous: LoadedResourceDoc | null;
   method: HistoryDoc['method'];
   now: Date;
 }
@@ -34,19 +34,20 @@ export interface PutVersion {
 const DUPLICATE_KEY = 11000;
 
 /** Writes a new version; throws 409 when another writer changed the resource meanwhile. */
-export async function putVersion(c: Collections, put: PutVersion, scope: WriteScope = {}): Promise<ResourceDoc> {
+export async function putVersion(c: Collections, put: PutVersion, scope: WriteScope = {}): Promise<LoadedResourceDoc> {
   const key = resourceKey(put.type, put.id);
   const vid = (put.previous?.vid ?? 0) + 1;
   const lastUpdated = put.now.toISOString();
   const res = put.resource ? ({ ...put.resource, id: put.id, meta: { ...put.resource.meta, versionId: String(vid), lastUpdated } } as Resource) : undefined;
   const keys = res ? computeSearchKeys(res) : { sp: {}, so: {}, patients: put.previous?.patients ?? [], keys: [] };
   const doc: ResourceDoc = { _id: key, rt: put.type, id: put.id, vid, lu: put.now, deleted: !res, patients: keys.patients, keys: keys.keys, sp: keys.sp, so: keys.so };
-  if (res) doc.res = res;
+  const json = res ? JSON.stringify(res) : undefined;
+  if (json) doc.json = json;
 
-  await scope.beforeWrite?.({ key, newVid: vid, previous: put.previous });
+  await scope.beforeWrite?.({ key, newVid: vid, previous: storedOnly(put.previous) });
   const session = scope.session ? { session: scope.session } : {};
   const hist: HistoryDoc = { _id: historyKey(put.type, put.id, vid), rt: put.type, id: put.id, vid, lu: put.now, method: put.method, deleted: !res };
-  if (res) hist.res = res;
+  if (json) hist.json = json;
   // Claim the version first: inserting "Type/id/vid" is atomic on FerretDB 1.24 and MongoDB alike,
   // whereas on FerretDB a conditional replace ({ vid: previous }) is not (concurrent ones all match).
   await claimVersion(c, hist, put.now, session);
@@ -70,7 +71,14 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
     throw err;
   }
   if (!sameKeys(put.previous?.res, res)) await removeStaleIdentifierKeys(c.identifiers, put.previous?.res, res, put.id);
-  return doc;
+  return res ? { ...doc, res } : doc;
+}
+
+/** The document as stored, without the parsed resource reads carry along. */
+function storedOnly(doc: LoadedResourceDoc | null): ResourceDoc | null {
+  if (!doc) return null;
+  const { res: _parsed, ...stored } = doc;
+  return stored;
 }
 
 /** A claimed version whose writer never made it current (the process died) is taken over after this. */

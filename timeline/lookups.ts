@@ -4,6 +4,7 @@ import type { RequestContext } from '../store/request-context.ts';
 import { parseFhirSearch } from '../store/search-to-mongo.ts';
 import { findAnyOf } from '../store/find-any-of.ts';
 import { IMAGING_STUDY_KEY, searchKey } from '../schema/search-index.ts';
+import { resourceOf } from '../schema/collections.ts';
 
 /** Read helpers the timeline views share: compartment searches through the Repository. */
 
@@ -26,9 +27,9 @@ export async function reportsForStudies(repo: Repository, _ctx: RequestContext, 
   const out = new Map<string, DiagnosticReport[]>(studies.map((s) => [s, []]));
   if (!studies.length) return out;
   const keys = studies.map((s) => searchKey(IMAGING_STUDY_KEY, s));
-  const docs = await findAnyOf(repo.database.c.resources, repo.database.idLookupsOnly, { rt: 'DiagnosticReport', deleted: false }, 'keys', keys, { projection: { res: 1 } });
+  const docs = await findAnyOf(repo.database.c.resources, repo.database.idLookupsOnly, { rt: 'DiagnosticReport', deleted: false }, 'keys', keys, { projection: { json: 1 } });
   for (const d of docs) {
-    const r = d.res as DiagnosticReport;
+    const r = resourceOf<DiagnosticReport>(d) as DiagnosticReport;
     if (r.status === 'entered-in-error') continue;
     for (const s of r.imagingStudy ?? []) out.get(s.reference ?? '')?.push(r);
   }

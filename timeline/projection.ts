@@ -1,7 +1,8 @@
 import type { AnyBulkWriteOperation, Collection, Filter } from 'mongodb';
 import type { DiagnosticReport, Observation, Provenance, Resource } from '@medplum/fhirtypes';
 import type { Database } from '../store/db.ts';
-import { COLLECTION_NAMES, type ResourceDoc } from '../schema/collections.ts';
+import { COLLECTION_NAMES, loadDoc, resourceOf, type ResourceDoc } from '../schema/collections.ts';
+import { searchKey } from '../schema/search-index.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { timelineDocId, type TimelineDoc } from '../schema/timeline-event.ts';
 import { findAnyOf } from '../store/find-any-of.ts';
@@ -21,7 +22,7 @@ export interface TimelinePage {
   hasNextPage: boolean;
 }
 
-type LoadedDoc = Pick<ResourceDoc, '_id' | 'res' | 'patients' | 'deleted'>;
+type LoadedDoc = Pick<ResourceDoc, '_id' | 'patients' | 'deleted'> & { res?: Resource };
 
 export class TimelineStore {
   readonly events: Collection<TimelineDoc>;
@@ -103,8 +104,8 @@ export class TimelineStore {
    * record, unlike projecting it piecewise (whose `refs` lookups scan on FerretDB).
    */
   async rebuildPatient(patient: string): Promise<number> {
-    const docs = await this.resources.find({ patients: patient, deleted: false }, { projection: { res: 1 } }).toArray();
-    const all = docs.map((d) => d.res).filter((r): r is Resource => !!r);
+    const docs = await this.resources.find({ patients: patient, deleted: false }, { projection: { json: 1 } }).toArray();
+    const all = docs.map((d) => resourceOf(d)).filter((r): r is Resource => !!r);
     const provenance = all.filter((r): r is Provenance => r.resourceType === 'Provenance');
     const next: TimelineDoc[] = buildTimelineEvents(all.filter((r) => r.resourceType !== 'Provenance'), provenance).map((e) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient }));
     await this.events.deleteMany({ patient });
@@ -114,15 +115,8 @@ export class TimelineStore {
 
   private async load(keys: string[]): Promise<LoadedDoc[]> {
     if (!keys.length) return [];
-    const projection = { res: 1, patients: 1, deleted: 1 };
-    if (!this.idLookupsOnly) return this.resources.find({ _id: { $in: keys } }, { projection }).toArray();
-    // FerretDB scans for `$in` but answers `_id` equality from its index: look up one by one.
-    const out: LoadedDoc[] = [];
-    for (let i = 0; i < keys.length; i += 32) {
-      const found = await Promise.all(keys.slice(i, i + 32).map((k) => this.resources.findOne({ _id: k }, { projection })));
-      for (const d of found) if (d) out.push(d);
-    }
-    return out;
+    const docs = await findAnyOf(this.resources, this.idLookupsOnly, {}, '_id', keys, { projection: { json: 1, patients: 1, deleted: 1 } });
+    return docs.map((d) => loadDoc(d));
   }
 
   /**
@@ -132,8 +126,9 @@ export class TimelineStore {
    */
   private async provenanceFor(written: string[], bag: string[]): Promise<Provenance[]> {
     if (!this.idLookupsOnly) {
-      const docs = await this.resources.find({ rt: 'Provenance', deleted: false, 'sp.target': { $in: bag } } as Filter<ResourceDoc>, { projection: { res: 1 } }).toArray();
-      return docs.map((p) => p.res as Provenance);
+      const keys = bag.map((b) => searchKey('target', b));
+      const docs = await this.resources.find({ rt: 'Provenance', deleted: false, keys: { $in: keys } } as Filter<ResourceDoc>, { projection: { json: 1 } }).toArray();
+      return docs.map((p) => resourceOf<Provenance>(p) as Provenance);
     }
     const keys = [...new Set(written.map((w) => refKey({ reference: w })).filter((k): k is string => !!k && k.startsWith('Provenance/')))];
     return (await this.load(keys)).filter((d) => !d.deleted && d.res).map((d) => d.res as Provenance);

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Document } from 'mongodb';
+import type { Observation, Patient, Resource } from '@medplum/fhirtypes';
+import { startTestServer, type TestServer } from './support/server.ts';
+import { COLLECTION_NAMES, type ResourceDoc } from '../schema/collections.ts';
+import { computeSearchKeys } from '../schema/search-index.ts';
+import { parseFhirSearch, searchToMongo } from '../store/search-to-mongo.ts';
+import { timelineMongoFilter } from '../timeline/query.ts';
+
+/**
+ * The hot queries are answered from an index, not by reading the collection: the query plan
+ * the server reports (`explain`) names an index. On the embedded store that is PostgreSQL's plan
+ * for the SQL FerretDB sends (an index scan on one of IDR's GIN indexes); on MongoDB an IXSCAN.
+ */
+
+const PATIENTS = 60;
+const PER_PATIENT = 50;
+let server: TestServer;
+
+function doc(resource: Resource): ResourceDoc {
+  const k = computeSearchKeys(resource);
+  return { _id: `${resource.resourceType}/${resource.id}`, rt: resource.resourceType, id: resource.id as string, vid: 1, lu: new Date(), deleted: false, patients: k.patients, keys: k.keys, sp: k.sp, so: k.so, json: JSON.stringify(resource) };
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const docs: ResourceDoc[] = [];
+  for (let p = 0; p < PATIENTS; p++) {
+    const patient: Patient = { resourceType: 'Patient', id: `p${p}`, identifier: [{ system: 'https://hospital.example/mrn', value: `MRN${p}` }] };
+    docs.push(doc(patient));
+    for (let i = 0; i < PER_PATIENT; i++) {
+      const obs: Observation = {
+        resourceType: 'Observation',
+        id: `p${p}-o${i}`,
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: `${1000 + (i % 5)}-0` }] },
+        subject: { reference: `Patient/p${p}` },
+        effectiveDateTime: new Date(Date.UTC(2025, 0, 1 + i)).toISOString(),
+        valueQuantity: { value: i, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' },
+      };
+      docs.push(doc(obs));
+    }
+  }
+  await server.services.database.c.resources.insertMany(docs);
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+/** Every plan node, depth first (PostgreSQL's JSON plan or MongoDB's winning plan). */
+function planNodes(plan: Document | undefined): Document[] {
+  if (!plan || typeof plan !== 'object') return [];
+  const children = [...((plan.Plans as Document[] | undefined) ?? []), plan.inputStage, ...((plan.inputStages as Document[] | undefined) ?? []), plan.queryPlan].filter(Boolean) as Document[];
+  return [plan, ...children.flatMap(planNodes)];
+}
+
+/** The index names the server's plan for a find uses ([] = it reads the whole collection). */
+async function indexesUsed(collection: string, filter: Document): Promise<string[]> {
+  const explained = await server.services.database.db.command({ explain: { find: collection, filter }, verbosity: 'queryPlanner' });
+  const planner = explained.queryPlanner as Document;
+  const root = (planner.Plan as Document | undefined) ?? (planner.winningPlan as Document | undefined);
+  return planNodes(root)
+    .map((n) => (n['Index Name'] as string | undefined) ?? (n.stage === 'IXSCAN' ? (n.indexName as string) : undefined))
+    .filter((n): n is string => !!n);
+}
+
+/** Indexes appear shortly after a collection is created on the embedded store: wait for them. */
+async function eventuallyIndexed(collection: string, filter: Document): Promise<string[]> {
+  for (let i = 0; i < 40; i++) {
+    const used = await indexesUsed(collection, filter);
+    if (used.length) return used;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return indexesUsed(collection, filter);
+}
+
+function searchFilter(type: string, query: string): Document {
+  return searchToMongo(parseFhirSearch(type, query)).filter as Document;
+}
+
+describe('hot queries use an index', () => {
+  it('Observation?subject=…&code=… (one patient, one code)', async () => {
+    const used = await eventuallyIndexed(COLLECTION_NAMES.resources, searchFilter('Observation', 'subject=Patient/p7&code=http://loinc.org|1003-0'));
+    expect(used.length).toBeGreaterThan(0);
+  });
+
+  it('a cross-patient search by code (cohort style)', async () => {
+    expect(await eventuallyIndexed(COLLECTION_NAMES.resources, searchFilter('Observation', 'code=http://loinc.org|1003-0&value-quantity=gt2'))).not.toEqual([]);
+  });
+
+  it('a search by identifier', async () => {
+    expect(await eventuallyIndexed(COLLECTION_NAMES.resources, searchFilter('Patient', 'identifier=https://hospital.example/mrn|MRN12'))).not.toEqual([]);
+  });
+
+  it('a patient compartment ($everything, timeline rebuild)', async () => {
+    expect(await eventuallyIndexed(COLLECTION_NAMES.resources, { patients: 'p9', deleted: false })).not.toEqual([]);
+  });
+
+  it('a read by id', async () => {
+    expect(await eventuallyIndexed(COLLECTION_NAMES.resources, { _id: 'Observation/p3-o4' })).not.toEqual([]);
+  });
+
+  it('a timeline page', async () => {
+    await server.services.timeline.rebuildPatient('p5');
+    expect(await eventuallyIndexed(COLLECTION_NAMES.timeline, timelineMongoFilter('p5', { lanes: ['lab'] }) as Document)).not.toEqual([]);
+  });
+
+  it('reports a read of the whole collection as such (the check above can fail)', async () => {
+    await eventuallyIndexed(COLLECTION_NAMES.resources, { _id: 'Patient/p1' });
+    expect(await indexesUsed(COLLECTION_NAMES.resources, { vid: 1 })).toEqual([]);
+  });
+
+  it('answers the searches right (the index narrows, the rest of the filter still applies)', async () => {
+    const found = await server.services.database.c.resources.find(searchFilter('Observation', 'subject=Patient/p7&code=http://loinc.org|1003-0&value-quantity=gt20') as never).toArray();
+    expect(found.map((d) => d.id).sort()).toEqual(['p7-o23', 'p7-o28', 'p7-o33', 'p7-o38', 'p7-o43', 'p7-o48']);
+  });
+});
