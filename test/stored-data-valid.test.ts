@@ -6,6 +6,7 @@ import { hl7CodingProblem, isHl7CodeSystemUrl } from './support/terminology.ts';
 import { loadDemoData, type DemoSummary } from '../seed/load-demo.ts';
 import { assertValidResource } from '../schema/validate.ts';
 import { unresolvedReferenceIssues } from '../store/reference-check.ts';
+import { resourceOf } from '../schema/collections.ts';
 
 /**
  * The validator's view of what IDR stores: the demo data, loaded through the real pipeline, checked
@@ -24,7 +25,10 @@ const stored: Resource[] = [];
 beforeAll(async () => {
   server = await startTestServer();
   summary = await loadDemoData(server.services);
-  for await (const doc of server.services.database.c.resources.find({ deleted: false })) if (doc.res) stored.push(doc.res);
+  for await (const doc of server.services.database.c.resources.find({ deleted: false })) {
+    const res = resourceOf(doc);
+    if (res) stored.push(res);
+  }
 }, 600_000);
 afterAll(async () => {
   await server?.close();
