@@ -58,4 +58,9 @@ describe('narrative XHTML (txt-1, txt-2)', () => {
     const issues = resourceNarrativeIssues(patient);
     expect(issues.map((i) => i.expression?.[0])).toEqual(['Patient.contained[0].text.div']);
   });
+
+  it('checks Composition sections, whose narrative is shown like any other', () => {
+    const composition = { resourceType: 'Composition', section: [{ title: 'Beleid', text: { status: 'generated', div: `<div ${NS}><iframe/>x</div>` } }] };
+    expect(resourceNarrativeIssues(composition).map((i) => i.expression?.[0])).toEqual(['Composition.section[0].text.div']);
+  });
 });

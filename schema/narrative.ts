@@ -129,8 +129,9 @@ function issue(path: string, text: string): OperationOutcomeIssue {
 }
 
 /**
- * The narrative problems of a resource and of every resource inside it (contained resources,
- * Bundle entries, Parameters), with FHIRPath-like expressions such as "Patient.contained[0].text.div".
+ * The narrative problems of a resource: its own, its Composition sections', and those of every
+ * resource inside it (contained resources, Bundle entries, Parameters), with FHIRPath-like
+ * expressions such as "Patient.contained[0].text.div".
  */
 export function resourceNarrativeIssues(resource: unknown, path?: string): OperationOutcomeIssue[] {
   const out: OperationOutcomeIssue[] = [];
@@ -145,7 +146,8 @@ function walk(value: unknown, path: string, out: OperationOutcomeIssue[]): void 
   }
   if (!value || typeof value !== 'object') return;
   const obj = value as Record<string, unknown>;
-  if (typeof obj.resourceType === 'string' && obj.text && typeof obj.text === 'object' && 'div' in obj.text) {
+  // Narrative: DomainResource.text and Composition.section.text (a `text` that is a string is not one).
+  if (obj.text && typeof obj.text === 'object' && 'div' in obj.text) {
     out.push(...narrativeIssues((obj.text as { div: unknown }).div, `${path}.text.div`));
   }
   for (const [key, v] of Object.entries(obj)) {
