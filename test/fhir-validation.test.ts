@@ -14,8 +14,8 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function refusal(resource: Record<string, unknown>): Promise<{ status: number; expressions: string[]; texts: string[] }> {
-  const r = await fhirFetch(`${server.fhir}/${resource.resourceType as string}`, { method: 'POST', json: resource });
+async function refusal(resource: object): Promise<{ status: number; expressions: string[]; texts: string[] }> {
+  const r = await fhirFetch(`${server.fhir}/${(resource as { resourceType: string }).resourceType}`, { method: 'POST', json: resource });
   const issues: { expression?: string[]; details?: { text?: string } }[] = r.body?.issue ?? [];
   return { status: r.status, expressions: issues.map((i) => i.expression?.[0] ?? ''), texts: issues.map((i) => i.details?.text ?? '') };
 }
