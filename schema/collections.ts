@@ -19,6 +19,8 @@ export interface ResourceDoc {
   patients: string[];
   /** Exact search values as "code=value" (top-level, indexed); see schema/search-index.ts. */
   keys: string[];
+  /** The journal (transaction Bundle) that wrote this version, when one did: its undo touches only its own writes. */
+  tx?: string;
   sp: Record<string, IndexValue>;
   so: Record<string, string | number | Date>;
   /**
@@ -38,6 +40,8 @@ export interface HistoryDoc {
   lu: Date;
   method: 'POST' | 'PUT' | 'DELETE';
   deleted: boolean;
+  /** The journal that claimed this version, when one did (see ResourceDoc.tx). */
+  tx?: string;
   /** The version as JSON text (see ResourceDoc.json); absent on delete. */
   json?: string;
 }

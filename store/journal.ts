@@ -28,6 +28,7 @@ export class CompensatingJournal {
   /** The write scope that records every step before it is applied. */
   scope(): WriteScope {
     return {
+      writer: this.id,
       beforeWrite: async (step) => {
         this.steps.push(step);
         const n = this.steps.length;
@@ -43,7 +44,7 @@ export class CompensatingJournal {
 
   /** The Bundle failed: undo every recorded write, newest first. */
   async rollback(): Promise<void> {
-    await undoSteps(this.c, this.steps);
+    await undoSteps(this.c, this.steps, this.id);
     await forget(this.c, this.id);
   }
 }
@@ -53,17 +54,24 @@ async function forget(c: Collections, id: string): Promise<void> {
   await c.journalSteps.deleteMany({ tx: id });
 }
 
-async function undoSteps(c: Collections, steps: UndoStep[]): Promise<void> {
-  for (const step of [...steps].reverse()) await undoVersion(c, step);
+async function undoSteps(c: Collections, steps: UndoStep[], writer: string): Promise<void> {
+  for (const step of [...steps].reverse()) await undoVersion(c, step, writer);
 }
 
-/** Undoes Bundles left half-applied by a process that died; returns how many were rolled back. */
-export async function recoverPendingJournals(c: Collections, olderThanMs = 60_000): Promise<number> {
+/**
+ * Undoes Bundles left half-applied by a process that died; returns how many were rolled back.
+ * Journals exist only where the store has no transactions (the embedded store, a standalone
+ * mongod), which one IDR process serves: at start-up every pending journal is a dead one, so
+ * all are rolled back whatever their age (a journal kept for later would be rolled back after
+ * its message was reprocessed, taking the reprocessed writes with it). Each undo touches only the
+ * journal's own versions, so running it twice, or late, is harmless.
+ */
+export async function recoverPendingJournals(c: Collections, olderThanMs = 0): Promise<number> {
   const cutoff = new Date(Date.now() - olderThanMs);
   const pending = await c.journal.find({ status: 'pending', startedAt: { $lt: cutoff } }).toArray();
   for (const j of pending) {
     const steps = await c.journalSteps.find({ tx: j._id }).sort({ n: 1 }).toArray();
-    await undoSteps(c, steps.map((s) => s.step));
+    await undoSteps(c, steps.map((s) => s.step), j._id);
     await forget(c, j._id);
   }
   return pending.length;

@@ -76,7 +76,7 @@ export async function reindexResources(database: Database, onProgress?: (p: Rein
 /** The current shape of a document, or undefined when it is current already. */
 export function rederive(doc: AnyShapeDoc): ResourceDoc | undefined {
   const json = doc.json ?? (doc.res ? JSON.stringify(doc.res) : undefined);
-  const base = { _id: doc._id, rt: doc.rt, id: doc.id, vid: doc.vid, lu: doc.lu, deleted: doc.deleted };
+  const base = { _id: doc._id, rt: doc.rt, id: doc.id, vid: doc.vid, lu: doc.lu, deleted: doc.deleted, ...(doc.tx ? { tx: doc.tx } : {}) };
   const next: ResourceDoc = json
     ? { ...base, ...derived(JSON.parse(json) as Resource), json }
     : { ...base, patients: doc.patients ?? [], keys: [], sp: {}, so: {} };

@@ -18,6 +18,8 @@ export interface WriteScope {
   session?: ClientSession;
   /** Called with the undo information before the write is applied (compensating transactions). */
   beforeWrite?: (step: UndoStep) => Promise<void>;
+  /** The journal writing: its id is stamped on what it writes, so its undo can only ever take back its own versions. */
+  writer?: string;
 }
 
 export interface PutVersion {
@@ -43,11 +45,13 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
   const doc: ResourceDoc = { _id: key, rt: put.type, id: put.id, vid, lu: put.now, deleted: !res, patients: keys.patients, keys: keys.keys, sp: keys.sp, so: keys.so };
   const json = res ? JSON.stringify(res) : undefined;
   if (json) doc.json = json;
+  if (scope.writer) doc.tx = scope.writer;
 
   await scope.beforeWrite?.({ key, newVid: vid, previous: storedOnly(put.previous) });
   const session = scope.session ? { session: scope.session } : {};
   const hist: HistoryDoc = { _id: historyKey(put.type, put.id, vid), rt: put.type, id: put.id, vid, lu: put.now, method: put.method, deleted: !res };
   if (json) hist.json = json;
+  if (scope.writer) hist.tx = scope.writer;
   // Claim the version first: inserting "Type/id/vid" is atomic on FerretDB 1.24 and MongoDB alike,
   // whereas on FerretDB a conditional replace ({ vid: previous }) is not (concurrent ones all match).
   await claimVersion(c, hist, put.now, session);
@@ -100,14 +104,19 @@ async function claimVersion(c: Collections, hist: HistoryDoc, now: Date, session
   }
 }
 
-/** Reverts one write recorded by `putVersion` (only if it is still the current version). */
-export async function undoVersion(c: Collections, step: UndoStep): Promise<void> {
-  const undone = step.previous
-    ? (await c.resources.replaceOne({ _id: step.key, vid: step.newVid }, step.previous)).matchedCount
-    : (await c.resources.deleteOne({ _id: step.key, vid: step.newVid })).deletedCount;
-  // Only our own version is removed from the history; if the write never happened, or another
-  // writer has moved on since, there is nothing of ours to take back.
-  if (undone) await c.history.deleteOne({ _id: `${step.key}/${step.newVid}` });
+/**
+ * Reverts one write recorded by `putVersion`, only if it is still the current version AND was
+ * written by `writer` (the journal undoing): a step recorded for a write that then failed (another
+ * writer got the version first) matches nothing, so an undo never touches another writer's data.
+ * Without `writer` (journals written before writers were stamped) the version alone decides.
+ */
+export async function undoVersion(c: Collections, step: UndoStep, writer?: string): Promise<void> {
+  const mine = { _id: step.key, vid: step.newVid, ...(writer ? { tx: writer } : {}) };
+  const undone = step.previous ? (await c.resources.replaceOne(mine, step.previous)).matchedCount : (await c.resources.deleteOne(mine)).deletedCount;
+  // Our claim on the version goes too (a crash may have left the claim without the write); a
+  // version another writer holds is left alone.
+  if (writer) await c.history.deleteOne({ _id: `${step.key}/${step.newVid}`, tx: writer });
+  else if (undone) await c.history.deleteOne({ _id: `${step.key}/${step.newVid}` });
 }
 
 function sameKeys(a: Resource | undefined, b: Resource | undefined): boolean {
