@@ -11,6 +11,7 @@ import type { RegisteredAdapter } from './adapter-registry.ts';
 import { resolvePatients } from './patient-matching.ts';
 import { mergeReportResults } from './report-merging.ts';
 import { withProvenance } from './provenance.ts';
+import { KeyedLock } from './keyed-lock.ts';
 
 /**
  * The ingestion pipeline shared by every way in (MLLP, HTTP, CLI, DICOMweb, seed):
@@ -44,6 +45,8 @@ export class Pipeline {
   private readonly identifierSystem: AdapterContext['identifierSystem'];
   private readonly logger: Logger | undefined;
   private readonly hooks: AfterWriteHook[] = [];
+  /** Copies of one input, and inputs about one patient, are processed one at a time. */
+  private readonly locks = new KeyedLock();
 
   constructor(options: { repo: Repository; inbox: Inbox; adapters: Record<string, RegisteredAdapter>; identifierSystem: AdapterContext['identifierSystem']; logger?: Logger }) {
     this.repo = options.repo;
@@ -69,8 +72,16 @@ export class Pipeline {
     return this.process(await this.receive(input));
   }
 
-  /** Processes (or re-processes) a stored entry. */
+  /**
+   * Processes (or re-processes) a stored entry. Copies of the same bytes are processed one after
+   * the other, so a retransmission arriving while the original is processed is answered as a
+   * duplicate once the original is done, never as a conflict.
+   */
   async process(entry: InboxEntry): Promise<IngestResult> {
+    return this.locks.with([`input|${entry.kind}|${entry.sha256}`], () => this.processHeld(entry));
+  }
+
+  private async processHeld(entry: InboxEntry): Promise<IngestResult> {
     const adapter = this.adapters[entry.kind];
     if (!adapter) return this.failed(entry, { location: '', message: `no adapter for input kind "${entry.kind}"` });
     const duplicateOf = await this.inbox.processedDuplicateOf(entry.sha256, entry._id);
@@ -86,10 +97,14 @@ export class Pipeline {
       const output = await adapter.run(bytes, entry, { now: () => new Date(), newId: randomUUID, identifierSystem: this.identifierSystem });
       label = output.kind;
       const externalId = output.bundle.identifier?.value;
-      const matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, output.bundle));
-      const bundle: Bundle = withProvenance(matched, { inboxId: entry._id, label: output.kind, adapterVersion: adapter.version, recorded: new Date(), newId: randomUUID });
-      const response = await processBundle({ repo: this.repo, baseUrl: '' }, ctx, bundle);
-      const outputs = (response.entry ?? []).map((e) => e.response?.location).filter((l): l is string => !!l);
+      // One writer per patient at a time: matching and writing see each other's results, so two
+      // first messages about a new patient cannot both create it.
+      const outputs = await this.locks.with(patientKeys(output.bundle), async () => {
+        const matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, output.bundle));
+        const bundle: Bundle = withProvenance(matched, { inboxId: entry._id, label: output.kind, adapterVersion: adapter.version, recorded: new Date(), newId: randomUUID });
+        const response = await processBundle({ repo: this.repo, baseUrl: '' }, ctx, bundle);
+        return (response.entry ?? []).map((e) => e.response?.location).filter((l): l is string => !!l);
+      });
       await this.inbox.markProcessed(entry._id, entry.sha256, { label: output.kind, adapterVersion: adapter.version, outputs, warnings: output.warnings, ...(externalId ? { externalId } : {}) });
       for (const hook of this.hooks) {
         try {
@@ -127,6 +142,16 @@ export class Pipeline {
     this.logger?.warn({ inboxId: entry._id, kind: entry.kind, source: entry.source, location: error.location, reason: error.message }, 'ingestion failed; raw input kept');
     return { inboxId: entry._id, status: 'failed', error, outputs: [], warnings: [], ...(label ? { label } : {}) };
   }
+}
+
+/** Lock keys for the patients an adapter's Bundle is about: each identifier "system|value". */
+function patientKeys(bundle: Bundle): string[] {
+  const keys: string[] = [];
+  for (const e of bundle.entry ?? []) {
+    if (e.resource?.resourceType !== 'Patient') continue;
+    for (const i of e.resource.identifier ?? []) if (i.system && i.value) keys.push(`patient|${i.system}|${i.value}`);
+  }
+  return keys;
 }
 
 function describe(err: unknown, entry: InboxEntry): InboxError {
