@@ -7,7 +7,7 @@ import type { BundleWriteScope } from '../store/reference-check.ts';
 import { fail, serverErrorWithId, withText } from '../schema/outcomes.ts';
 import { newResourceId } from '../schema/resource-id.ts';
 import { assertValidResource } from '../schema/validate.ts';
-import { rewriteReferences, unresolvedUrnReferences } from './bundle-references.ts';
+import { conditionalReferences, rewriteReferences, unresolvedUrnReferences } from './bundle-references.ts';
 import { dispatch } from './dispatch.ts';
 import { matchRoute, type Route } from './route.ts';
 import { fhirUrl, type FhirDeps, type FhirRequest, type FhirResult } from './request.ts';
@@ -77,6 +77,21 @@ async function processTransaction(deps: FhirDeps, ctx: RequestContext, bundle: B
       throw prefixed(err, p.index);
     }
     if (p.fullUrl && p.id && 'type' in p.route) fullUrls.set(p.fullUrl, `${p.route.type}/${p.id}`);
+  }
+  // Conditional references ("Patient?identifier=…") resolve to their one match, as the store is before the transaction.
+  for (const p of planned) {
+    if (!isResource(p.request.body)) continue;
+    for (const ref of conditionalReferences(p.request.body)) {
+      if (fullUrls.has(ref)) continue;
+      const [type = '', criteria = ''] = ref.split('?', 2);
+      try {
+        const id = await matchOne(deps, ctx, type, criteria);
+        if (!id) fail(badRequest(`Conditional reference ${ref} matches no resource`, `Bundle.entry[${p.index}].resource`));
+        fullUrls.set(ref, `${type}/${id}`);
+      } catch (err) {
+        throw prefixed(err, p.index);
+      }
+    }
   }
   for (const p of planned) {
     if (!isResource(p.request.body)) continue;

@@ -30,3 +30,23 @@ export function unresolvedUrnReferences(value: unknown, out: string[] = [], inne
   }
   return out;
 }
+
+/**
+ * Every conditional reference (`Type?criteria`) in a resource, once each; a Bundle stored as a
+ * resource keeps its references as they are (they are its content, not requests).
+ * See: https://hl7.org/fhir/R4/http.html#trules
+ */
+export function conditionalReferences(resource: unknown): string[] {
+  const out = new Set<string>();
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) for (const v of value) walk(v);
+    else if (value && typeof value === 'object' && (value as { resourceType?: unknown }).resourceType !== 'Bundle') {
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (k === 'reference' && typeof v === 'string' && /^[A-Z][A-Za-z]+\?./.test(v)) out.add(v);
+        else walk(v);
+      }
+    }
+  };
+  walk(resource);
+  return [...out];
+}

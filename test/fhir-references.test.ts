@@ -66,6 +66,16 @@ describe('references must resolve', () => {
     expect((await post(observation('Patient?identifier=x|y'))).issues[0]).toContain('conditional reference Patient?identifier=x|y was not resolved');
   });
 
+  it('resolves conditional references in a transaction to their one match, and refuses one that matches nothing', async () => {
+    const entry = (subject: string): Bundle => ({ resourceType: 'Bundle', type: 'transaction', entry: [{ resource: observation(subject) as never, request: { method: 'POST', url: 'Observation' } }] });
+    const ok = await fhirFetch(server.fhir, { method: 'POST', json: entry('Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|999900300') });
+    expect(ok.status).toBe(200);
+    expect(ok.body.entry[0].resource.subject.reference).toBe(`Patient/${pid}`);
+    const none = await fhirFetch(server.fhir, { method: 'POST', json: entry('Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|000000000') });
+    expect(none.status).toBe(400);
+    expect(none.body.issue[0].details.text).toContain('matches no resource');
+  });
+
   it('lets transaction entries refer to each other, also to entries written later, and refuses the whole transaction on a dangling one', async () => {
     const ok: Bundle = {
       resourceType: 'Bundle',
