@@ -62,6 +62,8 @@ function resourceCapability(deps: Pick<FhirDeps, 'timeline'>, type: string): Cap
     conditionalUpdate: true,
     conditionalDelete: 'single',
     conditionalRead: 'not-supported',
+    // References must resolve in IDR (store/reference-check.ts); contained and identifier-only references are kept.
+    referencePolicy: ['literal', 'logical', 'enforced', 'local'],
     searchInclude: referenceParams(type).map((c) => `${type}:${c}`),
     searchParam: servedSearchParams(type),
     ...(operations.length ? { operation: operations.map((op) => ({ name: op.code, definition: op.definition, ...(op.documentation ? { documentation: op.documentation } : {}) })) } : {}),

@@ -61,6 +61,12 @@ describe('references must resolve', () => {
     expect((await post(observation(`Patient/${pid}`, { derivedFrom: [{ reference: 'https://elsewhere.example.org/fhir/ImagingStudy/1' }] }))).issues[0]).toMatch(/^Observation\.derivedFrom\[0\]\.reference: .*not one of the configured external reference bases/);
   });
 
+  it('says so in the CapabilityStatement: references are enforced', async () => {
+    const cs = (await fhirFetch(`${server.fhir}/metadata`)).body;
+    const observationCapability = cs.rest[0].resource.find((r: { type: string }) => r.type === 'Observation');
+    expect(observationCapability.referencePolicy).toEqual(['literal', 'logical', 'enforced', 'local']);
+  });
+
   it('refuses urn:uuid and conditional references outside a transaction', async () => {
     expect((await post(observation('urn:uuid:5f1c1c4e-9d8a-4a55-9a53-3f3b0a1e2b7c'))).issues[0]).toContain('resolves only inside a transaction Bundle');
     expect((await post(observation('Patient?identifier=x|y'))).issues[0]).toContain('conditional reference Patient?identifier=x|y was not resolved');
