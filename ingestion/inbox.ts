@@ -56,13 +56,25 @@ export interface InboxEntry {
 
 export type InboxSummary = Omit<InboxEntry, 'bytes'>;
 
-/** First inbox entry seen per content hash; `_id` is the hash, so lookups are `_id` equality. */
+/** First processed inbox entry per duplicate key (see `duplicateKey`), keyed by it: `_id` lookups. */
 interface HashDoc {
   _id: string;
   entryId: string;
 }
 
 /** A new entry (status "received") for stored bytes with this hash and size. */
+/**
+ * What makes two inputs the same input: the bytes, their kind, and the patient the sender named
+ * for them (document uploads carry it as metadata). The same PDF uploaded for two patients is two
+ * letters, not one letter and a duplicate; sent again for the same patient it is a duplicate.
+ */
+export function duplicateKey(entry: Pick<InboxEntry, 'sha256' | 'kind' | 'metadata'>): string {
+  const patient = entry.metadata?.patientIdentifier as { system?: unknown; value?: unknown } | undefined;
+  if (!patient) return `${entry.kind}:${entry.sha256}`;
+  const named = createHash('sha256').update(`${String(patient.system ?? '')}|${String(patient.value ?? '')}`).digest('hex').slice(0, 32);
+  return `${entry.kind}:${entry.sha256}:${named}`;
+}
+
 function newEntry(id: string, input: Omit<StoreInput, 'bytes'>, sha256: string, size: number): InboxEntry {
   return {
     _id: id,
@@ -225,24 +237,24 @@ export class Inbox {
   }
 
   /** The id of an earlier entry with the same bytes that was processed, if any. */
-  async processedDuplicateOf(sha256: string, selfId: string): Promise<string | undefined> {
-    const h = await this.hashes.findOne({ _id: sha256 });
+  async processedDuplicateOf(key: string, selfId: string): Promise<string | undefined> {
+    const h = await this.hashes.findOne({ _id: key });
     if (!h || h.entryId === selfId) return undefined;
     const first = await this.entries.findOne({ _id: h.entryId }, { projection: { status: 1 } });
     return first?.status === INBOX_STATUS.processed ? h.entryId : undefined;
   }
 
   /** Records a successful processing. */
-  async markProcessed(id: string, sha256: string, result: { label: string; adapterVersion: string; outputs: string[]; warnings: string[]; externalId?: string }): Promise<void> {
+  async markProcessed(id: string, key: string, result: { label: string; adapterVersion: string; outputs: string[]; warnings: string[]; externalId?: string }): Promise<void> {
     await this.entries.updateOne(
       { _id: id },
       { $set: { status: INBOX_STATUS.processed, processedAt: new Date(), label: result.label, adapterVersion: result.adapterVersion, outputs: result.outputs, warnings: result.warnings, ...(result.externalId ? { externalId: result.externalId } : {}) }, $unset: { error: '' }, $inc: { attempts: 1 } },
     );
     try {
-      await this.hashes.insertOne({ _id: sha256, entryId: id });
+      await this.hashes.insertOne({ _id: key, entryId: id });
     } catch (err) {
       if ((err as { code?: number }).code !== 11000) throw err;
-      await this.hashes.replaceOne({ _id: sha256 }, { entryId: id });
+      await this.hashes.replaceOne({ _id: key }, { entryId: id });
     }
   }
 

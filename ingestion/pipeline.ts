@@ -3,7 +3,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { Repository } from '../store/repository.ts';
 import { systemContext } from '../store/request-context.ts';
-import { INBOX_STATUS, type Inbox, type InboxEntry, type InboxError, type StoreInput } from './inbox.ts';
+import { INBOX_STATUS, duplicateKey, type Inbox, type InboxEntry, type InboxError, type StoreInput } from './inbox.ts';
 import { processBundle } from '../fhir/bundle-processor.ts';
 import { OperationOutcomeError } from '@medplum/core';
 import { AdapterError, type AdapterContext } from './adapters/types.ts';
@@ -78,13 +78,13 @@ export class Pipeline {
    * duplicate once the original is done, never as a conflict.
    */
   async process(entry: InboxEntry): Promise<IngestResult> {
-    return this.locks.with([`input|${entry.kind}|${entry.sha256}`], () => this.processHeld(entry));
+    return this.locks.with([`input|${duplicateKey(entry)}`], () => this.processHeld(entry));
   }
 
   private async processHeld(entry: InboxEntry): Promise<IngestResult> {
     const adapter = this.adapters[entry.kind];
     if (!adapter) return this.failed(entry, { location: '', message: `no adapter for input kind "${entry.kind}"` });
-    const duplicateOf = await this.inbox.processedDuplicateOf(entry.sha256, entry._id);
+    const duplicateOf = await this.inbox.processedDuplicateOf(duplicateKey(entry), entry._id);
     if (duplicateOf) {
       await this.inbox.markDuplicate(entry._id, duplicateOf);
       const original = await this.inbox.get(duplicateOf);
@@ -105,7 +105,7 @@ export class Pipeline {
         const response = await processBundle({ repo: this.repo, baseUrl: '' }, ctx, bundle);
         return (response.entry ?? []).map((e) => e.response?.location).filter((l): l is string => !!l);
       });
-      await this.inbox.markProcessed(entry._id, entry.sha256, { label: output.kind, adapterVersion: adapter.version, outputs, warnings: output.warnings, ...(externalId ? { externalId } : {}) });
+      await this.inbox.markProcessed(entry._id, duplicateKey(entry), { label: output.kind, adapterVersion: adapter.version, outputs, warnings: output.warnings, ...(externalId ? { externalId } : {}) });
       for (const hook of this.hooks) {
         try {
           await hook(outputs, entry);

@@ -89,6 +89,22 @@ describe('derived identifiers never cross patients (real pipeline)', () => {
     expect(stored.subject.reference).toBe(outputsOf(first, 'Patient')[0]?.split('/_history/')[0]);
   });
 
+  it('the same letter (same bytes) for two patients is two letters, not a duplicate', async () => {
+    const [a, b] = [newBsn(), newBsn()];
+    const [pa, pb] = [await newPatient(a), await newPatient(b)];
+    const letter = `Geachte collega, uitslag besproken ${uid()}.`;
+    const upload = (bsn: string): Promise<{ status: number; body: Json }> =>
+      fhirFetch(`${server.url}/ingest/documents?${new URLSearchParams({ patient: `${BSN_SYSTEM}|${bsn}`, type: 'consult' })}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: letter });
+    const first = await upload(a);
+    const second = await upload(b);
+    expect(first.body.results[0].status, JSON.stringify(first.body)).toBe('processed');
+    expect(second.body.results[0].status, JSON.stringify(second.body)).toBe('processed');
+    expect(await searchOf(server.fhir, `DocumentReference?subject=Patient/${pa}`)).toHaveLength(1);
+    expect(await searchOf(server.fhir, `DocumentReference?subject=Patient/${pb}`)).toHaveLength(1);
+    // …and the same letter for the same patient again is a duplicate.
+    expect((await upload(a)).body.results[0].status).toBe('duplicate');
+  });
+
   it('C-CDA: a second patient\'s document with the same entry ids leaves the first patient\'s allergy and observations alone', async () => {
     const [a, b] = [newBsn(), newBsn()];
     const [pa, pb] = [await newPatient(a), await newPatient(b)];
