@@ -72,6 +72,11 @@ describe('POST /ingest/documents', () => {
     expect(doc.type?.coding?.[0]?.code).toBe('11488-4');
     const hit = await fhirFetch(`${server.fhir}/DocumentReference?patient=Patient/${patientId}&_content=linkermamma`);
     expect(hit.body.entry?.map((e: { resource: { id: string } }) => e.resource.id)).toEqual([doc.id]);
+    // the problem entry is kept as a Condition of the patient (not dropped for the converter's verification system)
+    expect(r.body.results[0].warnings.join(' ')).not.toMatch(/Condition not kept/);
+    const conditions = await fhirFetch(`${server.fhir}/Condition?subject=Patient/${patientId}`);
+    expect(conditions.body.entry?.length).toBeGreaterThan(0);
+    expect(conditions.body.entry[0].resource.verificationStatus?.coding?.[0]?.system ?? 'http://terminology.hl7.org/CodeSystem/condition-ver-status').toBe('http://terminology.hl7.org/CodeSystem/condition-ver-status');
   });
 
   it('an MDM^T02 file with its metadata', async () => {

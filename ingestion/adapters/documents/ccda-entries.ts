@@ -73,7 +73,23 @@ export function addConvertedEntries(converted: Bundle, xml: string, docHash: str
     const body = rewrite(rest, subject, fullUrls) as Record<string, unknown>;
     const key = keys.get(r) as Identifier;
     const ids = ((body.identifier as Identifier[] | undefined) ?? []).filter((i) => !(i.system === key.system && i.value === key.value));
-    Object.assign(placeholders.get(r) as Resource, body, { identifier: [key, ...ids] });
+    Object.assign(placeholders.get(r) as Resource, withR4VerificationSystem(body), { identifier: [key, ...ids] });
   }
   return { kept: kept.length, skipped: [...skipped].map(([t, n]) => `${n} ${t}`) };
+}
+
+/** The code system R4 binds Condition.verificationStatus to (required binding). */
+const CONDITION_VER_STATUS = 'http://terminology.hl7.org/CodeSystem/condition-ver-status';
+/** What @medplum/ccda writes there instead: same codes, a system R4 does not have. */
+const CONVERTER_CONDITION_VERIFICATION = 'http://terminology.hl7.org/CodeSystem/condition-verification';
+
+/**
+ * Corrects the converter's Condition.verificationStatus system to R4's (the codes are the same),
+ * so a problem from a C-CDA document is kept instead of being refused by the required binding.
+ */
+function withR4VerificationSystem(body: Record<string, unknown>): Record<string, unknown> {
+  const vs = body.verificationStatus as { coding?: { system?: string }[] } | undefined;
+  if (!vs?.coding?.some((c) => c.system === CONVERTER_CONDITION_VERIFICATION)) return body;
+  const coding = vs.coding.map((c) => (c.system === CONVERTER_CONDITION_VERIFICATION ? { ...c, system: CONDITION_VER_STATUS } : c));
+  return { ...body, verificationStatus: { ...vs, coding } };
 }
