@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const server = await startServer(config);
   const { logger } = server.services;
   const lines = [
-    `IDR is running (${server.services.embedded ? `embedded FerretDB; data in ${config.IDR_DATA_DIR}` : 'MongoDB at MONGODB_URL'})`,
+    `IDR is running (${server.services.embedded ? `embedded database, FerretDB on PostgreSQL; data in ${config.IDR_DATA_DIR}` : 'MongoDB at MONGODB_URL'})`,
     `  Start page           ${server.url}/`,
     `  FHIR R4 API          ${server.url}/fhir`,
     `  CapabilityStatement  ${server.url}/fhir/metadata`,
