@@ -63,7 +63,7 @@ try {
   }
   const ingestMs = performance.now() - t;
   const lines = [
-    `DICOM benchmark — ${files.length} Part 10 instances (${STUDIES} studies x ${SERIES} series x ${INSTANCES}, ${(files[0]?.length ?? 0) >> 10} KiB each; ${rounds} rounds for CPU-only rows), Node ${process.version}, ${server.services.embedded ? 'embedded FerretDB 1.24' : 'MongoDB'}`,
+    `DICOM benchmark — ${files.length} Part 10 instances (${STUDIES} studies x ${SERIES} series x ${INSTANCES}, ${(files[0]?.length ?? 0) >> 10} KiB each; ${rounds} rounds for CPU-only rows), Node ${process.version}, ${server.services.embedded ? 'embedded FerretDB 1.24 on PostgreSQL' : 'MongoDB'}`,
     '| what | instances | time | throughput |',
     '| --- | --- | --- | --- |',
     rate('bare header parsing (dicom-parser, until PixelData)', files.length * rounds, bareMs),

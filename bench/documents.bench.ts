@@ -51,7 +51,7 @@ try {
   }
   const ingestMs = performance.now() - t;
   const lines = [
-    `Documents benchmark — ${pdfs.length} PDF letters (${totalMb.toFixed(1)} MB, ${(pdfs[0]?.length ?? 0) >> 10}-${(pdfs.at(-1)?.length ?? 0) >> 10} KiB), Node ${process.version}, ${server.services.embedded ? 'embedded FerretDB 1.24' : 'MongoDB'}`,
+    `Documents benchmark — ${pdfs.length} PDF letters (${totalMb.toFixed(1)} MB, ${(pdfs[0]?.length ?? 0) >> 10}-${(pdfs.at(-1)?.length ?? 0) >> 10} KiB), Node ${process.version}, ${server.services.embedded ? 'embedded FerretDB 1.24 on PostgreSQL' : 'MongoDB'}`,
     '| what | docs | volume | time | documents | bytes |',
     '| --- | --- | --- | --- | --- | --- |',
     rate('PDF text extraction (unpdf)', pdfs.length, totalMb, extractMs),

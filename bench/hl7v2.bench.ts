@@ -53,7 +53,7 @@ try {
   await copy.drop();
 
   const lines = [
-    `HL7 v2 benchmark — ${messages.length} synthetic ORU^R01 messages (${rounds} rounds for CPU-only rows), Node ${process.version}, ${server.services.embedded ? 'embedded FerretDB 1.24' : 'MongoDB'}`,
+    `HL7 v2 benchmark — ${messages.length} synthetic ORU^R01 messages (${rounds} rounds for CPU-only rows), Node ${process.version}, ${server.services.embedded ? 'embedded FerretDB 1.24 on PostgreSQL' : 'MongoDB'}`,
     '| what | volume | time | throughput |',
     '| --- | --- | --- | --- |',
     rate('parse only (@medplum/core Hl7Message.parse)', messages.length * rounds, parseMs),

@@ -79,7 +79,7 @@ try {
     ['compute-on-read, deep page', await time(() => computed(cursor), 3)],
     ['caseSummary (GraphQL, HTTP)', await time(summary, 3)],
   ];
-  const server_ = process.env.MONGODB_URL ? 'MongoDB' : 'FerretDB 1.24 (SQLite)';
+  const server_ = process.env.MONGODB_URL ? 'MongoDB' : 'embedded FerretDB 1.24 on PostgreSQL';
   console.log(`\ntimeline benchmark: ${all.length} events (${docs} resource documents) on ${server_}; median of ${RUNS} runs (3 for compute-on-read and caseSummary)\n`);
   console.log(`| measurement | ms |\n| --- | ---: |`);
   for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(1)} |`);
