@@ -1,11 +1,13 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { constants, inflateSync } from 'node:zlib';
 import { extractText, getDocumentProxy, getMeta } from 'unpdf';
 
 /**
  * Runs in a worker thread started by pdf-text.ts, so that a PDF built to take minutes or
  * gigabytes can be stopped: checks the inflated size of the non-image streams and the page count
- * against the limits, then extracts the text with unpdf (pdf.js). Posts one PdfWorkerReply.
+ * against the limits, then extracts the text with unpdf (pdf.js). Answers each PdfWorkerInput it
+ * is sent with one PdfWorkerReply; pdf-text.ts keeps a worker for the next PDF once it answered,
+ * and stops it when it goes past a limit.
  */
 
 /** What pdf-text.ts hands the worker. */
@@ -94,8 +96,10 @@ async function run(input: PdfWorkerInput): Promise<PdfWorkerReply> {
 
 if (parentPort) {
   const port = parentPort;
-  void run(workerData as PdfWorkerInput).then(
-    (reply) => port.postMessage(reply),
-    (err: unknown) => port.postMessage({ kind: 'unreadable', message: (err as Error)?.message ?? String(err) } satisfies PdfWorkerReply),
-  );
+  port.on('message', (input: PdfWorkerInput) => {
+    void run(input).then(
+      (reply) => port.postMessage(reply),
+      (err: unknown) => port.postMessage({ kind: 'unreadable', message: (err as Error)?.message ?? String(err) } satisfies PdfWorkerReply),
+    );
+  });
 }

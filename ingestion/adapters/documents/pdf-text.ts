@@ -65,29 +65,55 @@ async function withWorkerSlot<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Runs the extraction worker: its reply, or `stopped` with the reason when it was stopped (time, memory, crash). */
+/** Workers that answered their last PDF, kept for the next (starting one costs more than a small letter's extraction). */
+const idle: { worker: Worker; memoryMb: number }[] = [];
+
+function takeWorker(limits: PdfLimits): Worker {
+  const i = idle.findIndex((w) => w.memoryMb === limits.memoryMb);
+  const kept = i >= 0 ? idle.splice(i, 1)[0] : undefined;
+  if (kept) {
+    kept.worker.ref();
+    return kept.worker;
+  }
+  return new Worker(new URL('./pdf-text-worker.ts', import.meta.url), {
+    resourceLimits: { maxOldGenerationSizeMb: limits.memoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, Math.floor(limits.memoryMb / 8))) },
+  });
+}
+
+/** Keeps a worker that answered for the next PDF (not keeping the process alive), at most MAX_WORKERS. */
+function keepWorker(worker: Worker, limits: PdfLimits): void {
+  if (idle.length >= MAX_WORKERS) {
+    void worker.terminate();
+    return;
+  }
+  worker.unref();
+  idle.push({ worker, memoryMb: limits.memoryMb });
+}
+
+/** Runs the extraction in a worker: its reply, or `stopped` with the reason when it was stopped (time, memory, crash). */
 function runWorker(bytes: Uint8Array, limits: PdfLimits): Promise<PdfWorkerReply | { kind: 'stopped'; reason: string }> {
   return new Promise((resolve) => {
     const input: PdfWorkerInput = { bytes, maxPages: limits.maxPages, maxInflatedBytes: limits.maxInflatedBytes };
-    const worker = new Worker(new URL('./pdf-text-worker.ts', import.meta.url), {
-      workerData: input,
-      resourceLimits: { maxOldGenerationSizeMb: limits.memoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, Math.floor(limits.memoryMb / 8))) },
-    });
+    const worker = takeWorker(limits);
     let settled = false;
-    const settle = (value: PdfWorkerReply | { kind: 'stopped'; reason: string }): void => {
+    const settle = (value: PdfWorkerReply | { kind: 'stopped'; reason: string }, reusable: boolean): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+      if (reusable) keepWorker(worker, limits);
+      else void worker.terminate();
       resolve(value);
-      void worker.terminate();
     };
-    const timer = setTimeout(() => settle({ kind: 'stopped', reason: `extraction took longer than ${limits.timeoutMs} ms (IDR_PDF_EXTRACT_TIMEOUT_MS)` }), limits.timeoutMs);
-    worker.once('message', (reply: PdfWorkerReply) => settle(reply));
-    worker.once('error', (err: Error & { code?: string }) => {
+    const onMessage = (reply: PdfWorkerReply): void => settle(reply, true);
+    const onError = (err: Error & { code?: string }): void => {
       const reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `extraction needed more than ${limits.memoryMb} MB (IDR_PDF_EXTRACT_MEMORY_MB)` : `extraction failed: ${err.message}`;
-      settle({ kind: 'stopped', reason });
-    });
-    worker.once('exit', (code) => settle({ kind: 'stopped', reason: `extraction stopped (worker exit code ${code})` }));
+      settle({ kind: 'stopped', reason }, false);
+    };
+    const onExit = (code: number): void => settle({ kind: 'stopped', reason: `extraction stopped (worker exit code ${code})` }, false);
+    const timer = setTimeout(() => settle({ kind: 'stopped', reason: `extraction took longer than ${limits.timeoutMs} ms (IDR_PDF_EXTRACT_TIMEOUT_MS)` }, false), limits.timeoutMs);
+    worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    worker.postMessage(input);
   });
 }
 
