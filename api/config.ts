@@ -19,6 +19,9 @@ const schema = z.object({
   IDR_CACHE_DIR: z.string().default(path.join(ROOT, '.cache')),
   /** Log level of the embedded database launcher on stderr (its PostgreSQL logs to IDR_DATA_DIR/db/postgresql.log). */
   IDR_DB_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('error'),
+  /** The embedded database is started again when its process dies: first after this delay, doubling up to IDR_DB_RESTART_MAX_BACKOFF_MS. */
+  IDR_DB_RESTART_BACKOFF_MS: z.coerce.number().int().positive().default(250),
+  IDR_DB_RESTART_MAX_BACKOFF_MS: z.coerce.number().int().positive().default(10_000),
   /** The public base URL used in links (defaults to http://HOST:PORT). */
   IDR_BASE_URL: z.url().optional(),
   IDR_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
@@ -76,6 +79,16 @@ const schema = z.object({
   IDR_GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(50_000),
   IDR_GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
   IDR_GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+  /** Ingestion (HTTP /ingest/* POSTs and MLLP frames together): at most this many at once; more wait in a queue. */
+  IDR_INGEST_CONCURRENCY: z.coerce.number().int().positive().default(2),
+  /** Ingestion requests that may wait for a slot; beyond it 503 + Retry-After (HTTP) or AR "busy, resend" (MLLP). */
+  IDR_INGEST_QUEUE: z.coerce.number().int().min(0).default(32),
+  /** Reads (FHIR reads and searches, GraphQL, the inbox listing): at most this many at once, separately from ingestion. */
+  IDR_READ_CONCURRENCY: z.coerce.number().int().positive().default(4),
+  /** Reads that may wait for a slot; beyond it 503 + Retry-After. */
+  IDR_READ_QUEUE: z.coerce.number().int().min(0).default(64),
+  /** Longest any request waits in a queue before it is answered 503 + Retry-After (or AR over MLLP). */
+  IDR_QUEUE_MAX_WAIT_MS: z.coerce.number().int().positive().default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `production` unless told otherwise: GraphiQL and unmasked GraphQL errors only in `development` (make demo). */
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),

@@ -5,6 +5,7 @@ import { createLogger } from './logger.ts';
 import { startServices, type Services } from './services.ts';
 import { createApp } from './app.ts';
 import { startMllpServer, type MllpServer } from '../ingestion/listeners/mllp-server.ts';
+import { mllpGate } from './admission.ts';
 
 export interface RunningServer {
   url: string;
@@ -35,7 +36,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   let mllp: MllpServer | undefined;
   if (config.IDR_MLLP_PORT !== 'off') {
     try {
-      mllp = await startMllpServer({ pipeline: services.pipeline, port: config.IDR_MLLP_PORT, host: config.HOST, logger, maxFrameBytes: config.IDR_MLLP_MAX_FRAME_BYTES });
+      mllp = await startMllpServer({ pipeline: services.pipeline, port: config.IDR_MLLP_PORT, host: config.HOST, logger, maxFrameBytes: config.IDR_MLLP_MAX_FRAME_BYTES, gate: mllpGate(services) });
     } catch (err) {
       server.close();
       await services.close();

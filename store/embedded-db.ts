@@ -11,12 +11,39 @@ import { equalityKeySpec } from '../schema/collections.ts';
  * port, with GIN indexes on the equality keys each collection declares (schema/collections.ts).
  * Returns its MongoDB URL. The launcher exits, stopping PostgreSQL, when this process exits (it
  * watches its stdin) or when `stop()` is called.
+ *
+ * The launcher is supervised: when it exits unasked (it does when its PostgreSQL stops, or when
+ * it is killed), it is started again on the same data directory and the same loopback address,
+ * so the MongoDB URL stays valid and connected drivers find it again; attempts back off from
+ * `restartBackoffMs.initial` doubling to `restartBackoffMs.max` until one succeeds or `stop()`.
  */
 
+/** The supervised database's states: answering, being started again after it died, or stopped on request. */
+export const EMBEDDED_DB_STATE = { up: 'up', restarting: 'restarting', stopped: 'stopped' } as const;
+export type EmbeddedDbState = (typeof EMBEDDED_DB_STATE)[keyof typeof EMBEDDED_DB_STATE];
+
+/** What the supervisor reports: a state change, with the exit or start failure that caused it. */
+export interface EmbeddedDbEvent {
+  state: EmbeddedDbState;
+  /** Restarts so far. */
+  restarts: number;
+  /** Why: the launcher's exit ("exited with code 1", "killed by SIGKILL") or a failed restart. */
+  reason?: string;
+  /** The delay before the next attempt, while restarting. */
+  retryInMs?: number;
+}
+
 export interface EmbeddedDb {
+  /** The MongoDB URL; the same across restarts. */
   url: string;
-  /** The launcher's process id (FerretDB runs in it; PostgreSQL's processes are its descendants). */
-  pid: number;
+  /** The current launcher's process id (FerretDB runs in it; PostgreSQL's processes are its descendants). */
+  readonly pid: number;
+  /** Up, restarting after the launcher died, or stopped. */
+  readonly state: EmbeddedDbState;
+  /** How many times the launcher was started again after dying. */
+  readonly restarts: number;
+  /** Calls `listener` on every state change. */
+  onEvent: (listener: (event: EmbeddedDbEvent) => void) => void;
   stop: () => Promise<void>;
 }
 
@@ -28,12 +55,19 @@ export interface EmbeddedDbOptions {
   /** The launcher's log level on stderr: debug, info, warn or error (default). */
   logLevel?: string;
   timeoutMs?: number;
+  /** Start the launcher again when it dies (default true). */
+  supervise?: boolean;
+  /** Back-off between restart attempts (default 250 ms doubling to 10 s). */
+  restartBackoffMs?: { initial: number; max: number };
 }
 
 /** The default cache folder: .cache in the repository (what scripts/bootstrap.sh uses). */
 export const DEFAULT_CACHE_DIR = path.resolve(import.meta.dirname, '..', '.cache');
 
-/** Starts the embedded database with its data in `dataDir`. */
+/** A launcher that ran this long before dying starts the next back-off from the beginning. */
+const STABLE_MS = 30_000;
+
+/** Starts the embedded database with its data in `dataDir`, supervised unless `supervise` is false. */
 export async function startEmbeddedDb(options: EmbeddedDbOptions): Promise<EmbeddedDb> {
   const binary = path.join(options.cacheDir ?? DEFAULT_CACHE_DIR, 'bin', 'ferretdb');
   if (!existsSync(binary)) {
@@ -41,7 +75,108 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions): Promise<Embed
   }
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const logLevel = options.logLevel ?? 'error';
-  const args = ['-listen', '127.0.0.1:0', '-data', options.dataDir, '-gin', equalityKeySpec(), '-log-level', logLevel];
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const launch = (listen: string): Promise<Launched> =>
+    launchOnce(binary, ['-listen', listen, '-data', options.dataDir, '-gin', equalityKeySpec(), '-log-level', logLevel], logLevel, timeoutMs);
+  const first = await launch('127.0.0.1:0');
+  const listen = hostPortOf(first.url);
+  const backoff = options.restartBackoffMs ?? { initial: 250, max: 10_000 };
+  const listeners: ((event: EmbeddedDbEvent) => void)[] = [];
+
+  let child = first.child;
+  let state: EmbeddedDbState = EMBEDDED_DB_STATE.up;
+  let restarts = 0;
+  let startedAt = Date.now();
+  let nextDelay = backoff.initial;
+  let timer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  let restarting: Promise<void> | undefined;
+
+  const emit = (event: Omit<EmbeddedDbEvent, 'restarts'>): void => {
+    for (const l of listeners) l({ ...event, restarts });
+  };
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+
+  const restartLoop = async (reason: string): Promise<void> => {
+    // A launcher that died soon after its last start continues the back-off where it was.
+    if (Date.now() - startedAt >= STABLE_MS) nextDelay = backoff.initial;
+    let why = reason;
+    while (state === EMBEDDED_DB_STATE.restarting) {
+      const delay = nextDelay;
+      nextDelay = Math.min(nextDelay * 2, backoff.max);
+      emit({ state, reason: why, retryInMs: delay });
+      await sleep(delay);
+      if (state !== EMBEDDED_DB_STATE.restarting) return;
+      try {
+        const launched = await launch(listen);
+        if (state !== EMBEDDED_DB_STATE.restarting) {
+          await stopChild(launched.child);
+          return;
+        }
+        child = launched.child;
+        restarts++;
+        startedAt = Date.now();
+        state = EMBEDDED_DB_STATE.up;
+        watch(child);
+        emit({ state, reason: `restarted after: ${reason}` });
+      } catch (err) {
+        why = `restart failed: ${(err as Error).message}`;
+      }
+    }
+  };
+
+  const watch = (c: ChildProcess): void => {
+    c.once('exit', (code, signal) => {
+      // Stopped on request, or a launcher already replaced: nothing to do.
+      if (c !== child || state !== EMBEDDED_DB_STATE.up) return;
+      if (options.supervise === false) {
+        state = EMBEDDED_DB_STATE.stopped;
+        emit({ state, reason: exitReason(code, signal) });
+        return;
+      }
+      state = EMBEDDED_DB_STATE.restarting;
+      restarting = restartLoop(exitReason(code, signal)).finally(() => {
+        restarting = undefined;
+      });
+    });
+  };
+  watch(child);
+
+  return {
+    url: first.url,
+    get pid() {
+      return child.pid as number;
+    },
+    get state() {
+      return state;
+    },
+    get restarts() {
+      return restarts;
+    },
+    onEvent: (listener) => {
+      listeners.push(listener);
+    },
+    stop: async () => {
+      state = EMBEDDED_DB_STATE.stopped;
+      clearTimeout(timer);
+      wake?.();
+      await restarting;
+      await stopChild(child);
+    },
+  };
+}
+
+interface Launched {
+  url: string;
+  child: ChildProcess;
+}
+
+/** Starts the launcher once and waits for its READY line. */
+async function launchOnce(binary: string, args: string[], logLevel: string, timeoutMs: number): Promise<Launched> {
   const child = spawn(binary, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -51,12 +186,21 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions): Promise<Embed
     if (logLevel !== 'error') process.stderr.write(b);
     if (stderr.length > 50) stderr.shift();
   });
-  const url = await waitForReady(child, stderr, options.timeoutMs ?? 120_000);
-  return {
-    url,
-    pid: child.pid as number,
-    stop: () => stopChild(child),
-  };
+  // A write to the stdin of a launcher that just died must not become an unhandled error.
+  child.stdin?.on('error', () => undefined);
+  const url = await waitForReady(child, stderr, timeoutMs);
+  return { url, child };
+}
+
+/** "mongodb://127.0.0.1:41234/" -> "127.0.0.1:41234" (the launcher's -listen for a restart). */
+function hostPortOf(url: string): string {
+  const m = /^mongodb:\/\/(?:[^@/]*@)?([^/?]+)/.exec(url);
+  if (!m) throw new Error(`embedded database announced an unexpected URL: ${url}`);
+  return m[1] as string;
+}
+
+function exitReason(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `embedded database launcher killed by ${signal}` : `embedded database launcher exited with code ${code}`;
 }
 
 function waitForReady(child: ChildProcess, stderr: string[], timeoutMs: number): Promise<string> {

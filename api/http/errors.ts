@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { badRequest, contentTooLarge, getStatus, notFound, OperationOutcomeError, unsupportedMediaType } from '@medplum/core';
-import { serverErrorWithId, withText } from '../../schema/outcomes.ts';
+import { serverErrorWithId, unavailable, withText } from '../../schema/outcomes.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -12,7 +12,7 @@ export function sendOutcome(res: Response, outcome: OperationOutcome, status = g
   res.status(status).type(FHIR_JSON).send(JSON.stringify(outcome));
 }
 
-/** The one express error handler: OperationOutcomes as they are, body-parser errors as 400/413/415, the rest as 500 with a logged id. */
+/** The one express error handler: OperationOutcomes as they are, body-parser errors as 400/413/415, an unreachable database as 503 with Retry-After, the rest as 500 with a logged id. */
 export function errorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     if (res.headersSent) {
@@ -36,10 +36,30 @@ export function errorHandler(logger: Logger) {
       sendOutcome(res, withText(unsupportedMediaType, e.message ?? 'Unsupported encoding'));
       return;
     }
+    if (isStoreUnavailable(err)) {
+      logger.warn({ err: (err as Error).message, requestId: res.locals.ctx?.requestId, method: req.method, path: req.path }, 'database unavailable; answered 503');
+      res.setHeader('Retry-After', String(STORE_UNAVAILABLE_RETRY_AFTER));
+      sendOutcome(res, unavailable('The database is not available (it may be restarting); the request may not have completed: retry shortly'), 503);
+      return;
+    }
     const errorId = randomUUID();
     logger.error({ err, errorId, requestId: res.locals.ctx?.requestId, method: req.method, path: req.path }, 'unexpected error');
     sendOutcome(res, serverErrorWithId(errorId));
   };
+}
+
+/** Seconds a client is asked to wait after the database could not be reached. */
+const STORE_UNAVAILABLE_RETRY_AFTER = 5;
+
+/** The MongoDB driver's errors for a server it cannot reach (by name, along the cause chain). */
+const UNREACHABLE = new Set(['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoNotConnectedError', 'MongoPoolClearedError', 'MongoTopologyClosedError']);
+
+/** True when the error (or one it wraps) says the database could not be reached. */
+export function isStoreUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (UNREACHABLE.has((e as { name?: string }).name ?? '')) return true;
+  }
+  return false;
 }
 
 /** 404 OperationOutcome for unknown routes. */

@@ -13,6 +13,17 @@ export interface MllpServer {
   close: () => Promise<void>;
 }
 
+/**
+ * What the listener asks before storing a frame (backpressure, a store that is down): `storeDown`
+ * names why nothing can be stored now (undefined when the store is up); `admit` waits for an
+ * ingestion slot (shared with HTTP ingestion) or says how long the sender should wait. Refused
+ * frames are answered AR and not stored, so the sender resends them.
+ */
+export interface MllpGate {
+  storeDown: () => string | undefined;
+  admit: () => Promise<{ admitted: true; release: () => void } | { admitted: false; retryAfterSeconds: number }>;
+}
+
 /** Frames waiting on one connection before it stops reading (back pressure on a fast sender). */
 const MAX_PENDING = 8;
 /** The default largest frame (IDR_MLLP_MAX_FRAME_BYTES). */
@@ -26,10 +37,12 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
  * Frames are assembled in linear time (chunks are collected, only new bytes are scanned for the
  * end block, one concat per frame). A frame over `maxFrameBytes` is not stored: it is answered
  * AR naming the limit as soon as the limit is passed (its remaining bytes are read and dropped),
- * or the connection is closed when its first bytes hold no MSH to answer.
+ * or the connection is closed when its first bytes hold no MSH to answer. With a `gate`, a frame
+ * that arrives while the store is down or ingestion is saturated is answered AR ("not stored;
+ * resend" / "busy; resend") at once, not stored.
  * See: HL7 v2.5.1 Appendix C (MLLP) and section 2.9 (original acknowledgment mode).
  */
-export async function startMllpServer(options: { pipeline: Pipeline; port: number; host?: string; logger?: Logger; maxFrameBytes?: number }): Promise<MllpServer> {
+export async function startMllpServer(options: { pipeline: Pipeline; port: number; host?: string; logger?: Logger; maxFrameBytes?: number; gate?: MllpGate }): Promise<MllpServer> {
   const maxFrame = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -76,6 +89,25 @@ export async function startMllpServer(options: { pipeline: Pipeline; port: numbe
 
   const handle = async (frame: Buffer, socket: net.Socket): Promise<void> => {
     const raw = frame.toString('latin1');
+    const refusal = options.gate?.storeDown();
+    if (refusal) {
+      send(socket, buildAck(raw, ACK_CODE.reject, { controlId: randomUUID(), now: new Date(), text: 'not stored; resend', error: { location: '', message: `${refusal}; the message was not stored: resend it`, code: '207' } }));
+      return;
+    }
+    const slot = options.gate ? await options.gate.admit() : { admitted: true as const, release: () => undefined };
+    if (!slot.admitted) {
+      options.logger?.warn({ peer: socket.remoteAddress, retryAfter: slot.retryAfterSeconds }, 'MLLP message refused: ingestion busy');
+      send(socket, buildAck(raw, ACK_CODE.reject, { controlId: randomUUID(), now: new Date(), text: 'busy; resend', error: { location: '', message: `IDR is busy (ingestion queue full); the message was not stored: resend it in ${slot.retryAfterSeconds} s`, code: '207' } }));
+      return;
+    }
+    try {
+      await receiveAndProcess(frame, raw, socket);
+    } finally {
+      slot.release();
+    }
+  };
+
+  const receiveAndProcess = async (frame: Buffer, raw: string, socket: net.Socket): Promise<void> => {
     const now = new Date();
     let reply: string;
     try {
