@@ -32,13 +32,27 @@ async function main(): Promise<void> {
     'Press Ctrl+C to stop.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  // SIGTERM / SIGINT: stop accepting, let in-flight work finish (bounded), close the database.
+  // A second signal while stopping exits at once (what is left is recovered at the next start).
+  let stopping = false;
   const stop = async (signal: string): Promise<void> => {
-    logger.info({ signal }, 'stopping');
-    await server.close();
+    if (stopping) {
+      logger.warn({ signal }, 'second signal while stopping: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing in-flight work');
+    try {
+      await server.close();
+    } catch (err) {
+      logger.error({ err }, 'error while stopping');
+      process.exit(1);
+    }
+    logger.info('stopped');
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
   if (demo) {
     // The server answers while the demo data loads; progress goes to stdout.
     const { loadDemoData } = await import('../seed/load-demo.ts');
@@ -50,7 +64,12 @@ async function main(): Promise<void> {
         if (tenth !== lastTenth) process.stdout.write(`  demo data: ${done}/${total}\n`);
         lastTenth = tenth;
       },
+    }).catch((err: unknown) => {
+      // Stopping during the load is fine: what is left is loaded at the next start.
+      if (stopping) return undefined;
+      throw err;
     });
+    if (!summary) return;
     process.stdout.write(`Demo data loaded: ${summary.processed} written, ${summary.duplicate} already present, ${summary.failed} failed.\n`);
     for (const f of summary.failures) process.stdout.write(`  FAILED ${f}\n`);
     logger.info({ processed: summary.processed, duplicate: summary.duplicate, failed: summary.failed }, 'demo data loaded');

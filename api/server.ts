@@ -12,11 +12,20 @@ export interface RunningServer {
   services: Services;
   /** The MLLP port, when the listener runs. */
   mllpPort?: number;
+  /**
+   * Stops gracefully: no new connections or inputs, in-flight requests and ingestion finish
+   * (within the grace period; then abandoned cleanly: a stored input stays "received" and is
+   * processed at the next start), then the database is closed.
+   */
   close: () => Promise<void>;
 }
 
+/** How long shutdown waits for in-flight requests and ingestion by default. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Starts services and the HTTP server; PORT 0 picks a free port. */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, options: { shutdownGraceMs?: number } = {}): Promise<RunningServer> {
+  const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const logger = createLogger(config.LOG_LEVEL);
   const services = await startServices(config, logger);
   const server: Server = createServer();
@@ -48,8 +57,18 @@ export async function startServer(config: Config): Promise<RunningServer> {
     services,
     ...(mllp ? { mllpPort: mllp.port } : {}),
     close: async () => {
-      await mllp?.close();
+      const deadline = Date.now() + graceMs;
+      // No new connections; idle keep-alive ones go now, busy ones once their answer is sent.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await mllp?.close();
+      // Inputs already being processed finish; new ones are refused (stored ones stay "received").
+      services.pipeline.stopAccepting();
+      const abandoned = await services.pipeline.drain(Math.max(0, deadline - Date.now()));
+      if (abandoned) logger.warn({ abandoned }, 'shutdown: inputs still processing were abandoned; they are processed again at the next start');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+      clearTimeout(timer);
       server.closeAllConnections();
       await closed;
       await services.close();

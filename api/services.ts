@@ -4,19 +4,23 @@ import type { Config } from './config.ts';
 import { connectDatabase, type Database } from '../store/db.ts';
 import { startEmbeddedDb, type EmbeddedDb } from '../store/embedded-db.ts';
 import type { Repository } from '../store/repository.ts';
-import { TimelineRepository } from '../timeline/repository.ts';
+import { TIMELINE_TASK, TimelineRepository } from '../timeline/repository.ts';
+import { DeriveOutbox } from '../store/derive-outbox.ts';
 import { TimelineStore } from '../timeline/projection.ts';
 import { recoverPendingJournals } from '../store/journal.ts';
 import { STORE_SHAPE_VERSION, storedShapeVersion } from '../store/reindex.ts';
 import { loadFhirDefinitions } from '../schema/fhir-definitions.ts';
 import { Inbox } from '../ingestion/inbox.ts';
-import { Pipeline } from '../ingestion/pipeline.ts';
+import { Pipeline, PipelineClosedError } from '../ingestion/pipeline.ts';
 import { publishExtensionDefinitions } from '../ingestion/extension-definitions.ts';
 import { defaultAdapters } from '../ingestion/adapter-registry.ts';
 import { identifierSystemResolver } from '../ingestion/identifier-systems.ts';
-import { linkReportsToImaging } from '../ingestion/imaging/report-links.ts';
+import { IMAGING_LINKS_TASK, linkReportsToImaging } from '../ingestion/imaging/report-links.ts';
 import { ImagingLinkIndex } from '../ingestion/imaging/link-index.ts';
 import { DicomwebImporter, startDicomwebSchedule } from '../ingestion/listeners/dicomweb-import.ts';
+
+/** How often the background pass re-derives what the derived-data outbox still holds. */
+const OUTBOX_INTERVAL_MS = 5_000;
 
 /** The long-lived parts of a running IDR: database (embedded or external) and repository. */
 export interface Services {
@@ -32,6 +36,10 @@ export interface Services {
   embedded?: EmbeddedDb;
   /** The MongoDB URL in use (the embedded one when MONGODB_URL is unset). */
   mongoUrl: string;
+  /** Derived data (timeline, report <-> study links) still to be re-derived after writes. */
+  outbox: DeriveOutbox;
+  /** Start-up work running in the background: the derived-data outbox and the inputs left "received". */
+  recovery: Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -58,9 +66,11 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   }
   const recovered = await recoverPendingJournals(database.c);
   if (recovered) logger.warn({ recovered }, 'rolled back transaction Bundles left half-applied by an earlier process');
+  const startedAt = new Date();
   const timeline = new TimelineStore(database);
-  // Ingestion projects each message's resources at once (afterWrite hook below); other writes project as they go.
-  const repo: Repository = new TimelineRepository(database, timeline, { defer: (ctx) => ctx.actor === 'system:ingestion' });
+  const outbox = new DeriveOutbox(database, { onError: (err, entryId) => logger.warn({ err, entryId }, 're-deriving timeline or links failed; retried later') });
+  // Ingestion projects each message's resources at once (outbox hooks below); other writes project as they go.
+  const repo: Repository = new TimelineRepository(database, timeline, { defer: (ctx) => ctx.actor === 'system:ingestion', outbox });
   repo.referencePolicy = { externalBases: config.IDR_EXTERNAL_REFERENCE_BASES };
   await publishExtensionDefinitions(repo);
   const inbox = new Inbox(database.db);
@@ -79,14 +89,34 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     identifierSystem: identifierSystemResolver(config.IDR_IDENTIFIER_SYSTEMS),
     logger,
   });
-  pipeline.afterWrite(async (written) => {
-    await timeline.project(written);
-  });
   // Radiology / pathology reports <-> ImagingStudy, whichever arrives second makes the link.
   const imagingLinks = new ImagingLinkIndex(database.db);
-  pipeline.afterWrite(async (written) => {
-    await linkReportsToImaging(repo, imagingLinks, written);
+  outbox.register(TIMELINE_TASK, async (refs) => {
+    await timeline.project(refs);
   });
+  outbox.register(IMAGING_LINKS_TASK, async (refs) => {
+    await linkReportsToImaging(repo, imagingLinks, refs);
+  });
+  // What a message wrote is re-derived from the outbox: recorded before the message is marked
+  // processed, run right after, and again in the background until it succeeds.
+  const outboxId = (inboxId: string): string => `inbox|${inboxId}`;
+  pipeline.afterCommit(async (written, entry) => {
+    await outbox.add({ id: outboxId(entry._id), refs: written, tasks: [TIMELINE_TASK, IMAGING_LINKS_TASK] });
+  });
+  pipeline.afterWrite(async (_written, entry) => {
+    await outbox.run(outboxId(entry._id));
+  });
+  // Start-up recovery in the background (HTTP and MLLP listen meanwhile): what the outbox holds
+  // from before, then the inputs an earlier process stored but did not process.
+  const recovery = (async () => {
+    const derived = await outbox.processDue({ createdBefore: startedAt });
+    if (derived) logger.warn({ derived }, 're-derived timeline events and links left over by an earlier process');
+    const reprocessed = await pipeline.recoverReceived(startedAt);
+    if (reprocessed) logger.warn({ reprocessed }, 'processed inputs an earlier process had stored but not processed');
+  })().catch((err: unknown) => {
+    if (!(err instanceof PipelineClosedError)) logger.error({ err }, 'start-up recovery stopped; it runs again at the next start');
+  });
+  outbox.start(OUTBOX_INTERVAL_MS);
   const dicomweb = new DicomwebImporter({ pipeline, db: database.db, logger, timeoutMs: config.IDR_DICOMWEB_TIMEOUT_MS, retries: config.IDR_DICOMWEB_RETRIES, backoffMs: config.IDR_DICOMWEB_BACKOFF_MS });
   const schedule = config.IDR_DICOMWEB_URL && config.IDR_DICOMWEB_SYNC_MINUTES
     ? startDicomwebSchedule({ importer: dicomweb, url: config.IDR_DICOMWEB_URL, minutes: config.IDR_DICOMWEB_SYNC_MINUTES, logger })
@@ -100,9 +130,14 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     timeline,
     dicomweb,
     mongoUrl,
+    outbox,
+    recovery,
     ...(embedded ? { embedded } : {}),
     close: async () => {
       await schedule?.stop();
+      pipeline.stopAccepting();
+      await outbox.stop();
+      await recovery;
       await database.close();
       await embedded?.stop();
     },

@@ -38,6 +38,13 @@ export interface IngestResult {
 /** Runs after a successful write, e.g. to link a radiology report to its ImagingStudy. */
 export type AfterWriteHook = (written: string[], entry: InboxEntry) => Promise<void>;
 
+/** Thrown by `receive` and `process` once the pipeline stops accepting work (shutdown). */
+export class PipelineClosedError extends Error {
+  constructor() {
+    super('IDR is shutting down: not processed now; a stored input is processed at the next start');
+  }
+}
+
 export class Pipeline {
   private readonly repo: Repository;
   readonly inbox: Inbox;
@@ -45,6 +52,10 @@ export class Pipeline {
   private readonly identifierSystem: AdapterContext['identifierSystem'];
   private readonly logger: Logger | undefined;
   private readonly hooks: AfterWriteHook[] = [];
+  private readonly commitHooks: AfterWriteHook[] = [];
+  /** Inputs being processed now (drained at shutdown). */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
   /** Copies of one input, and inputs about one patient, are processed one at a time. */
   private readonly locks = new KeyedLock();
 
@@ -61,8 +72,41 @@ export class Pipeline {
     this.hooks.push(hook);
   }
 
+  /**
+   * Registers a hook that runs after the write and before the entry is marked processed, to record
+   * durably what must follow (the derived-data outbox): a crash before it leaves the entry
+   * "received", processed again at the next start; its failure fails the entry.
+   */
+  afterCommit(hook: AfterWriteHook): void {
+    this.commitHooks.push(hook);
+  }
+
+  /** Stops accepting inputs: `receive` and `process` refuse from now on (PipelineClosedError). */
+  stopAccepting(): void {
+    this.closed = true;
+  }
+
+  /**
+   * Waits until the inputs being processed are done, at most `timeoutMs`; returns how many were
+   * still running then (abandoned: their entries stay "received", their journals are rolled back
+   * at the next start).
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    while (this.inFlight.size) {
+      const done = await Promise.race([Promise.allSettled([...this.inFlight]).then(() => true), timeout.then(() => false)]);
+      if (!done) break;
+    }
+    clearTimeout(timer);
+    return this.inFlight.size;
+  }
+
   /** Stores the raw input durably; after this returns, nothing can be lost. */
   async receive(input: IngestInput): Promise<InboxEntry> {
+    if (this.closed) throw new PipelineClosedError();
     if (!this.adapters[input.kind]) throw new Error(`no adapter for input kind "${input.kind}"`);
     return this.inbox.store(input);
   }
@@ -78,7 +122,14 @@ export class Pipeline {
    * duplicate once the original is done, never as a conflict.
    */
   async process(entry: InboxEntry): Promise<IngestResult> {
-    return this.locks.with([`input|${duplicateKey(entry)}`], () => this.processHeld(entry));
+    if (this.closed) throw new PipelineClosedError();
+    const work = this.locks.with([`input|${duplicateKey(entry)}`], () => (this.closed ? Promise.reject(new PipelineClosedError()) : this.processHeld(entry)));
+    this.inFlight.add(work);
+    try {
+      return await work;
+    } finally {
+      this.inFlight.delete(work);
+    }
   }
 
   private async processHeld(entry: InboxEntry): Promise<IngestResult> {
@@ -105,6 +156,7 @@ export class Pipeline {
         const response = await processBundle({ repo: this.repo, baseUrl: '' }, ctx, bundle);
         return (response.entry ?? []).map((e) => e.response?.location).filter((l): l is string => !!l);
       });
+      for (const hook of this.commitHooks) await hook(outputs, entry);
       await this.inbox.markProcessed(entry._id, duplicateKey(entry), { label: output.kind, adapterVersion: adapter.version, outputs, warnings: output.warnings, ...(externalId ? { externalId } : {}) });
       for (const hook of this.hooks) {
         try {
@@ -124,6 +176,30 @@ export class Pipeline {
     const entry = await this.inbox.get(id);
     if (!entry) return undefined;
     return this.process(entry);
+  }
+
+  /**
+   * Processes the entries left "received" by an earlier process (stored, then the process died
+   * or stopped before processing them), oldest first: those received before `before`, so none
+   * that a live request is processing. Runs until none is left or the pipeline stops accepting;
+   * returns how many it processed.
+   */
+  async recoverReceived(before: Date): Promise<number> {
+    const tried = new Set<string>();
+    let processed = 0;
+    for (;;) {
+      const { entries } = await this.inbox.list({ status: INBOX_STATUS.received }, { limit: 500, offset: 0 });
+      const left = entries.filter((e) => e.receivedAt < before && !tried.has(e._id)).reverse();
+      if (!left.length || this.closed) return processed;
+      for (const e of left) {
+        if (this.closed) return processed;
+        tried.add(e._id);
+        const entry = await this.inbox.get(e._id);
+        if (entry?.status !== INBOX_STATUS.received) continue;
+        await this.process(entry);
+        processed++;
+      }
+    }
   }
 
   /** Re-processes every failed entry (oldest first, up to `limit`). */

@@ -83,6 +83,27 @@ export interface JournalStepDoc {
 }
 
 /**
+ * Derived data (timeline events, report <-> study links) still to be re-derived for some
+ * resources; see store/derive-outbox.ts. Small: an entry lives from a write until its follow-up ran.
+ */
+export interface DeriveOutboxDoc {
+  _id: string;
+  /** "Type/id" (or "Type/id/_history/n") of the resources whose derived data must be re-derived. */
+  refs: string[];
+  /** Which derivations to run (names registered with the outbox). */
+  tasks: string[];
+  /** The journal the writes belong to: the entry waits while that journal is pending. */
+  tx?: string;
+  createdAt: Date;
+  /** Not processed by the background pass before this time (the writer runs it itself first). */
+  due: Date;
+  attempts: number;
+  /** Bumped by every addition, so processing removes only the entry it saw. */
+  rev: number;
+  lastError?: string;
+}
+
+/**
  * A lookup from "Type|system|value" to the resource carrying that identifier, keyed by `_id`.
  * See store/identifier-index.ts.
  */
@@ -111,6 +132,7 @@ export const COLLECTION_NAMES = {
   storeMeta: 'store_meta',
 } as const;
 export type CollectionRole = keyof typeof COLLECTION_NAMES;
+  deriveOutbox: 'derive_outbox',
 
 /**
  * The MongoDB indexes of each collection. On MongoDB they make every hot query one index scan.

@@ -5,6 +5,9 @@ import { DICOM_EXTENSIONS, DICOM_SYSTEMS } from '../adapters/dicom/index.ts';
 import { IDR_SYSTEMS } from '../adapters/hl7v2/index.ts';
 import type { ImagingLinkIndex } from './link-index.ts';
 
+/** The derived-data outbox task that links the reports and studies it names. */
+export const IMAGING_LINKS_TASK = 'imaging-links';
+
 /**
  * Links reports to the imaging they describe, whichever arrives first. After a write that touched
  * an ImagingStudy or a radiology/pathology DiagnosticReport, its link keys (per patient) are
