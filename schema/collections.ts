@@ -111,6 +111,8 @@ export interface IdentifierKeyDoc {
   _id: string;
   rt: string;
   id: string;
+  /** When the claim was taken (claims without a live holder are checked against it). */
+  at?: Date;
 }
 
 /**

@@ -8,7 +8,7 @@ import { fail, withText } from '../schema/outcomes.ts';
 import { assertResourceType, assertValidResource, isValidId } from '../schema/validate.ts';
 import { deterministicId, newResourceId, resourceKey } from '../schema/resource-id.ts';
 import { sameContent } from './resource-equality.ts';
-import { identifierKeys, identifierOnlyQuery } from './identifier-index.ts';
+import { IdentifierTakenError, identifierKeys, identifierOnlyQuery } from './identifier-index.ts';
 import { putVersion, type WriteScope } from './version-store.ts';
 import { searchResources, type SearchOptions, type SearchResult } from './repository-search.ts';
 import { parseFhirSearch } from './search-to-mongo.ts';
@@ -94,7 +94,7 @@ export class Repository {
     // …or to a matching one a concurrent create has just written: that one is the match.
     if (previous && !previous.deleted && previous.res) return { resource: previous.res, created: false, unchanged: true };
     await assertReferencesResolve(this.database, resource, this.referencePolicy, options.scope);
-    const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'POST', now: this.clock() }, options.scope);
+    const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'POST', now: this.clock() }, options.scope).catch(conditionalRefusal(!!options.ifNoneExist));
     return { resource: doc.res as Resource, created: true, unchanged: false };
   }
 
@@ -135,7 +135,7 @@ export class Repository {
       fail(badRequest(`Conditional update matched ${resource.resourceType}/${match.id} but the body has id ${resource.id}`, `${resource.resourceType}.id`));
     }
     const id = match?.id ?? resource.id ?? (await this.conditionalId(ctx, resource.resourceType, query));
-    return this.update(ctx, { ...resource, id }, options.scope ? { scope: options.scope } : {});
+    return this.update(ctx, { ...resource, id }, options.scope ? { scope: options.scope } : {}).catch(conditionalRefusal(true));
   }
 
   /**
@@ -218,6 +218,13 @@ export class Repository {
     const doc = await this.database.c.resources.findOne({ _id: resourceKey(type, id) });
     return doc && loadDoc(doc);
   }
+}
+
+/** An identifier another resource holds refuses a conditional interaction with 412 (409 otherwise). See: https://hl7.org/fhir/R4/http.html#cond-update */
+function conditionalRefusal(conditional: boolean): (err: unknown) => never {
+  return (err) => {
+    throw conditional && err instanceof IdentifierTakenError ? err.asPrecondition() : err;
+  };
 }
 
 /** Accepts W/"3", "3" or 3 and returns "3". */

@@ -1,11 +1,11 @@
 import type { ClientSession } from 'mongodb';
 import type { Resource } from '@medplum/fhirtypes';
-import type { Collections, HistoryDoc, LoadedResourceDoc, ResourceDoc, UndoStep } from '../schema/collections.ts';
+import { resourceOf, type Collections, type HistoryDoc, type LoadedResourceDoc, type ResourceDoc, type UndoStep } from '../schema/collections.ts';
 import { computeSearchKeys } from '../schema/search-index.ts';
 import { historyKey, resourceKey } from '../schema/resource-id.ts';
 import { conflict } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
-import { addIdentifierKeys, identifierKeys, removeStaleIdentifierKeys } from './identifier-index.ts';
+import { addIdentifierKeys, identifierKeys, reconcileIdentifierKeys, releaseIdentifierKeys, removeStaleIdentifierKeys } from './identifier-index.ts';
 
 /**
  * The basic write of IDR's persistence: put one new version of a resource (or a tombstone) as
@@ -55,8 +55,10 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
   // Claim the version first: inserting "Type/id/vid" is atomic on FerretDB 1.24 and MongoDB alike,
   // whereas on FerretDB a conditional replace ({ vid: previous }) is not (concurrent ones all match).
   await claimVersion(c, hist, put.now, session);
-  if (res && !sameKeys(put.previous?.res, res)) await addIdentifierKeys(c.identifiers, res, put.id);
+  let claimed: string[] = [];
   try {
+    // Identifier claims before the write: for Patients a claim another patient holds refuses it.
+    if (res && !sameKeys(put.previous?.res, res)) claimed = await addIdentifierKeys(c, res, put.id, put.now, scope.session);
     if (put.previous) {
       // The claim above makes this writer the only one for version `vid`; filtering on `_id` alone
       // lets FerretDB use its index (any other filter field makes it scan the collection).
@@ -71,10 +73,13 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
       }
     }
   } catch (err) {
-    if (!scope.session) await c.history.deleteOne({ _id: hist._id }).catch(() => undefined);
+    if (!scope.session) {
+      await releaseIdentifierKeys(c, claimed, put.id).catch(() => undefined);
+      await c.history.deleteOne({ _id: hist._id }).catch(() => undefined);
+    }
     throw err;
   }
-  if (!sameKeys(put.previous?.res, res)) await removeStaleIdentifierKeys(c.identifiers, put.previous?.res, res, put.id);
+  if (!sameKeys(put.previous?.res, res)) await removeStaleIdentifierKeys(c, put.previous?.res, res, put.id, scope.session);
   return res ? { ...doc, res } : doc;
 }
 
@@ -112,11 +117,17 @@ async function claimVersion(c: Collections, hist: HistoryDoc, now: Date, session
  */
 export async function undoVersion(c: Collections, step: UndoStep, writer?: string): Promise<void> {
   const mine = { _id: step.key, vid: step.newVid, ...(writer ? { tx: writer } : {}) };
+  // The identifiers the undone version claimed (its claim may exist even when the write did not happen).
+  const claimedBy = await c.history.findOne({ _id: `${step.key}/${step.newVid}`, ...(writer ? { tx: writer } : {}) });
   const undone = step.previous ? (await c.resources.replaceOne(mine, step.previous)).matchedCount : (await c.resources.deleteOne(mine)).deletedCount;
   // Our claim on the version goes too (a crash may have left the claim without the write); a
   // version another writer holds is left alone.
   if (writer) await c.history.deleteOne({ _id: `${step.key}/${step.newVid}`, tx: writer });
   else if (undone) await c.history.deleteOne({ _id: `${step.key}/${step.newVid}` });
+  const written = resourceOf(claimedBy);
+  const before = resourceOf(step.previous);
+  const keys = [...(written ? identifierKeys(written) : []), ...(before ? identifierKeys(before) : [])];
+  if (keys.length) await reconcileIdentifierKeys(c, step.key.slice(0, step.key.indexOf('/')), step.key.slice(step.key.indexOf('/') + 1), keys);
 }
 
 function sameKeys(a: Resource | undefined, b: Resource | undefined): boolean {

@@ -119,7 +119,7 @@ describe('a batch entry answers as the REST call does', () => {
       // conditional update of one match
       twins((_id, bsn) => [{ method: 'PUT', url: `Patient?identifier=${BSN}|${bsn}` }, patient(bsn, { birthDate: '1970-01-01' })]),
       // create-on-update with a client-chosen id
-      { rest: [{ method: 'PUT', url: 'Patient/eq-rest-new' }, { ...patient('999955578'), id: 'eq-rest-new' }], batch: [{ method: 'PUT', url: 'Patient/eq-batch-new' }, { ...patient('999955578'), id: 'eq-batch-new' }], ids: { 'eq-rest-new': '<client-id>', 'eq-batch-new': '<client-id>' } },
+      { rest: [{ method: 'PUT', url: 'Patient/eq-rest-new' }, { ...patient('999955578'), id: 'eq-rest-new' }], batch: [{ method: 'PUT', url: 'Patient/eq-batch-new' }, { ...patient('999955580'), id: 'eq-batch-new' }], ids: { 'eq-rest-new': '<client-id>', 'eq-batch-new': '<client-id>', '999955578': '<bsn>', '999955580': '<bsn>', 'MRN-55578': '<mrn>', 'MRN-55580': '<mrn>' } },
       // delete, delete again, conditional delete without a match
       twins((id) => [{ method: 'DELETE', url: `Patient/${id}` }]),
       twins((id) => [{ method: 'DELETE', url: `Patient/${id}` }]),

@@ -85,7 +85,7 @@ describe('error responses are OperationOutcomes with the right status', () => {
     expectOutcome(await fhirFetch(`${server.fhir}/Patient/does-not-exist`), 404);
     expectOutcome(await fhirFetch(`${server.fhir}/Patient/${'x'.repeat(65)}`), 404);
     expectOutcome(await fhirFetch(`${server.fhir}/Patient/bad$id`), 404);
-    const p = await create(server.fhir, patient());
+    const p = await create(server.fhir, patient('999955591'));
     await fhirFetch(`${server.fhir}/Patient/${p.id}`, { method: 'DELETE' });
     expectOutcome(await fhirFetch(`${server.fhir}/Patient/${p.id}`), 410);
     expect((await fhirFetch(`${server.fhir}/Patient/${p.id}`, { method: 'DELETE' })).status).toBe(200);
