@@ -39,7 +39,7 @@ export async function dispatch(deps: FhirDeps, ctx: RequestContext, route: Exclu
     case 'operation': {
       const op = findOperation(deps, route.type, route.code);
       if (!op) return fail(withText(notFound, `Unknown operation ${route.type}/${route.id}/${route.code}`));
-      return op.run(deps, ctx, { id: route.id, query });
+      return op.run(deps, ctx, { id: route.id, query, body, method: request.method.toUpperCase() });
     }
   }
 }

@@ -1,4 +1,6 @@
-import { allOk } from '@medplum/core';
+import { allOk, badRequest } from '@medplum/core';
+import type { Parameters } from '@medplum/fhirtypes';
+import { fail } from '../schema/outcomes.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { patientEverything } from './everything.ts';
 import { historyPage } from './interactions.ts';
@@ -22,8 +24,8 @@ export interface FhirOperation {
   definition: string;
   documentation?: string;
   /** False when something the operation needs is not running (the timeline projection). */
-  available: (deps: Pick<FhirDeps, 'timeline'>) => boolean;
-  run: (deps: FhirDeps, ctx: RequestContext, input: { id: string; query: URLSearchParams }) => Promise<FhirResult>;
+  available: (deps: Pick<FhirDeps, 'timeline' | 'mergePatients'>) => boolean;
+  run: (deps: FhirDeps, ctx: RequestContext, input: { id: string; query: URLSearchParams; body?: unknown; method?: string }) => Promise<FhirResult>;
 }
 
 export const OPERATIONS: readonly FhirOperation[] = [
@@ -53,10 +55,44 @@ export const OPERATIONS: readonly FhirOperation[] = [
       return { outcome: allOk, resource: await patientTimeline({ repo: deps.repo, timeline: deps.timeline }, ctx, { baseUrl: deps.baseUrl, patient: id, query }) };
     },
   },
+  {
+    code: 'merge',
+    resourceType: 'Patient',
+    level: 'instance',
+    definition: 'urn:idr:OperationDefinition/Patient-merge',
+    documentation:
+      'POST Patient/{id}/$merge: merges this (duplicate) patient into the target-patient (a Parameters body with target-patient as valueReference, or ?target-patient=Patient/{id}). ' +
+      'Every resource of its compartment moves to the target as a new version (history kept), its identifiers move to the target, it becomes inactive with a replaced-by link; a Provenance records the merge. Answers Parameters: result (the target), moved (count), provenance.',
+    available: (deps) => deps.mergePatients !== undefined,
+    run: async (deps, ctx, { id, query, body, method }) => {
+      if (!deps.mergePatients) throw new Error('$merge needs the merge service');
+      if (method !== 'POST') fail(badRequest('$merge changes data: use POST', '$merge'));
+      const target = mergeTarget(query, body);
+      const r = await deps.mergePatients(ctx, id, target);
+      const result: Parameters = {
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'result', resource: r.target },
+          { name: 'moved', valueInteger: r.moved.length },
+          { name: 'provenance', valueReference: { reference: r.provenance } },
+        ],
+      };
+      return { outcome: allOk, resource: result };
+    },
+  },
 ];
 
+/** The target of a merge: `target-patient` as a query parameter or in a Parameters body, "Patient/{id}" or the id. */
+function mergeTarget(query: URLSearchParams, body: unknown): string {
+  const fromBody = (body as Parameters | undefined)?.resourceType === 'Parameters' ? (body as Parameters).parameter?.find((p) => p.name === 'target-patient')?.valueReference?.reference : undefined;
+  const ref = fromBody ?? query.get('target-patient') ?? '';
+  const m = /^(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(ref);
+  if (!m) fail(badRequest(`target-patient must name the patient that stays ("Patient/{id}"), got "${ref}"`, 'target-patient'));
+  return m[1] as string;
+}
+
 /** The operations served on a resource type (those whose dependencies run). */
-export function operationsFor(deps: Pick<FhirDeps, 'timeline'>, resourceType: string): FhirOperation[] {
+export function operationsFor(deps: Pick<FhirDeps, 'timeline' | 'mergePatients'>, resourceType: string): FhirOperation[] {
   return OPERATIONS.filter((op) => op.resourceType === resourceType && op.available(deps));
 }
 

@@ -2,6 +2,7 @@ import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Repository } from '../store/repository.ts';
 import type { WriteScope } from '../store/version-store.ts';
 import type { TimelineStore } from '../timeline/projection.ts';
+import type { RequestContext } from '../store/request-context.ts';
 
 /**
  * The shapes the FHIR router works with: a request as method + path + query + body (from an HTTP
@@ -39,6 +40,8 @@ export interface FhirDeps {
   timeline?: TimelineStore;
   /** IDR's version, for the CapabilityStatement. */
   version?: string;
+  /** Merges one Patient into another (ingestion/patient-merge.ts); `Patient/{id}/$merge` answers only when set. */
+  mergePatients?: (ctx: RequestContext, sourceId: string, targetId: string) => Promise<{ source: Resource; target: Resource; moved: string[]; provenance: string }>;
 }
 
 /** Set by the transaction processor: the write scope (session or journal) and ids chosen before the first write. */

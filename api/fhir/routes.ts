@@ -11,8 +11,14 @@ import { checkBundleEntryCount, DEFAULT_MAX_BUNDLE_ENTRIES } from './bundle-entr
  * The FHIR R4 REST API, mounted at /fhir: an HTTP adapter over the FHIR router (fhir/router.ts),
  * which serves batch and transaction entries the same way.
  */
-export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number; maxBundleEntries?: number; timeline?: TimelineStore }): Router {
-  const deps: FhirDeps = { repo: options.repo, baseUrl: options.baseUrl, version: options.version, ...(options.timeline ? { timeline: options.timeline } : {}) };
+export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number; maxBundleEntries?: number; timeline?: TimelineStore; mergePatients?: FhirDeps['mergePatients'] }): Router {
+  const deps: FhirDeps = {
+    repo: options.repo,
+    baseUrl: options.baseUrl,
+    version: options.version,
+    ...(options.timeline ? { timeline: options.timeline } : {}),
+    ...(options.mergePatients ? { mergePatients: options.mergePatients } : {}),
+  };
   const router = express.Router();
   router.use(express.json({ type: ['application/json', 'application/fhir+json', 'application/json-patch+json'], limit: options.maxBodyBytes, strict: true }));
   router.use(express.urlencoded({ extended: false, limit: options.maxBodyBytes, type: 'application/x-www-form-urlencoded' }));
