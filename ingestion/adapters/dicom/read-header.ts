@@ -58,10 +58,20 @@ function reader(ds: DataSet, decoder: TextDecoder): (tag: string) => string | un
     const el = ds.elements[tag];
     if (!el || el.length === 0 || el.length === 0xffffffff) return undefined;
     const bytes = ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
-    // eslint-disable-next-line no-control-regex -- DICOM pads with NUL (UI) or spaces
-    const text = decoder.decode(bytes).replace(/^[\s\u0000]+|[\s\u0000]+$/g, '');
+    // DICOM pads with NUL (UI) or spaces. Trimmed by hand: /[\s\0]+$/ is quadratic on long blank runs.
+    const text = trimPadding(decoder.decode(bytes));
     return text || undefined;
   };
+}
+
+/** The text without leading and trailing white space and NULs, in linear time. */
+function trimPadding(text: string): string {
+  const pad = (c: string | undefined): boolean => c === '\u0000' || (c !== undefined && c.trim() === '');
+  let start = 0;
+  let end = text.length;
+  while (start < end && pad(text[start])) start++;
+  while (end > start && pad(text[end - 1])) end--;
+  return text.slice(start, end);
 }
 
 function integer(text: string | undefined, tag: string, warnings: string[]): number | undefined {

@@ -31,7 +31,8 @@ export function stripFraming(raw: string): string {
   if (text.startsWith(MLLP_START)) text = text.slice(1);
   const end = text.lastIndexOf(MLLP_END);
   if (end >= 0 && text.slice(end + 1).trim() === '') text = text.slice(0, end);
-  return text.replace(/^[\r\n]+/, '').replace(/[\r\n\s]+$/, '');
+  // trimEnd, not /\s+$/: that regex is quadratic on long runs of blanks that do not end the text.
+  return text.replace(/^[\r\n]+/, '').trimEnd();
 }
 
 /** Checks MSH-1 and MSH-2 and returns the message's delimiters. See HL7 v2.5 section 2.5.4. */
