@@ -57,9 +57,9 @@ export function createApp(services: Services, baseUrl: string): Express {
   app.use('/ingest', admit(queues.reads, (req) => req.method === 'GET' || req.method === 'HEAD'));
   app.use('/fhir', admit(queues.reads, isFhirRead));
   app.use('/graphql', admit(queues.reads));
-  app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxBundleEntries: services.config.IDR_BUNDLE_MAX_ENTRIES, timeline: services.timeline, mergePatients: (ctx, source, target) => mergePatients({ repo: services.repo, timeline: services.timeline }, ctx, source, target) }));
+  app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxBundleEntries: services.config.IDR_BUNDLE_MAX_ENTRIES, timeline: services.timeline, mergePatients: (ctx, source, target) => mergePatients({ repo: services.repo, timeline: services.timeline }, ctx, source, target), asyncJobs: services.asyncJobs }));
   app.use('/graphql', graphqlHandler({ repo: services.repo, timeline: services.timeline, development: services.config.NODE_ENV === 'development', logger: services.logger, limits: { maxCost: services.config.IDR_GRAPHQL_MAX_COST, maxRootFields: services.config.IDR_GRAPHQL_MAX_ROOT_FIELDS, maxAliases: services.config.IDR_GRAPHQL_MAX_ALIASES } }));
-  app.use('/ingest', ingestRouter({ pipeline: services.pipeline, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxMessages: services.config.IDR_INGEST_MAX_MESSAGES, logger: services.logger }));
+  app.use('/ingest', ingestRouter({ pipeline: services.pipeline, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxMessages: services.config.IDR_INGEST_MAX_MESSAGES, logger: services.logger, asyncJobs: services.asyncJobs }));
   app.use('/ingest', dicomRouter({ pipeline: services.pipeline, importer: services.dicomweb, headerBytes: services.config.IDR_DICOM_HEADER_BYTES }));
   app.use('/ingest', documentRouter({ pipeline: services.pipeline, maxBytes: services.config.IDR_DOCUMENT_MAX_BYTES, maxExtractBytes: services.config.IDR_DOCUMENT_MAX_EXTRACT_BYTES }));
   app.use(notFoundHandler);

@@ -18,6 +18,7 @@ import { identifierSystemResolver } from '../ingestion/identifier-systems.ts';
 import { IMAGING_LINKS_TASK, linkReportsToImaging } from '../ingestion/imaging/report-links.ts';
 import { ImagingLinkIndex } from '../ingestion/imaging/link-index.ts';
 import { DicomwebImporter, startDicomwebSchedule } from '../ingestion/listeners/dicomweb-import.ts';
+import { AsyncJobs } from './async-jobs.ts';
 
 /** How often the background pass re-derives what the derived-data outbox still holds. */
 const OUTBOX_INTERVAL_MS = 5_000;
@@ -33,6 +34,8 @@ export interface Services {
   timeline: TimelineStore;
   /** DICOMweb (QIDO-RS) import, on demand and on the optional schedule (IDR_DICOMWEB_URL). */
   dicomweb: DicomwebImporter;
+  /** Requests answered asynchronously (Prefer: respond-async), their status kept in the database. */
+  asyncJobs: AsyncJobs;
   embedded?: EmbeddedDb;
   /** The MongoDB URL in use (the embedded one when MONGODB_URL is unset). */
   mongoUrl: string;
@@ -89,6 +92,13 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     identifierSystem: identifierSystemResolver(config.IDR_IDENTIFIER_SYSTEMS),
     logger,
   });
+  // Inputs waiting for a patient are filed when it is written: by the pipeline itself after an
+  // ingested message, in the background after any other write (REST, Bundles).
+  repo.onWrite((ctx, resource) => {
+    if (resource.resourceType !== 'Patient' || ctx.actor === 'system:ingestion') return;
+    const identifiers = (resource as { identifier?: { system?: string; value?: string }[] }).identifier?.flatMap((i) => (i.system && i.value ? [`${i.system}|${i.value}`] : [])) ?? [];
+    if (identifiers.length) void pipeline.fileWaiting(identifiers).catch((err: unknown) => logger.error({ err }, 'filing inputs waiting for a patient failed; they stay waiting'));
+  });
   // Radiology / pathology reports <-> ImagingStudy, whichever arrives second makes the link.
   const imagingLinks = new ImagingLinkIndex(database.db);
   outbox.register(TIMELINE_TASK, async (refs) => {
@@ -113,6 +123,8 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     if (derived) logger.warn({ derived }, 're-derived timeline events and links left over by an earlier process');
     const reprocessed = await pipeline.recoverReceived(startedAt);
     if (reprocessed) logger.warn({ reprocessed }, 'processed inputs an earlier process had stored but not processed');
+    const filed = await pipeline.fileAllWaiting();
+    if (filed) logger.warn({ filed }, 'filed waiting inputs whose patient had arrived before an earlier process stopped');
   })().catch((err: unknown) => {
     if (!(err instanceof PipelineClosedError)) logger.error({ err }, 'start-up recovery stopped; it runs again at the next start');
   });
@@ -121,6 +133,9 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   const schedule = config.IDR_DICOMWEB_URL && config.IDR_DICOMWEB_SYNC_MINUTES
     ? startDicomwebSchedule({ importer: dicomweb, url: config.IDR_DICOMWEB_URL, minutes: config.IDR_DICOMWEB_SYNC_MINUTES, logger })
     : undefined;
+  const asyncJobs = new AsyncJobs(database.db, logger);
+  const interrupted = await asyncJobs.recover();
+  if (interrupted) logger.warn({ interrupted }, 'asynchronous requests interrupted by the last stop are reported as such');
   return {
     config,
     logger,
@@ -129,6 +144,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     pipeline,
     timeline,
     dicomweb,
+    asyncJobs,
     mongoUrl,
     outbox,
     recovery,
@@ -136,6 +152,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     close: async () => {
       await schedule?.stop();
       pipeline.stopAccepting();
+      await asyncJobs.drain();
       await outbox.stop();
       await recovery;
       await database.close();

@@ -132,9 +132,11 @@ export const COLLECTION_NAMES = {
   imagingLinkKeys: 'imaging_link_keys',
   dicomwebSync: 'dicomweb_sync',
   storeMeta: 'store_meta',
+  waitingPatients: 'waiting_patients',
+  deriveOutbox: 'derive_outbox',
+  asyncJobs: 'async_jobs',
 } as const;
 export type CollectionRole = keyof typeof COLLECTION_NAMES;
-  deriveOutbox: 'derive_outbox',
 
 /**
  * The MongoDB indexes of each collection. On MongoDB they make every hot query one index scan.
@@ -167,6 +169,11 @@ export const INDEXES: Partial<Record<CollectionRole, IndexDescription[]>> = {
     { key: { status: 1, receivedAt: -1 }, name: 'status_received' },
     { key: { kind: 1, receivedAt: -1 }, name: 'kind_received' },
   ],
+  waitingPatients: [
+    { key: { key: 1 }, name: 'key' },
+    { key: { entryId: 1 }, name: 'entry' },
+  ],
+  asyncJobs: [{ key: { status: 1, finishedAt: 1 }, name: 'status_finished' }],
 };
 
 /**
@@ -181,6 +188,8 @@ export const EQUALITY_KEYS: Partial<Record<CollectionRole, string[]>> = {
   journalSteps: ['tx'],
   timeline: ['patient', 'refs'],
   inbox: ['status', 'kind'],
+  waitingPatients: ['key', 'entryId'],
+  asyncJobs: ['status'],
 };
 
 /** EQUALITY_KEYS in the embedded store launcher's `-gin` form: "coll=k1,k2;coll2=k3". */

@@ -6,12 +6,16 @@ import type { TimelineStore } from '../../timeline/projection.ts';
 import { ctxOf } from '../http/context.ts';
 import { sendResult } from './result.ts';
 import { checkBundleEntryCount, DEFAULT_MAX_BUNDLE_ENTRIES } from './bundle-entry-limit.ts';
+import { getStatus } from '@medplum/core';
+import type { AsyncJobs } from '../async-jobs.ts';
+import { deleteJob, sendAccepted, sendJobStatus, wantsAsync } from '../async-status.ts';
+import { FHIR_JSON } from '../http/errors.ts';
 
 /**
  * The FHIR R4 REST API, mounted at /fhir: an HTTP adapter over the FHIR router (fhir/router.ts),
  * which serves batch and transaction entries the same way.
  */
-export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number; maxBundleEntries?: number; timeline?: TimelineStore; mergePatients?: FhirDeps['mergePatients'] }): Router {
+export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number; maxBundleEntries?: number; timeline?: TimelineStore; mergePatients?: FhirDeps['mergePatients']; asyncJobs?: AsyncJobs }): Router {
   const deps: FhirDeps = {
     repo: options.repo,
     baseUrl: options.baseUrl,
@@ -22,8 +26,25 @@ export function fhirRouter(options: { repo: Repository; baseUrl: string; version
   const router = express.Router();
   router.use(express.json({ type: ['application/json', 'application/fhir+json', 'application/json-patch+json'], limit: options.maxBodyBytes, strict: true }));
   router.use(express.urlencoded({ extended: false, limit: options.maxBodyBytes, type: 'application/x-www-form-urlencoded' }));
+  const jobs = options.asyncJobs;
+  if (jobs) {
+    router.get('/_async/:id', (req, res) => sendJobStatus(jobs, req, res, FHIR_JSON));
+    router.delete('/_async/:id', (req, res) => deleteJob(jobs, req, res));
+  }
   router.use(async (req, res) => {
     if (req.method === 'POST' && req.path === '/') checkBundleEntryCount(req.body, options.maxBundleEntries ?? DEFAULT_MAX_BUNDLE_ENTRIES);
+    if (jobs && req.method === 'POST' && req.path === '/' && wantsAsync(req)) {
+      // A batch or transaction Bundle answered later: 202 now, the batch-/transaction-response at the status URL.
+      const request = fhirRequest(req);
+      const ctx = ctxOf(res);
+      const entries = (req.body as { entry?: unknown[] } | undefined)?.entry?.length ?? 0;
+      const id = await jobs.start('fhir-bundle', ctx.actor, entries, async () => {
+        const result = await handleFhirRequest(deps, ctx, request);
+        return { status: getStatus(result.outcome), body: result.resource ?? result.outcome };
+      });
+      sendAccepted(res, `${options.baseUrl}/_async/${id}`, FHIR_JSON);
+      return;
+    }
     const result = await handleFhirRequest(deps, ctxOf(res), fhirRequest(req));
     const prefer = req.header('prefer') ?? '';
     sendResult(res, result, { baseUrl: options.baseUrl, preferMinimal: /return=minimal/.test(prefer), preferOutcome: /return=OperationOutcome/i.test(prefer) });

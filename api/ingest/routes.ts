@@ -3,10 +3,14 @@ import type { Logger } from 'pino';
 import type { Pipeline, IngestResult } from '../../ingestion/pipeline.ts';
 import { splitHl7Batch } from '../../ingestion/adapters/hl7v2/index.ts';
 import { decodeHl7Text } from '../../ingestion/adapter-registry.ts';
-import { INBOX_STATUS, type InboxStatus } from '../../ingestion/inbox.ts';
+import { INBOX_STATUS, type InboxEntry, type InboxStatus } from '../../ingestion/inbox.ts';
 import { badRequest, contentTooLarge, notFound } from '@medplum/core';
 import { fail, withText } from '../../schema/outcomes.ts';
 import { reportOf, statusOf } from './results.ts';
+import { patientReportRouter } from './patient-routes.ts';
+import type { AsyncJobs } from '../async-jobs.ts';
+import { deleteJob, sendAccepted, sendJobStatus, wantsAsync } from '../async-status.ts';
+import { ctxOf } from '../http/context.ts';
 
 const HL7_TYPES = ['text/plain', 'x-application/hl7-v2+er7', 'application/hl7-v2', 'application/hl7-v2+er7', 'application/edi-hl7', 'application/octet-stream'];
 
@@ -17,9 +21,14 @@ const HL7_TYPES = ['text/plain', 'x-application/hl7-v2+er7', 'application/hl7-v2
  * one by one until done or until the client goes away; what is left stays in the inbox as
  * received, to be reprocessed.
  */
-export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number; maxMessages: number; logger?: Logger }): Router {
+export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number; maxMessages: number; logger?: Logger; asyncJobs?: AsyncJobs }): Router {
   const { pipeline } = options;
   const router = express.Router();
+  const jobs = options.asyncJobs;
+  if (jobs) {
+    router.get('/jobs/:id', (req, res) => sendJobStatus(jobs, req, res, 'application/json'));
+    router.delete('/jobs/:id', (req, res) => deleteJob(jobs, req, res));
+  }
 
   router.post('/hl7v2', express.raw({ type: () => true, limit: options.maxBodyBytes }), async (req, res) => {
     const type = (req.header('content-type') ?? 'text/plain').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -30,9 +39,22 @@ export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number
     if (messages.length > options.maxMessages) {
       fail(contentTooLarge(`The body holds ${messages.length} HL7 v2 messages; at most ${options.maxMessages} are taken per request (IDR_INGEST_MAX_MESSAGES): send them in several requests. Nothing was stored.`));
     }
-    const gone = clientGone(res);
-    const entries = [];
+    const entries: InboxEntry[] = [];
     for (const bytes of messages) entries.push(await pipeline.receive({ bytes, kind: 'hl7v2', source: 'http', origin: req.ip ?? '' }));
+    if (jobs && wantsAsync(req)) {
+      // Every message is stored; they are processed in the background, the results at the status URL.
+      const id = await jobs.start('hl7v2-batch', ctxOf(res).actor, entries.length, async (control) => {
+        const results: IngestResult[] = [];
+        for (const entry of entries) {
+          results.push(await pipeline.process(entry));
+          control.progress(results.length, entries.length);
+        }
+        return { status: statusOf(results), body: { results: results.map(reportOf) } };
+      });
+      sendAccepted(res, `${req.baseUrl}/jobs/${id}`, 'application/json');
+      return;
+    }
+    const gone = clientGone(res);
     const results: IngestResult[] = [];
     for (const entry of entries) {
       if (gone.aborted) {
@@ -43,6 +65,8 @@ export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number
     }
     res.status(statusOf(results)).json({ results: results.map(reportOf) });
   });
+
+  router.use(patientReportRouter({ pipeline }));
 
   router.get('/messages', async (req, res) => {
     const status = typeof req.query.status === 'string' ? req.query.status : undefined;
