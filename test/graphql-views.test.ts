@@ -86,6 +86,25 @@ describe('case summary', () => {
   });
 });
 
+describe('case summary pathology findings', () => {
+  it('takes ER, PR, HER2 and Ki-67 from the biopsy when the latest report (the resection) does not state them', async () => {
+    const r = await gql(`query ($id: ID!) { patient(id: $id) { caseSummary {
+      latestPathology { er date report { id } }
+      pathologyFindings { item value date report { id } otherValues { value report { id } } }
+    } } }`, { id: patientId });
+    expect(r.errors).toBeUndefined();
+    const s = r.data.patient.caseSummary;
+    const byItem = new Map(s.pathologyFindings.map((f: { item: string }) => [f.item, f]));
+    for (const item of ['histology', 'ER', 'PR', 'HER2', 'Ki-67', 'TNM']) expect(byItem.get(item), item).toBeDefined();
+    const er = byItem.get('ER') as { value: string; date: string; report: { id: string } };
+    expect(er.value).toMatch(/positive|negative/i);
+    // the demo's resection repeats no receptors: ER comes from the earlier biopsy report
+    expect(s.latestPathology.er).toBeNull();
+    expect(er.report.id).not.toBe(s.latestPathology.report.id);
+    expect(Date.parse(er.date)).toBeLessThan(Date.parse(s.latestPathology.date));
+  });
+});
+
 describe('DataLoader batching', () => {
   it('runs the same number of database commands for a 50-event page as for a 10-event page', async () => {
     const ctx = systemContext('test');

@@ -21,9 +21,18 @@ export const DEFAULT_KEY_LABS: string[][] = [['59260-0', '718-7'], ['6690-2', '2
 export interface Diagnosis { display: string; code: string | null; date: Date | null; basis: 'condition' | 'pathology'; reference: string }
 export interface PathologySummary extends Omit<PathologyFindings, 'malignant'> { report: DiagnosticReport; date: Date | null }
 export interface ImagingSummary { modality: string; study: ImagingStudy; conclusion: string | null }
+/** One value of a pathology finding with the report that states it. */
+export interface FindingValue { value: string; date: Date | null; report: DiagnosticReport }
+/**
+ * A key pathology finding (receptor status, Ki-67, grade, TNM...) from the latest report that
+ * states it — a resection often does not repeat the biopsy's receptors — with the differing
+ * values of earlier reports, so a board sees where two reports disagree.
+ */
+export interface PathologyFinding extends FindingValue { item: string; otherValues: FindingValue[] }
 export interface CaseSummary {
   primaryDiagnosis: Diagnosis | null;
   latestPathology: PathologySummary | null;
+  pathologyFindings: PathologyFinding[];
   imaging: ImagingSummary[];
   labTrends: LabTrend[];
   recentLetters: DocumentReference[];
@@ -56,6 +65,7 @@ export async function caseSummary(
   const latest = pathology[0];
   let latestPathology: PathologySummary | null = null;
   let earliestMalignant: Diagnosis | null = null;
+  let keyFindings: PathologyFinding[] = [];
   if (pathology.length) {
     const refs = pathology.flatMap((r) => (r.result ?? []).map((x) => x.reference ?? ''));
     const results = await repo.readMany(ctx, refs);
@@ -65,6 +75,7 @@ export async function caseSummary(
       const { malignant: _m, ...f } = findings(latest);
       latestPathology = { ...f, report: latest, date: reportDate(latest) };
     }
+    keyFindings = findingsAcross(pathology.map((r) => ({ report: r, date: reportDate(r), findings: findings(r) })));
     for (const r of [...pathology].reverse()) {
       const f = findings(r);
       if (f.malignant && f.histology) {
@@ -86,12 +97,33 @@ export async function caseSummary(
   return {
     primaryDiagnosis: primaryFromConditions(conditions) ?? earliestMalignant,
     latestPathology,
+    pathologyFindings: keyFindings,
     imaging,
     labTrends: trends.filter((t) => t.points.length > 0),
     recentLetters: letters.filter((d) => d.status === 'current').slice(0, options.letters ?? 5),
     since,
     newSince,
   };
+}
+
+/** The findings a board looks for, in the order it reads them, with their display names. */
+const KEY_FINDINGS: [keyof PathologyFindings, string][] = [
+  ['histology', 'histology'], ['grade', 'grade'], ['er', 'ER'], ['pr', 'PR'], ['her2', 'HER2'], ['ki67', 'Ki-67'],
+  ['tnm', 'TNM'], ['stage', 'stage'], ['size', 'tumour size'], ['site', 'site'],
+];
+
+/** Each key finding from the newest report stating it, with the other reports' differing values (reports newest first). */
+export function findingsAcross(reports: { report: DiagnosticReport; date: Date | null; findings: PathologyFindings }[]): PathologyFinding[] {
+  const out: PathologyFinding[] = [];
+  for (const [key, item] of KEY_FINDINGS) {
+    const stated = reports.filter((r) => typeof r.findings[key] === 'string' && r.findings[key] !== '');
+    const [latest, ...earlier] = stated;
+    if (!latest) continue;
+    const value = latest.findings[key] as string;
+    const otherValues = earlier.filter((r) => r.findings[key] !== value).map((r) => ({ value: r.findings[key] as string, date: r.date, report: r.report }));
+    out.push({ item, value, date: latest.date, report: latest.report, otherValues });
+  }
+  return out;
 }
 
 function reportDate(r: DiagnosticReport): Date | null {

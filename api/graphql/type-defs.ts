@@ -165,9 +165,16 @@ export const typeDefs = /* GraphQL */ `
 
   type ImagingSummary { modality: String!, study: ImagingStudy!, conclusion: String }
 
+  "A value of a pathology finding and the report that states it."
+  type FindingValue { value: String!, date: DateTime, report: Report! }
+  "A key pathology finding from the latest report that states it (a resection often does not repeat the biopsy's receptors), with the differing values of earlier reports."
+  type PathologyFinding { item: String!, value: String!, date: DateTime, report: Report!, otherValues: [FindingValue!]! }
+
   type CaseSummary {
     primaryDiagnosis: Diagnosis
     latestPathology: PathologySummary
+    "Histology, grade, ER, PR, HER2, Ki-67, TNM, stage, size, site: each from the latest report that states it."
+    pathologyFindings: [PathologyFinding!]!
     imaging: [ImagingSummary!]!
     labTrends: [LabTrend!]!
     recentLetters: [Document!]!
