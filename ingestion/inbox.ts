@@ -13,6 +13,8 @@ export const INBOX_STATUS = {
   processed: 'processed',
   duplicate: 'duplicate',
   failed: 'failed',
+  /** Held until a Patient with one of `waitingFor`'s identifiers is written; then filed by itself. */
+  waiting: 'waiting',
 } as const;
 export type InboxStatus = (typeof INBOX_STATUS)[keyof typeof INBOX_STATUS];
 
@@ -52,9 +54,20 @@ export interface InboxEntry {
   /** "Type/id/_history/vid" of every resource written. */
   outputs?: string[];
   duplicateOf?: string;
+  /** Status "waiting": the patient identifiers ("system|value") it waits for, any one of which files it. */
+  waitingFor?: string[];
 }
 
 export type InboxSummary = Omit<InboxEntry, 'bytes'>;
+
+/** One input waiting for one patient identifier: `_id` = "<system|value>#<entry id>", queried by `key`. */
+interface WaitingDoc {
+  _id: string;
+  /** The identifier waited for, "system|value". */
+  key: string;
+  entryId: string;
+  since: Date;
+}
 
 /** First processed inbox entry per duplicate key (see `duplicateKey`), keyed by it: `_id` lookups. */
 interface HashDoc {
@@ -116,8 +129,10 @@ export class Inbox {
   private readonly hashes: Collection<HashDoc>;
   private readonly raw: Collection<RawDoc>;
   private readonly bucket: GridFSBucket;
+  private readonly waiting: Collection<WaitingDoc>;
 
   constructor(db: Db) {
+    this.waiting = db.collection<WaitingDoc>(COLLECTION_NAMES.waitingPatients);
     this.entries = db.collection<InboxEntry>(COLLECTION_NAMES.inbox);
     this.hashes = db.collection<HashDoc>(COLLECTION_NAMES.inboxHashes);
     this.raw = db.collection<RawDoc>(COLLECTION_NAMES.inboxBytes);
@@ -248,8 +263,9 @@ export class Inbox {
   async markProcessed(id: string, key: string, result: { label: string; adapterVersion: string; outputs: string[]; warnings: string[]; externalId?: string }): Promise<void> {
     await this.entries.updateOne(
       { _id: id },
-      { $set: { status: INBOX_STATUS.processed, processedAt: new Date(), label: result.label, adapterVersion: result.adapterVersion, outputs: result.outputs, warnings: result.warnings, ...(result.externalId ? { externalId: result.externalId } : {}) }, $unset: { error: '' }, $inc: { attempts: 1 } },
+      { $set: { status: INBOX_STATUS.processed, processedAt: new Date(), label: result.label, adapterVersion: result.adapterVersion, outputs: result.outputs, warnings: result.warnings, ...(result.externalId ? { externalId: result.externalId } : {}) }, $unset: { error: '', waitingFor: '' }, $inc: { attempts: 1 } },
     );
+    await this.stopWaiting(id);
     try {
       await this.hashes.insertOne({ _id: key, entryId: id });
     } catch (err) {
@@ -260,11 +276,48 @@ export class Inbox {
 
   /** Records that the bytes were already processed under another entry. */
   async markDuplicate(id: string, duplicateOf: string): Promise<void> {
-    await this.entries.updateOne({ _id: id }, { $set: { status: INBOX_STATUS.duplicate, processedAt: new Date(), duplicateOf }, $inc: { attempts: 1 } });
+    await this.entries.updateOne({ _id: id }, { $set: { status: INBOX_STATUS.duplicate, processedAt: new Date(), duplicateOf }, $unset: { waitingFor: '' }, $inc: { attempts: 1 } });
+    await this.stopWaiting(id);
   }
 
   /** Records a failure with its reason; the bytes stay. */
   async markFailed(id: string, error: InboxError, extra: { label?: string; externalId?: string; adapterVersion?: string } = {}): Promise<void> {
-    await this.entries.updateOne({ _id: id }, { $set: { status: INBOX_STATUS.failed, processedAt: new Date(), error, ...extra }, $inc: { attempts: 1 } });
+    await this.entries.updateOne({ _id: id }, { $set: { status: INBOX_STATUS.failed, processedAt: new Date(), error, ...extra }, $unset: { waitingFor: '' }, $inc: { attempts: 1 } });
+    await this.stopWaiting(id);
+  }
+
+  /**
+   * Holds an entry until a Patient with one of `waitingFor` ("system|value") is written: the
+   * index first (so a patient written meanwhile finds it), then the status; `error` says why.
+   */
+  async markWaiting(id: string, waitingFor: string[], error: InboxError, extra: { label?: string; adapterVersion?: string } = {}): Promise<void> {
+    const since = new Date();
+    for (const key of new Set(waitingFor)) {
+      try {
+        await this.waiting.insertOne({ _id: `${key}#${id}`, key, entryId: id, since });
+      } catch (err) {
+        if ((err as { code?: number }).code !== 11000) throw err;
+      }
+    }
+    await this.entries.updateOne({ _id: id }, { $set: { status: INBOX_STATUS.waiting, processedAt: since, error, waitingFor: [...new Set(waitingFor)], ...extra }, $inc: { attempts: 1 } });
+  }
+
+  /** Ids of the entries waiting for any of these patient identifiers ("system|value"), oldest first. */
+  async waitingOn(keys: string[]): Promise<string[]> {
+    const found: WaitingDoc[] = [];
+    // One equality query per key: the embedded store answers those from an index, `$in` by a scan.
+    for (const key of new Set(keys)) found.push(...(await this.waiting.find({ key }).toArray()));
+    found.sort((a, b) => a.since.getTime() - b.since.getTime() || a.entryId.localeCompare(b.entryId));
+    return [...new Set(found.map((w) => w.entryId))];
+  }
+
+  /** Every identifier some entry waits for (to file, e.g. at start-up, those whose patient exists by now). */
+  async waitedFor(): Promise<string[]> {
+    return this.waiting.distinct('key');
+  }
+
+  /** Drops an entry's waiting index documents (it was filed, failed or is a duplicate now). */
+  private async stopWaiting(id: string): Promise<void> {
+    for (const doc of await this.waiting.find({ entryId: id }).toArray()) await this.waiting.deleteOne({ _id: doc._id });
   }
 }

@@ -12,6 +12,7 @@ import { resolvePatients } from './patient-matching.ts';
 import { mergeReportResults } from './report-merging.ts';
 import { withProvenance } from './provenance.ts';
 import { KeyedLock } from './keyed-lock.ts';
+import { PatientNotKnownError } from './imaging/known-patients.ts';
 
 /**
  * The ingestion pipeline shared by every way in (MLLP, HTTP, CLI, DICOMweb, seed):
@@ -25,7 +26,7 @@ export type IngestInput = StoreInput;
 
 export interface IngestResult {
   inboxId: string;
-  status: 'processed' | 'duplicate' | 'failed';
+  status: 'processed' | 'duplicate' | 'failed' | 'waiting';
   label?: string;
   externalId?: string;
   /** "Type/id/_history/vid" of the resources written (for duplicates: those of the original). */
@@ -33,6 +34,8 @@ export interface IngestResult {
   warnings: string[];
   error?: InboxError;
   duplicateOf?: string;
+  /** Status "waiting": the patient identifiers ("system|value") the input waits for. */
+  waitingFor?: string[];
 }
 
 /** Runs after a successful write, e.g. to link a radiology report to its ImagingStudy. */
@@ -46,7 +49,7 @@ export class PipelineClosedError extends Error {
 }
 
 export class Pipeline {
-  private readonly repo: Repository;
+  readonly repo: Repository;
   readonly inbox: Inbox;
   private readonly adapters: Record<string, RegisteredAdapter>;
   private readonly identifierSystem: AdapterContext['identifierSystem'];
@@ -55,9 +58,13 @@ export class Pipeline {
   private readonly commitHooks: AfterWriteHook[] = [];
   /** Inputs being processed now (drained at shutdown). */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Ids of the entries being processed (or waiting for their lock) now, with how many times. */
+  private readonly processing = new Map<string, number>();
   private closed = false;
   /** Copies of one input, and inputs about one patient, are processed one at a time. */
   private readonly locks = new KeyedLock();
+  /** Waiting entries being filed now (a second notice about the same patient skips them). */
+  private readonly filing = new Set<string>();
 
   constructor(options: { repo: Repository; inbox: Inbox; adapters: Record<string, RegisteredAdapter>; identifierSystem: AdapterContext['identifierSystem']; logger?: Logger }) {
     this.repo = options.repo;
@@ -121,18 +128,27 @@ export class Pipeline {
    * the other, so a retransmission arriving while the original is processed is answered as a
    * duplicate once the original is done, never as a conflict.
    */
-  async process(entry: InboxEntry): Promise<IngestResult> {
+  async process(entry: InboxEntry, options: { fileWaiting?: boolean } = {}): Promise<IngestResult> {
+    return this.held(entry, () => this.processHeld(entry, options.fileWaiting ?? true));
+  }
+
+  /** Runs `work` holding the entry's lock, counted as in flight (shutdown waits for it). */
+  private async held<T>(entry: InboxEntry, work: () => Promise<T>): Promise<T> {
     if (this.closed) throw new PipelineClosedError();
-    const work = this.locks.with([`input|${duplicateKey(entry)}`], () => (this.closed ? Promise.reject(new PipelineClosedError()) : this.processHeld(entry)));
-    this.inFlight.add(work);
+    this.processing.set(entry._id, (this.processing.get(entry._id) ?? 0) + 1);
+    const running = this.locks.with([`input|${duplicateKey(entry)}`], () => (this.closed ? Promise.reject(new PipelineClosedError()) : work()));
+    this.inFlight.add(running);
     try {
-      return await work;
+      return await running;
     } finally {
-      this.inFlight.delete(work);
+      this.inFlight.delete(running);
+      const n = (this.processing.get(entry._id) ?? 1) - 1;
+      if (n) this.processing.set(entry._id, n);
+      else this.processing.delete(entry._id);
     }
   }
 
-  private async processHeld(entry: InboxEntry): Promise<IngestResult> {
+  private async processHeld(entry: InboxEntry, fileWaiting: boolean, retried = false): Promise<IngestResult> {
     const adapter = this.adapters[entry.kind];
     if (!adapter) return this.failed(entry, { location: '', message: `no adapter for input kind "${entry.kind}"` });
     const duplicateOf = await this.inbox.processedDuplicateOf(duplicateKey(entry), entry._id);
@@ -150,8 +166,10 @@ export class Pipeline {
       const externalId = output.bundle.identifier?.value;
       // One writer per patient at a time: matching and writing see each other's results, so two
       // first messages about a new patient cannot both create it.
+      let writtenPatients: string[] = [];
       const outputs = await this.locks.with(patientKeys(output.bundle), async () => {
         const matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, output.bundle));
+        writtenPatients = patientKeys(matched).map((k) => k.slice('patient|'.length));
         const bundle: Bundle = withProvenance(matched, { inboxId: entry._id, label: output.kind, adapterVersion: adapter.version, recorded: new Date(), newId: randomUUID });
         const response = await processBundle({ repo: this.repo, baseUrl: '' }, ctx, bundle);
         return (response.entry ?? []).map((e) => e.response?.location).filter((l): l is string => !!l);
@@ -165,10 +183,66 @@ export class Pipeline {
           this.logger?.error({ err, inboxId: entry._id }, 'after-write hook failed');
         }
       }
+      // Inputs waiting for this patient are filed now, outside the patient's lock (never from an
+      // input being filed itself: copies of one input share a lock).
+      if (fileWaiting) await this.fileWaiting(writtenPatients);
       return { inboxId: entry._id, status: 'processed', label: output.kind, outputs, warnings: output.warnings, ...(externalId ? { externalId } : {}) };
     } catch (err) {
+      if (err instanceof PatientNotKnownError) {
+        const result = await this.waiting(entry, err, label, adapter.version);
+        // The patient may have been written between the check and the mark (its writer found no
+        // waiting entry then): look once more, and file it now if so.
+        if (!retried && (await this.anyPatientKnown(err.identifiers))) return this.processHeld(entry, fileWaiting, true);
+        return result;
+      }
       return this.failed(entry, describe(err, entry), label, adapter.version);
     }
+  }
+
+  /**
+   * Files the inputs waiting for any of these patient identifiers ("system|value"), oldest first;
+   * called once a Patient carrying them has been written (by ingestion, or by a FHIR write).
+   * Each is processed again as it was received; one still about an unknown patient keeps waiting.
+   */
+  async fileWaiting(identifiers: string[]): Promise<IngestResult[]> {
+    const results: IngestResult[] = [];
+    if (!identifiers.length) return results;
+    for (const id of await this.inbox.waitingOn(identifiers)) {
+      if (this.closed || this.filing.has(id)) continue;
+      this.filing.add(id);
+      try {
+        const entry = await this.inbox.get(id);
+        if (entry?.status !== INBOX_STATUS.waiting) continue;
+        results.push(await this.process(entry, { fileWaiting: false }));
+      } catch (err) {
+        if (err instanceof PipelineClosedError) break;
+        this.logger?.error({ err, inboxId: id }, 'filing an input waiting for its patient failed; it stays waiting');
+      } finally {
+        this.filing.delete(id);
+      }
+    }
+    return results;
+  }
+
+  /** Files every waiting input whose patient exists by now (e.g. at start-up, after a crash between a patient's write and the filing). */
+  async fileAllWaiting(): Promise<number> {
+    const known: string[] = [];
+    for (const key of await this.inbox.waitedFor()) if (await this.anyPatientKnown([key])) known.push(key);
+    return (await this.fileWaiting(known)).filter((r) => r.status === 'processed').length;
+  }
+
+  /** True when a live Patient carries one of these identifiers ("system|value"). */
+  private async anyPatientKnown(identifiers: string[]): Promise<boolean> {
+    const esc = (s: string): string => encodeURIComponent(s.replace(/([\\,])/g, '\\$1'));
+    const query = `identifier=${identifiers.map((k) => `${esc(k.slice(0, k.indexOf('|')))}|${esc(k.slice(k.indexOf('|') + 1))}`).join(',')}`;
+    return (await this.repo.searchByQuery(systemContext('ingestion', 'file-waiting'), 'Patient', query, 1)).length > 0;
+  }
+
+  private async waiting(entry: InboxEntry, err: PatientNotKnownError, label?: string, adapterVersion?: string): Promise<IngestResult> {
+    const error = describe(err, entry);
+    await this.inbox.markWaiting(entry._id, err.identifiers, error, { ...(label ? { label } : {}), ...(adapterVersion ? { adapterVersion } : {}) });
+    this.logger?.info({ inboxId: entry._id, kind: entry.kind, source: entry.source }, 'input waits for its patient; raw input kept');
+    return { inboxId: entry._id, status: 'waiting', error, waitingFor: err.identifiers, outputs: [], warnings: [], ...(label ? { label } : {}) };
   }
 
   /** Re-processes a stored entry by id (after a fix or a configuration change). */
@@ -180,24 +254,28 @@ export class Pipeline {
 
   /**
    * Processes the entries left "received" by an earlier process (stored, then the process died
-   * or stopped before processing them), oldest first: those received before `before`, so none
-   * that a live request is processing. Runs until none is left or the pipeline stops accepting;
-   * returns how many it processed.
+   * or stopped before processing them), or by this one when the database went away under it:
+   * oldest first, those received before `before` that no request is processing now. Runs until
+   * none is left or the pipeline stops accepting; returns how many it processed.
    */
   async recoverReceived(before: Date): Promise<number> {
     const tried = new Set<string>();
     let processed = 0;
     for (;;) {
       const { entries } = await this.inbox.list({ status: INBOX_STATUS.received }, { limit: 500, offset: 0 });
-      const left = entries.filter((e) => e.receivedAt < before && !tried.has(e._id)).reverse();
+      const left = entries.filter((e) => e.receivedAt < before && !tried.has(e._id) && !this.processing.has(e._id)).reverse();
       if (!left.length || this.closed) return processed;
       for (const e of left) {
         if (this.closed) return processed;
         tried.add(e._id);
-        const entry = await this.inbox.get(e._id);
-        if (entry?.status !== INBOX_STATUS.received) continue;
-        await this.process(entry);
-        processed++;
+        // Checked again holding the entry's lock: a resend may have been processed meanwhile.
+        const done = await this.held(e as InboxEntry, async () => {
+          const entry = await this.inbox.get(e._id);
+          if (entry?.status !== INBOX_STATUS.received) return false;
+          await this.processHeld(entry, true);
+          return true;
+        });
+        if (done) processed++;
       }
     }
   }

@@ -11,6 +11,8 @@ export interface DemoSummary {
   processed: number;
   duplicate: number;
   failed: number;
+  /** Inputs about a patient not (yet) known: held until that patient is written. */
+  waiting: number;
   failures: string[];
 }
 
@@ -25,7 +27,7 @@ export async function loadDemoData(
   services: { pipeline: Pipeline },
   options: { seed?: number; patients?: number; imaging?: boolean; letters?: boolean; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<DemoSummary> {
-  const summary: DemoSummary = { messages: 0, dicomFiles: 0, letters: 0, processed: 0, duplicate: 0, failed: 0, failures: [] };
+  const summary: DemoSummary = { messages: 0, dicomFiles: 0, letters: 0, processed: 0, duplicate: 0, failed: 0, waiting: 0, failures: [] };
   const seedOpts = { ...(options.seed !== undefined ? { seed: options.seed } : {}), ...(options.patients !== undefined ? { count: options.patients } : {}) };
   const hl7 = seedHl7Messages(seedOpts);
   const patients = seedPatients(seedOpts);

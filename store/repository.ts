@@ -35,15 +35,28 @@ export interface HistoryPage {
   total: number;
 }
 
+/** Told of a resource just written (create or update), with the context of the write. */
+export type WriteListener = (ctx: RequestContext, resource: Resource) => void;
+
 export class Repository {
   readonly database: Database;
   private readonly clock: () => Date;
   /** Which absolute references resolve outside IDR (set from the configuration at start-up). */
   referencePolicy: ReferencePolicy = { externalBases: [] };
+  private readonly writeListeners: WriteListener[] = [];
 
   constructor(database: Database, clock: () => Date = () => new Date()) {
     this.database = database;
     this.clock = clock;
+  }
+
+  /** Registers a listener told of every resource created or updated (after the write; it must not wait on other writes). */
+  onWrite(listener: WriteListener): void {
+    this.writeListeners.push(listener);
+  }
+
+  private written(ctx: RequestContext, resource: Resource): void {
+    for (const listener of this.writeListeners) listener(ctx, resource);
   }
 
   /** Reads the current version; 404 if unknown, 410 if deleted. */
@@ -95,6 +108,7 @@ export class Repository {
     if (previous && !previous.deleted && previous.res) return { resource: previous.res, created: false, unchanged: true };
     await assertReferencesResolve(this.database, resource, this.referencePolicy, options.scope);
     const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'POST', now: this.clock() }, options.scope).catch(conditionalRefusal(!!options.ifNoneExist));
+    this.written(ctx, doc.res as Resource);
     return { resource: doc.res as Resource, created: true, unchanged: false };
   }
 
@@ -102,7 +116,7 @@ export class Repository {
    * Updates (or creates, with a client id) a resource. `ifMatch` is the ETag or version the
    * client last saw; a mismatch is 412.
    */
-  async update(_ctx: RequestContext, resource: Resource, options: { ifMatch?: string; scope?: WriteScope } = {}): Promise<WriteResult> {
+  async update(ctx: RequestContext, resource: Resource, options: { ifMatch?: string; scope?: WriteScope } = {}): Promise<WriteResult> {
     assertValidResource(resource);
     const id = resource.id;
     if (!id) fail(badRequest('Missing id: an update needs the id of the resource it replaces', `${resource.resourceType}.id`));
@@ -118,6 +132,7 @@ export class Repository {
     }
     await assertReferencesResolve(this.database, resource, this.referencePolicy, options.scope);
     const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'PUT', now: this.clock() }, options.scope);
+    this.written(ctx, doc.res as Resource);
     return { resource: doc.res as Resource, created: !previous || previous.deleted, unchanged: false };
   }
 

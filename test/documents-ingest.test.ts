@@ -100,7 +100,6 @@ describe('bad input: clear errors, raw kept, service keeps running', () => {
     ['no patient', 'mdt-letter.txt', 'text/plain', { type: 'mdt' }, 400, /patientIdentifier/],
     ['patient without system', 'mdt-letter.txt', 'text/plain', { patient: '999911120' }, 400, /system is required/],
     ['impossible date', 'mdt-letter.txt', 'text/plain', { patient: PATIENT, date: '2024-02-31' }, 400, /metadata.date|FHIR date/],
-    ['unknown patient', 'mdt-letter.txt', 'text/plain', { patient: `${BSN}|000000000` }, 422, /no known patient/],
   ];
   for (const [name, file, type, query, status, reason] of cases) {
     it(name, async () => {
@@ -116,6 +115,19 @@ describe('bad input: clear errors, raw kept, service keeps running', () => {
       expect((await fhirFetch(`${server.url}/ingest/messages/${result.inboxId}`)).body.status).toBe('failed');
     });
   }
+
+  it('a letter for a patient IDR does not know waits for that patient (202), raw kept', async () => {
+    const bytes = Buffer.concat([await fixture('mdt-letter.txt'), Buffer.from('\nunknown patient\n')]);
+    const r = await upload(bytes, 'text/plain', { patient: `${BSN}|000000000` });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const result = r.body.results[0];
+    expect(result.status).toBe('waiting');
+    expect(result.waitingFor).toEqual([`${BSN}|000000000`]);
+    expect(result.error.message).toMatch(/no known patient/);
+    const raw = await fetch(`${server.url}/ingest/messages/${result.inboxId}/raw`);
+    expect(Buffer.from(await raw.arrayBuffer()).equals(bytes)).toBe(true);
+    expect((await fhirFetch(`${server.url}/ingest/messages/${result.inboxId}`)).body.status).toBe('waiting');
+  });
 
   it('an image-only PDF is kept with a warning (no text to search)', async () => {
     const r = await upload(await fixture('image-only.pdf'), 'application/pdf', { patient: PATIENT, type: 'discharge' });

@@ -86,9 +86,10 @@ describe('POST /ingest/dicomweb against a real Orthanc', () => {
     expect(byUid.body.query.StudyInstanceUID).toBe(uids.ct);
   });
 
-  it('keeps a study of an unknown patient as failed, with the reason', async () => {
+  it('holds a study of an unknown patient as waiting for that patient, with the reason', async () => {
     const r = await importFrom({ patientId: 'NOBODY' });
-    expect(r.status).toBe(422);
+    expect(r.status).toBe(202);
+    expect(r.body.results[0].status).toBe('waiting');
     expect(r.body.results[0].error.message).toMatch(/no known patient has identifier urn:idr:assigning-authority:UMCX\|NOBODY/);
     expect(await total(`identifier=urn:dicom:uid|urn:oid:${uids.stranger}`)).toBe(0);
   });

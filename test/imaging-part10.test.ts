@@ -85,15 +85,16 @@ describe('POST /ingest/dicom (Part 10, header only)', () => {
     expect((await fhirFetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
-  it('keeps a study of an unknown patient as failed with the reason', async () => {
+  it('holds a study of an unknown patient as waiting for that patient, with the reason', async () => {
     const uid = '1.2.826.0.1.3680043.10.1234.600';
     const bytes = writeDicomPart10(sampleInstance({ studyUid: uid, seriesUid: `${uid}.1`, sopUid: `${uid}.1.1`, modality: 'CT', patientId: '000000000', issuer: BSN_OID }));
     const r = await postDicom(bytes);
-    expect(r.status).toBe(422);
+    expect(r.status).toBe(202);
+    expect(r.body.results[0].status).toBe('waiting');
     expect(r.body.results[0].error.message).toMatch(/no known patient has identifier http:\/\/fhir\.nl\/fhir\/NamingSystem\/bsn\|000000000/);
     expect(await studyByUid(uid)).toBeUndefined();
-    const failed = await fhirFetch(`${server.url}/ingest/messages?status=failed&kind=dicom`);
-    expect(failed.body.entries.map((e: { _id: string }) => e._id)).toContain(r.body.results[0].inboxId);
+    const waiting = await fhirFetch(`${server.url}/ingest/messages?status=waiting&kind=dicom`);
+    expect(waiting.body.entries.map((e: { _id: string }) => e._id)).toContain(r.body.results[0].inboxId);
   });
 
   it('the CLI sends a folder one file at a time and reports the failures', async () => {

@@ -56,10 +56,11 @@ export function documentRouter(options: { pipeline: Pipeline; maxBytes: number; 
   return router;
 }
 
-/** 201 written, 200 duplicate; failures by where they are: metadata 400, content type 415, else 422. */
+/** 201 written, 200 duplicate, 202 waiting for its patient; failures by where they are: metadata 400, content type 415, else 422. */
 function statusFor(r: IngestResult): number {
   if (r.status === 'processed') return 201;
   if (r.status === 'duplicate') return 200;
+  if (r.status === 'waiting') return 202;
   const where = r.error?.location ?? '';
   if (where.startsWith('metadata')) return 400;
   if (where === 'contentType') return 415;

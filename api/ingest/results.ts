@@ -21,6 +21,18 @@ export function reportOf(r: IngestResult): IngestReport {
         },
       ],
     };
+  } else if (r.status === 'waiting') {
+    outcome = {
+      resourceType: 'OperationOutcome',
+      issue: [
+        {
+          severity: 'information',
+          code: 'informational',
+          details: { text: `waiting for a patient with identifier ${(r.waitingFor ?? []).join(' or ')}: kept as inbox entry ${r.inboxId} and filed when that patient is written` },
+          ...(r.error?.location ? { expression: [r.error.location] } : {}),
+        },
+      ],
+    };
   } else {
     const text = r.status === 'duplicate' ? `duplicate of inbox entry ${r.duplicateOf}: nothing new written` : `${r.label ?? 'input'} ingested: ${r.outputs.length} resources written`;
     outcome = {
@@ -34,10 +46,12 @@ export function reportOf(r: IngestResult): IngestReport {
   return { ...r, outcome };
 }
 
-/** HTTP status for a set of results: 201 all written, 200 all duplicates, 422 all failed, 207 mixed. */
+/** HTTP status for a set of results: 201 all written, 200 all duplicates, 422 all failed, 202 all waiting for their patient, 207 mixed. */
 export function statusOf(results: IngestResult[]): number {
   if (results.every((r) => r.status === 'failed')) return 422;
   if (results.some((r) => r.status === 'failed')) return 207;
+  if (results.every((r) => r.status === 'waiting')) return 202;
+  if (results.some((r) => r.status === 'waiting')) return 207;
   if (results.every((r) => r.status === 'duplicate')) return 200;
   return 201;
 }

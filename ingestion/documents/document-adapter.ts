@@ -22,7 +22,7 @@ export interface DocumentAdapterOptions {
   decodeHl7: (bytes: Buffer) => string;
 }
 
-const UNKNOWN_PATIENT_HINT = 'letters are filed only under a patient IDR already knows (check the patient parameter); the upload is kept and can be reprocessed';
+const UNKNOWN_PATIENT_HINT = 'letters are filed only under a patient IDR knows: it waits, and is filed when that patient arrives (check the patient parameter if it should be known)';
 
 /** Refuses an input too large to read, naming the limit. */
 export function checkExtractSize(size: number, limit: number): void {
@@ -35,7 +35,7 @@ export function checkExtractSize(size: number, limit: number): void {
 /**
  * The store-aware document adapter (`document` kind, POST /ingest/documents): PDF, plain text and
  * C-CDA uploads with their metadata (entry.metadata), and HL7 v2 MDM messages sent as files.
- * After the pure adapter: the patient must be known (MDM excepted: it carries a full PID), the
+ * After the pure adapter: the patient must be known, else the input waits for it (MDM excepted: it carries a full PID), the
  * metadata must not contradict an MDM's PID, and the DocumentReference's original attachment
  * gets `url` = where the stored raw bytes are served.
  */

@@ -31,11 +31,11 @@ export const dicomwebEntrySchema = z.object({
 });
 export type DicomwebEntry = z.infer<typeof dicomwebEntrySchema>;
 
-const UNKNOWN_PATIENT_HINT = 'a study is filed only under a patient IDR already knows (ingest the patient\'s HL7 v2 messages first, or check IssuerOfPatientID and IDR_IDENTIFIER_SYSTEMS); the input is kept and can be reprocessed';
+const UNKNOWN_PATIENT_HINT = 'a study is filed only under a patient IDR knows: it waits, and is filed when that patient arrives (an HL7 v2 message or a FHIR write with that identifier; check IssuerOfPatientID and IDR_IDENTIFIER_SYSTEMS if it should be known)';
 
 /**
  * The store-aware imaging adapters: the pure DICOM adapters, then (a) a study of an unknown
- * patient is refused, (b) the study is merged with what is stored (series/instances united).
+ * patient waits for that patient (PatientNotKnownError), (b) the study is merged with what is stored (series/instances united).
  *  - `dicom`: one DICOM Part 10 file (or its header part); entry.metadata.wadoRsBase optional.
  *  - `dicomweb`: one QIDO-RS study with its series as stored by the DICOMweb import.
  */
