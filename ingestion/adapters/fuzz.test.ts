@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import { seedHl7Messages } from '../../seed/hl7v2/index.ts';
 import { FUZZ_KINDS } from './testing/fuzz-cases.ts';
 import type { FuzzWorkerInput, FuzzWorkerMessage } from './testing/fuzz-worker.ts';
 
@@ -17,6 +18,8 @@ const EXTRA_SEEDS = (process.env.IDR_FUZZ_SEEDS ?? '').split(',').map((s) => s.t
 const CASES = Number(process.env.IDR_FUZZ_CASES ?? 1500);
 /** A case still running after this long counts as a hang (the slowest pass in well under a second). */
 const CASE_BOUND_MS = 20_000;
+/** A dozen generated lab and pathology messages, spread over two synthetic patients' histories. */
+const SEED_MESSAGES = seedHl7Messages({ count: 2 }).filter((_, i) => i % 4 === 0).slice(0, 12).map((m) => ({ name: `seed/${m.name}`, text: m.text }));
 
 interface SeedRun {
   counts: Record<string, number>;
@@ -26,7 +29,7 @@ interface SeedRun {
 /** Runs one seed's cases in a worker; rejects naming the case when one hangs or kills the worker. */
 function runSeed(seed: number, cases: number): Promise<SeedRun> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./testing/fuzz-worker.ts', import.meta.url), { workerData: { seed, cases } satisfies FuzzWorkerInput });
+    const worker = new Worker(new URL('./testing/fuzz-worker.ts', import.meta.url), { workerData: { seed, cases, hl7Messages: SEED_MESSAGES } satisfies FuzzWorkerInput });
     let current = `seed ${seed}: before the first case`;
     let timer: NodeJS.Timeout | undefined;
     const finish = (err: Error | undefined, run?: SeedRun): void => {

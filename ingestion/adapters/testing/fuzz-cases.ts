@@ -1,10 +1,9 @@
 /**
- * The fuzz corpus: valid seed inputs (the project's fixtures and seed generators) and, per
+ * The fuzz corpus: valid seed inputs (the project's fixtures, plus messages the caller hands in) and, per
  * (seed, case index), one mutated input with the adapter call that must either return a Bundle or
  * refuse it with a located AdapterError. Shared by the adapter-level fuzz test and the HTTP/MLLP one.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { seedHl7Messages } from '../../../seed/hl7v2/index.ts';
 import { decodeHl7Text, defaultAdapters } from '../../adapter-registry.ts';
 import type { InboxEntry } from '../../inbox.ts';
 import { buildAck } from '../../listeners/hl7-ack.ts';
@@ -34,7 +33,8 @@ export interface FuzzCase {
   metadata: Record<string, unknown>;
 }
 
-interface Corpus {
+/** The seed inputs the mutants are made from, by kind. */
+export interface FuzzCorpus {
   hl7v2: { name: string; text: string }[];
   mdm: { name: string; text: string }[];
   dicom: { name: string; bytes: Uint8Array }[];
@@ -43,21 +43,16 @@ interface Corpus {
   text: { name: string; bytes: Uint8Array }[];
 }
 
-let corpus: Corpus | undefined;
-
-/** The valid (and some refused) seed inputs, read once. */
-export function fuzzCorpus(): Corpus {
-  if (corpus) return corpus;
+/** The project's fixtures (valid ones and some refused ones) plus `hl7Messages` (e.g. from the seed generator). */
+export function loadFuzzCorpus(hl7Messages: { name: string; text: string }[] = []): FuzzCorpus {
   const dir = (sub: string): URL => new URL(`${sub}/`, FIXTURES);
   const files = (sub: string, ext: string): string[] => readdirSync(dir(sub)).filter((f) => f.endsWith(ext)).sort();
   const read = (sub: string, name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, dir(sub))));
   const utf8 = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
-  const seeded = seedHl7Messages({ count: 2 });
-  const pick = seeded.filter((_, i) => i % Math.max(1, Math.floor(seeded.length / 12)) === 0).slice(0, 12);
-  corpus = {
+  return {
     hl7v2: [
       ...files('hl7v2', '.hl7').filter((f) => f !== 'bad-binary.hl7').map((name) => ({ name, text: utf8(read('hl7v2', name)) })),
-      ...pick.map((m) => ({ name: `seed/${m.name}`, text: m.text })),
+      ...hl7Messages,
     ],
     mdm: [{ name: 'radiology-report-mdm.hl7', text: utf8(read('documents', 'radiology-report-mdm.hl7')) }, { name: 'bad-mdm.hl7', text: utf8(read('hl7v2', 'bad-mdm.hl7')) }],
     dicom: files('dicom', '.dcm').filter((f) => f !== 'not-dicom.dcm').map((name) => ({ name, bytes: read('dicom', name) })),
@@ -77,7 +72,6 @@ export function fuzzCorpus(): Corpus {
     pdf: ['referral-letter.pdf', 'image-only.pdf', 'encrypted.pdf'].map((name) => ({ name, bytes: read('documents', name) })),
     text: ['mdt-letter.txt', 'pdf-named-text.txt'].map((name) => ({ name, bytes: read('documents', name) })),
   };
-  return corpus;
 }
 
 const PATIENT = { system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999911120' };
@@ -96,9 +90,8 @@ function metadataFor(kind: FuzzKind, r: Rng): Record<string, unknown> {
 const CASE_KINDS: FuzzKind[] = ['hl7v2', 'hl7v2', 'hl7v2', 'hl7v2', 'mdm', 'dicom', 'dicom', 'dicom', 'ccda', 'ccda', 'text', 'pdf'];
 
 /** The case at `index` of `seed`, of the given kind or of a kind drawn from the mix above. */
-export function fuzzCase(seed: number, index: number, only?: FuzzKind): FuzzCase {
+export function fuzzCase(c: FuzzCorpus, seed: number, index: number, only?: FuzzKind): FuzzCase {
   const r = caseRng(seed, index);
-  const c = fuzzCorpus();
   const kind = only ?? r.pick(CASE_KINDS);
   const common = { seed, index, kind };
   switch (kind) {

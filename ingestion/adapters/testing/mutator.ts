@@ -3,9 +3,40 @@
  * C-CDA XML and raw bytes (PDF, text). Each mutation is drawn from a seeded generator, so a
  * (seed, case) pair always gives the same input; `ops` names what was done, to reproduce a finding.
  */
-import { mulberry32, type Rng } from '../../../seed/hl7v2/random.ts';
 
-export { mulberry32, type Rng };
+/** A seeded pseudo-random generator: the same seed gives the same sequence on every platform. */
+export interface Rng {
+  /** A float in [0, 1). */
+  next: () => number;
+  /** An integer in [min, max], both inclusive. */
+  int: (min: number, max: number) => number;
+  /** True with probability p. */
+  chance: (p: number) => boolean;
+  /** One element of a non-empty array. */
+  pick: <T>(items: readonly T[]) => T;
+}
+
+/** A small 32-bit generator (splitmix-style increment, xorshift-multiply output mix). */
+export function seededRng(seed: number): Rng {
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (state + 0x9e3779b9) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+    z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+    return ((z ^ (z >>> 15)) >>> 0) / 4294967296;
+  };
+  const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1));
+  return {
+    next,
+    int,
+    chance: (p) => next() < p,
+    pick: <T>(items: readonly T[]): T => {
+      if (items.length === 0) throw new Error('pick() needs a non-empty array');
+      return items[int(0, items.length - 1)] as T;
+    },
+  };
+}
 
 /** One mutated input and the operations that made it. */
 export interface Mutant<T> {
@@ -197,7 +228,7 @@ function mutateBytesOnce(bytes: Uint8Array, r: Rng, focusEnd = bytes.length): [U
     default: {
       const out = Uint8Array.from(bytes);
       const v = r.pick([0xffffffff, 0x7fffffff, 0x80000000, 0, 1, 0xfffe, 0xffff, r.int(0, 0xffffffff)]);
-      new DataView(out.buffer).setUint32(Math.min(at, Math.max(0, out.length - 4)), v >>> 0, true);
+      if (out.length >= 4) new DataView(out.buffer).setUint32(Math.min(at, out.length - 4), v >>> 0, true);
       return [out, `uint32 at ${at} -> ${v}`];
     }
   }
@@ -363,5 +394,5 @@ export function mutateXml(xml: string, r: Rng, max = 3): Mutant<string> {
 
 /** A generator for one (seed, case index) pair: same pair, same sequence. */
 export function caseRng(seed: number, index: number): Rng {
-  return mulberry32((Math.imul(seed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
+  return seededRng((Math.imul(seed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
 }
