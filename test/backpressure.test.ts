@@ -8,19 +8,21 @@ import { HB, labMessage, mllpFrame, newBsn, uid } from './fixtures/ingest/messag
 /**
  * Backpressure: ingestion runs in a bounded queue (here 1 at a time, 1 waiting). Two uploads whose
  * bodies arrive slowly hold the slot and the queue; meanwhile more HTTP ingestion is answered 503
- * with Retry-After and MLLP AR "busy; resend", while searches (a queue of their own) answer 200.
+ * with Retry-After and MLLP AR "busy; resend", while searches (a queue of their own, here 1 at a
+ * time, none waiting) answer 200. And the other way round: a held search fills the read queue,
+ * further searches get 503, ingestion goes on.
  */
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ IDR_INGEST_CONCURRENCY: '1', IDR_INGEST_QUEUE: '1', IDR_QUEUE_MAX_WAIT_MS: '120000' });
+  server = await startTestServer({ IDR_INGEST_CONCURRENCY: '1', IDR_INGEST_QUEUE: '1', IDR_READ_CONCURRENCY: '1', IDR_READ_QUEUE: '0', IDR_QUEUE_MAX_WAIT_MS: '120000' });
 });
 afterAll(async () => {
   await server?.close();
 });
 
-/** A POST /ingest/hl7v2 whose body is sent in two halves: the second when `finish` is called. */
-function slowUpload(message: string): { finish: () => Promise<{ status: number; body: string }> } {
+/** A POST (default /ingest/hl7v2) whose body is sent in two halves: the second when `finish` is called. */
+function slowUpload(message: string, target = { path: '/ingest/hl7v2', type: 'x-application/hl7-v2+er7' }): { finish: () => Promise<{ status: number; body: string }> } {
   const bytes = Buffer.from(message);
   const half = Math.floor(bytes.length / 2);
   const { hostname, port } = new URL(server.url);
@@ -30,7 +32,7 @@ function slowUpload(message: string): { finish: () => Promise<{ status: number; 
     resolveRes = resolve;
     rejectRes = reject;
   });
-  const req = http.request({ method: 'POST', hostname, port, path: '/ingest/hl7v2', headers: { 'content-type': 'x-application/hl7-v2+er7', 'content-length': String(bytes.length) } }, (res) => {
+  const req = http.request({ method: 'POST', hostname, port, path: target.path, headers: { 'content-type': target.type, 'content-length': String(bytes.length) } }, (res) => {
     const chunks: Buffer[] = [];
     res.on('data', (c: Buffer) => chunks.push(c));
     res.on('end', () => resolveRes({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
@@ -100,5 +102,29 @@ describe('backpressure', () => {
     const resent = await mllpExchange(server.mllpPort as number, mllpFrame(labMessage({ controlId: refusedId, bsn, filler: `F-${refusedId}`, results: [HB] })));
     expect(resent.ack?.segment('MSA')?.[1]).toBe('AA');
     expect(await countOf(server.fhir, `Observation?subject=Patient/${patientId}`)).toBe(5);
+  }, 120_000);
+
+  it('answers 503 + Retry-After to searches when the read queue is full, while ingestion goes on', async () => {
+    const bsn = newBsn();
+    await ingestOk(server.url, labMessage({ controlId: uid(), bsn, filler: `F-${uid()}`, results: [HB] }));
+    const patientId = await patientIdByBsn(server.fhir, bsn);
+    const reads = admissionQueues(server.services).reads;
+    const held = slowUpload(`subject=Patient/${patientId}&_count=10`, { path: '/fhir/Observation/_search', type: 'application/x-www-form-urlencoded' });
+    await until(() => reads.load.active === 1, 'the held search takes the read slot');
+
+    const refused = await fhirFetch(`${server.fhir}/Observation?subject=Patient/${patientId}`);
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.body.issue[0].details.text).toMatch(/IDR is busy: its reads queue is full/);
+    expect((await fhirFetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) })).status).toBe(503);
+    // The CapabilityStatement is not queued; ingestion has its own queue.
+    expect((await fhirFetch(`${server.fhir}/metadata`)).status).toBe(200);
+    expect((await postHl7(server.url, labMessage({ controlId: uid(), bsn, filler: `F-${uid()}`, results: [HB] }))).status).toBe(201);
+
+    const answered = await held.finish();
+    expect(answered.status).toBe(200);
+    expect(JSON.parse(answered.body).entry).toHaveLength(2);
+    expect(reads.load).toEqual({ active: 0, waiting: 0 });
+    expect((await fhirFetch(`${server.fhir}/Observation?subject=Patient/${patientId}`)).status).toBe(200);
   }, 120_000);
 });
