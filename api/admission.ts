@@ -158,8 +158,10 @@ export function busyOutcome(queue: AdmissionQueue, why: Refusal, retryAfter: num
 
 /**
  * Express middleware that runs the rest of the request in a slot of `queue` (released when the
- * response is done or the client goes away), or answers 503 with Retry-After and an
- * OperationOutcome when the queue refuses it. `applies` picks the requests it governs.
+ * response is done or the client goes away: a handler that goes on after its client left, as
+ * ingestion does for the message in hand, then runs outside the bound), or answers 503 with
+ * Retry-After and an OperationOutcome when the queue refuses it. A client that leaves while
+ * waiting gives its place up. `applies` picks the requests it governs.
  */
 export function admit(queue: AdmissionQueue, applies: (req: Request) => boolean = () => true) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
