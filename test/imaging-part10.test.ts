@@ -103,7 +103,7 @@ describe('POST /ingest/dicom (Part 10, header only)', () => {
     const run = promisify(execFile)(process.execPath, [cli, 'dicom', folder, '--server', server.url]);
     const err = (await run.catch((e: unknown) => e)) as { code?: number; stdout?: string };
     expect(err.code).toBe(1);
-    expect(err.stdout).toMatch(/total: 7 file\(s\): ok 2, duplicate 3, failed 2/);
+    expect(err.stdout).toMatch(/total: 7 file\(s\): ok 2, duplicate 3, waiting for their patient 0, failed 2/);
     expect(err.stdout).toMatch(/FAILED .*no-patient-id\.dcm: \(0010,0020\)/);
   });
 });

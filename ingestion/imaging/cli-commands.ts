@@ -7,8 +7,9 @@ import path from 'node:path';
 
 interface Reported {
   inboxId: string;
-  status: 'processed' | 'duplicate' | 'failed';
+  status: 'processed' | 'duplicate' | 'failed' | 'waiting';
   error?: { location: string; message: string };
+  waitingFor?: string[];
 }
 
 async function filesUnder(arg: string): Promise<string[]> {
@@ -33,7 +34,7 @@ export async function dicomCommand(server: string, args: string[], wadoRsBase: s
     out.write('dicom: no files found\n');
     return 2;
   }
-  const totals = { ok: 0, duplicate: 0, failed: 0 };
+  const totals = { ok: 0, duplicate: 0, failed: 0, waiting: 0 };
   const query = wadoRsBase ? `?wadoRsBase=${encodeURIComponent(wadoRsBase)}` : '';
   for (const file of files) {
     let res: Response;
@@ -53,8 +54,9 @@ export async function dicomCommand(server: string, args: string[], wadoRsBase: s
     }
     totals[r.status === 'processed' ? 'ok' : r.status]++;
     if (r.status === 'failed') out.write(`FAILED ${file}: ${r.error?.location ? `${r.error.location}: ` : ''}${r.error?.message} (inbox ${r.inboxId})\n`);
+    if (r.status === 'waiting') out.write(`WAITING ${file}: for a patient with identifier ${(r.waitingFor ?? []).join(' or ')}; filed when that patient arrives (inbox ${r.inboxId})\n`);
   }
-  out.write(`total: ${files.length} file(s): ok ${totals.ok}, duplicate ${totals.duplicate}, failed ${totals.failed}\n`);
+  out.write(`total: ${files.length} file(s): ok ${totals.ok}, duplicate ${totals.duplicate}, waiting for their patient ${totals.waiting}, failed ${totals.failed}\n`);
   return totals.failed ? 1 : 0;
 }
 
@@ -79,6 +81,6 @@ export async function dicomwebCommand(server: string, opts: { url?: string; pati
   }
   const count = (s: string): number => body.results?.filter((r) => r.status === s).length ?? 0;
   for (const r of body.results.filter((x) => x.status === 'failed')) out.write(`FAILED ${r.inboxId}: ${r.error?.location ? `${r.error.location}: ` : ''}${r.error?.message}\n`);
-  out.write(`${body.studies} stud(ies): ok ${count('processed')}, duplicate ${count('duplicate')}, failed ${count('failed')}\n`);
+  out.write(`${body.studies} stud(ies): ok ${count('processed')}, duplicate ${count('duplicate')}, waiting for their patient ${count('waiting')}, failed ${count('failed')}\n`);
   return count('failed') ? 1 : 0;
 }
