@@ -110,14 +110,22 @@ export async function startMllpServer(options: { pipeline: Pipeline; port: numbe
   const receiveAndProcess = async (frame: Buffer, raw: string, socket: net.Socket): Promise<void> => {
     const now = new Date();
     let reply: string;
+    let storedAs: string | undefined;
     try {
       const entry = await options.pipeline.receive({ bytes: frame, kind: 'hl7v2', source: 'mllp', origin: `${socket.remoteAddress}:${socket.remotePort}` });
+      storedAs = entry._id;
       const result = await options.pipeline.process(entry);
       const ack = ackFor(result);
       reply = buildAck(raw, ack.code, { controlId: entry._id, now, text: ack.text, ...(ack.error ? { error: ack.error } : {}) });
     } catch (err) {
-      options.logger?.error({ err }, 'MLLP message could not be stored');
-      reply = buildAck(raw, ACK_CODE.reject, { controlId: randomUUID(), now, text: 'not stored; resend', error: { location: '', message: 'the message could not be stored; resend later', code: '207' } });
+      if (storedAs) {
+        // Kept as received (processed later); a resend is recognised as the same input.
+        options.logger?.error({ err, inboxId: storedAs }, 'MLLP message stored but not processed');
+        reply = buildAck(raw, ACK_CODE.reject, { controlId: storedAs, now, text: 'not processed; resend', error: { location: '', message: `the message was stored as ${storedAs} but could not be processed now; resend it later`, code: '207' } });
+      } else {
+        options.logger?.error({ err }, 'MLLP message could not be stored');
+        reply = buildAck(raw, ACK_CODE.reject, { controlId: randomUUID(), now, text: 'not stored; resend', error: { location: '', message: 'the message could not be stored; resend later', code: '207' } });
+      }
     }
     send(socket, reply);
   };
