@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { countOf, postHl7, type Json } from './fixtures/ingest/clients.ts';
 import { BSN_SYSTEM, MRN_SYSTEM, labMessage, newBsn, uid } from './fixtures/ingest/messages.ts';
+import { recoverPendingJournals } from '../store/journal.ts';
+import type { UndoStep } from '../schema/collections.ts';
+import { systemContext } from '../store/request-context.ts';
 
 /** One patient per identifier: every way in refuses a second live Patient with an identifier another holds. */
 
@@ -174,5 +177,40 @@ describe('one patient per identifier (ingestion)', () => {
     expect(r.status).toBe(201);
     expect(await countOf(server.fhir, `Patient?identifier=${BSN_SYSTEM}|${bsn}`)).toBe(1);
     expect(await countOf(server.fhir, `Observation?subject=Patient/${known}`)).toBeGreaterThan(0);
+  });
+});
+
+describe('identifier claims left by interrupted writes', () => {
+  it('a journal that died after writing a patient holds its identifier until recovery rolls it back, which frees it', async () => {
+    const { repo, database } = server.services;
+    const bsn = newBsn();
+    // A journal as a process that died mid-Bundle leaves it: pending, one step recorded, the write done.
+    const tx = `dead-${uid()}`;
+    await database.c.journal.insertOne({ _id: tx, status: 'pending', startedAt: new Date(Date.now() - 1000) });
+    const scope = { writer: tx, beforeWrite: async (step: UndoStep): Promise<void> => void (await database.c.journalSteps.insertOne({ _id: `${tx}/1`, tx, n: 1, step })) };
+    const written = await repo.create(systemContext('test'), patient([bsnOf(bsn)], 'Interrupted'), { scope });
+    const refused = await fhirFetch(`${server.fhir}/Patient`, { method: 'POST', json: patient([bsnOf(bsn)]) });
+    expect(refused.status).toBe(409);
+    expect(refused.body.issue[0].details.text).toContain(`Patient/${written.resource.id}`);
+    expect(await recoverPendingJournals(database.c)).toBeGreaterThanOrEqual(1);
+    expect(await database.c.identifiers.findOne({ _id: `Patient|${BSN_SYSTEM}|${bsn}` })).toBeNull();
+    expect((await fhirFetch(`${server.fhir}/Patient/${written.resource.id}`)).status).toBe(404);
+    await create(patient([bsnOf(bsn)]));
+  });
+
+  it('a claim whose writer died before writing (no pending version) is taken over; one with a version being written is respected', async () => {
+    const { database } = server.services;
+    const orphan = newBsn();
+    await database.c.identifiers.insertOne({ _id: `Patient|${BSN_SYSTEM}|${orphan}`, rt: 'Patient', id: 'never-written', at: new Date() });
+    const taken = await create(patient([bsnOf(orphan)]));
+    expect((await database.c.identifiers.findOne({ _id: `Patient|${BSN_SYSTEM}|${orphan}` }))?.id).toBe(taken);
+
+    const inFlight = newBsn();
+    const now = new Date();
+    await database.c.history.insertOne({ _id: 'Patient/being-written/1', rt: 'Patient', id: 'being-written', vid: 1, lu: now, method: 'POST', deleted: false });
+    await database.c.identifiers.insertOne({ _id: `Patient|${BSN_SYSTEM}|${inFlight}`, rt: 'Patient', id: 'being-written', at: now });
+    const r = await fhirFetch(`${server.fhir}/Patient`, { method: 'POST', json: patient([bsnOf(inFlight)]) });
+    expect(r.status).toBe(409);
+    expect(r.body.issue[0].details.text).toContain('concurrent');
   });
 });
