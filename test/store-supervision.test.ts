@@ -89,4 +89,54 @@ describe('supervised embedded database', () => {
     expect(resent.ack?.segment('MSA')?.[1]).toBe('AA');
     expect((await searchOf(server.fhir, `Observation?subject=Patient/${patientId}`)).length).toBe(3);
   }, 240_000);
+
+  it('never answers 500 to traffic that is in flight when the database dies; what got 2xx / AA is there afterwards', async () => {
+    const embedded = server.services.embedded;
+    if (!embedded) throw new Error('the test server must run the embedded database');
+    const bsn = newBsn();
+    await ingestOk(server.url, labMessage({ controlId: uid(), bsn, filler: `F-${uid()}`, results: [HB] }));
+    const patientId = await patientIdByBsn(server.fhir, bsn);
+    const restartsBefore = embedded.restarts;
+    const statuses: { what: string; status: number; retryAfter: string | null }[] = [];
+    const acks: string[] = [];
+    let accepted = 1; // Observations that must be there afterwards
+    let stop = false;
+    const deadline = Date.now() + 90_000;
+    const http = async (): Promise<void> => {
+      while (!stop && Date.now() < deadline) {
+        const id = uid();
+        const r = await postHl7(server.url, labMessage({ controlId: id, bsn, filler: `F-${id}`, results: [HB] }));
+        statuses.push({ what: 'ingest', status: r.status, retryAfter: null });
+        if (r.status === 201) accepted++;
+        const read = await fhirFetch(`${server.fhir}/Observation?subject=Patient/${patientId}&_count=1`);
+        statuses.push({ what: 'search', status: read.status, retryAfter: read.headers.get('retry-after') });
+      }
+    };
+    const mllp = async (): Promise<void> => {
+      while (!stop && Date.now() < deadline) {
+        const id = uid();
+        const reply = await mllpExchange(server.mllpPort as number, mllpFrame(labMessage({ controlId: id, bsn, filler: `F-${id}`, results: [HB] })));
+        const code = reply.ack?.segment('MSA')?.[1] ?? 'closed';
+        acks.push(code);
+        if (code === 'AA') accepted++;
+      }
+    };
+    const traffic = Promise.all([http(), mllp()]);
+    await until(() => statuses.length >= 4, 30_000, 'traffic flows');
+    process.kill(embedded.pid, 'SIGKILL');
+    await until(() => embedded.restarts > restartsBefore, 90_000, 'the database is started again');
+    await until(async () => (await fhirFetch(`${server.url}/readyz`)).status === 200, 60_000, 'the database answers again');
+    const seen = statuses.length;
+    await until(() => statuses.length >= seen + 4, 30_000, 'traffic flows again');
+    stop = true;
+    await traffic;
+
+    for (const s of statuses) expect([200, 201, 503], `${s.what} answered ${s.status}`).toContain(s.status);
+    for (const s of statuses.filter((x) => x.what === 'search' && x.status === 503)) expect(Number(s.retryAfter)).toBeGreaterThan(0);
+    expect(statuses.some((s) => s.status === 503)).toBe(true);
+    for (const code of acks) expect(['AA', 'AR']).toContain(code);
+    expect(statuses.at(-1)?.status).toBe(200);
+    // Inputs answered "resend" may still be processed later (they were stored as received), so at least what was accepted is there.
+    expect((await searchOf(server.fhir, `Observation?subject=Patient/${patientId}&_count=500`)).length).toBeGreaterThanOrEqual(accepted);
+  }, 240_000);
 });
