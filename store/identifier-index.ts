@@ -93,6 +93,9 @@ export async function addIdentifierKeys(c: Collections, resource: Resource, id: 
             // Insert first: on FerretDB an insert is an indexed write, an update rewrites by scanning.
             await c.identifiers.insertOne({ _id: key, rt: resource.resourceType, id, at: now }, opts);
             claimed.push(key);
+            // A free key may still be carried by a patient stored before identifiers were exclusive.
+            const other = exclusive ? await otherLiveCarrier(c, resource.resourceType, shown, id, opts) : undefined;
+            if (other) throw new IdentifierTakenError(shown, `${resource.resourceType}.identifier[${index}]`, `${resource.resourceType}/${other}`, `identifier ${shown} (${resource.resourceType}.identifier[${index}]) is held by ${resource.resourceType}/${other}; one ${resource.resourceType} per identifier — merge or correct the records first`);
             break;
           } catch (err) {
             if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
@@ -120,6 +123,12 @@ export async function addIdentifierKeys(c: Collections, resource: Resource, id: 
     throw err;
   }
   return claimed;
+}
+
+/** The id of another live resource of the type carrying the identifier ("system|value"), found by its search key. */
+async function otherLiveCarrier(c: Collections, type: string, identifier: string, self: string, opts: { session?: ClientSession }): Promise<string | undefined> {
+  const docs = await c.resources.find({ rt: type, keys: `identifier=${identifier}` }, { ...opts, projection: { id: 1, deleted: 1 } }).limit(2).toArray();
+  return docs.find((d) => d.id !== self && !d.deleted)?.id;
 }
 
 /**

@@ -198,6 +198,21 @@ describe('identifier claims left by interrupted writes', () => {
     await create(patient([bsnOf(bsn)]));
   });
 
+  it('a patient stored before identifiers were exclusive keeps its identifier once the claim holder is deleted', async () => {
+    const { database } = server.services;
+    const bsn = newBsn();
+    const holder = await create(patient([bsnOf(bsn)]));
+    // a duplicate written by an older IDR: a copy of the stored document under another id, without a claim
+    const original = await database.c.resources.findOne({ _id: `Patient/${holder}` });
+    const legacy = `legacy-${uid().toLowerCase()}`;
+    await database.c.resources.insertOne({ ...(original as NonNullable<typeof original>), _id: `Patient/${legacy}`, id: legacy, json: JSON.stringify({ ...JSON.parse(original?.json ?? '{}'), id: legacy }) });
+    expect((await fhirFetch(`${server.fhir}/Patient/${holder}`, { method: 'DELETE' })).status).toBe(200);
+    const r = await fhirFetch(`${server.fhir}/Patient`, { method: 'POST', json: patient([bsnOf(bsn)]) });
+    expect(r.status).toBe(409);
+    expect(r.body.issue[0].details.text).toContain(`Patient/${legacy}`);
+    expect(await database.c.identifiers.findOne({ _id: `Patient|${BSN_SYSTEM}|${bsn}` })).toBeNull();
+  });
+
   it('a claim whose writer died before writing (no pending version) is taken over; one with a version being written is respected', async () => {
     const { database } = server.services;
     const orphan = newBsn();
