@@ -12,7 +12,7 @@ import { ingestRouter } from './ingest/routes.ts';
 import { dicomRouter } from './ingest/dicom-routes.ts';
 import { documentRouter } from './ingest/document-routes.ts';
 import { admissionQueues, admit } from './admission.ts';
-import { logStoreEvents, sendStoreUnavailable, storeDownText, storeGate, storeState, STORE_STATE } from './store-status.ts';
+import { logStoreEvents, sendStoreUnavailable, storeDownText, storeGate, storeState, PING_TIMEOUT_MS, STORE_STATE } from './store-status.ts';
 import { mergePatients } from '../ingestion/patient-merge.ts';
 
 /** The IDR version from package.json. */
@@ -38,7 +38,7 @@ export function createApp(services: Services, baseUrl: string): Express {
   app.get('/fhir', (req, res, next) => (wantsLandingPage(req) ? sendLandingPage(res, landing) : next()));
   // /healthz: the process is up (always 200); its body says whether the store is (up, restarting, stopped, unreachable).
   app.get('/healthz', async (_req, res) => {
-    const database = await storeState(services);
+    const database = await storeState(services, PING_TIMEOUT_MS.health);
     res.json({ status: 'ok', version: VERSION, database, ...(services.embedded ? { databaseRestarts: services.embedded.restarts } : {}) });
   });
   // /readyz: 200 only when the store answers; 503 with Retry-After otherwise.

@@ -20,8 +20,8 @@ export type StoreState = (typeof STORE_STATE)[keyof typeof STORE_STATE];
 /** Seconds a client is asked to wait while the store is unavailable. */
 export const STORE_RETRY_AFTER_SECONDS = 5;
 
-/** How long /healthz and /readyz wait for a ping. */
-const PING_TIMEOUT_MS = 2000;
+/** How long /readyz waits for a ping; /healthz (a liveness probe, always 200) waits less. */
+export const PING_TIMEOUT_MS = { ready: 2000, health: 500 } as const;
 
 const logged = new WeakSet<Services>();
 
@@ -41,12 +41,12 @@ export function storeAvailable(services: Services): boolean {
   return !services.embedded || services.embedded.state === EMBEDDED_DB_STATE.up;
 }
 
-/** The store's state: the supervisor's when the embedded database is down, else whether it answers a ping. */
-export async function storeState(services: Services): Promise<StoreState> {
+/** The store's state: the supervisor's when the embedded database is down, else whether it answers a ping within `timeoutMs`. */
+export async function storeState(services: Services, timeoutMs: number = PING_TIMEOUT_MS.ready): Promise<StoreState> {
   if (services.embedded && services.embedded.state !== EMBEDDED_DB_STATE.up) return services.embedded.state;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+    timer = setTimeout(() => resolve(false), timeoutMs);
   });
   const ok = await Promise.race([pingDatabase(services.database), timeout]);
   clearTimeout(timer);
