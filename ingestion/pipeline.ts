@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bundle } from '@medplum/fhirtypes';
+import type { Bundle, Patient } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { Repository } from '../store/repository.ts';
 import { systemContext } from '../store/request-context.ts';
@@ -206,22 +206,41 @@ export class Pipeline {
    */
   async fileWaiting(identifiers: string[]): Promise<IngestResult[]> {
     const results: IngestResult[] = [];
-    if (!identifiers.length) return results;
-    for (const id of await this.inbox.waitingOn(identifiers)) {
-      if (this.closed || this.filing.has(id)) continue;
-      this.filing.add(id);
-      try {
-        const entry = await this.inbox.get(id);
-        if (entry?.status !== INBOX_STATUS.waiting) continue;
-        results.push(await this.process(entry, { fileWaiting: false }));
-      } catch (err) {
-        if (err instanceof PipelineClosedError) break;
-        this.logger?.error({ err, inboxId: id }, 'filing an input waiting for its patient failed; it stays waiting');
-      } finally {
-        this.filing.delete(id);
+    const seen = new Set(identifiers);
+    let next = [...seen];
+    // A filed input may give its patient another identifier (a DICOM header's issuer, a letter's
+    // second id), on which other inputs wait: those are filed in the next round.
+    while (next.length && !this.closed) {
+      const added: string[] = [];
+      for (const id of await this.inbox.waitingOn(next)) {
+        if (this.closed || this.filing.has(id)) continue;
+        this.filing.add(id);
+        try {
+          const entry = await this.inbox.get(id);
+          if (entry?.status !== INBOX_STATUS.waiting) continue;
+          const result = await this.process(entry, { fileWaiting: false });
+          results.push(result);
+          for (const key of await this.patientIdentifiersOf(result.status === 'processed' ? result.outputs : [])) {
+            if (!seen.has(key)) added.push(key);
+            seen.add(key);
+          }
+        } catch (err) {
+          if (err instanceof PipelineClosedError) break;
+          this.logger?.error({ err, inboxId: id }, 'filing an input waiting for its patient failed; it stays waiting');
+        } finally {
+          this.filing.delete(id);
+        }
       }
+      next = added;
     }
     return results;
+  }
+
+  /** The identifiers ("system|value") of the Patients among written resources ("Type/id/_history/n"). */
+  private async patientIdentifiersOf(outputs: string[]): Promise<string[]> {
+    const refs = outputs.filter((o) => o.startsWith('Patient/')).map((o) => o.split('/_history/')[0] as string);
+    const patients = await this.repo.readMany(systemContext('ingestion', 'file-waiting'), refs);
+    return [...patients.values()].flatMap((p) => ((p as Patient).identifier ?? []).flatMap((i) => (i.system && i.value ? [`${i.system}|${i.value}`] : [])));
   }
 
   /** Files every waiting input whose patient exists by now (e.g. at start-up, after a crash between a patient's write and the filing). */
