@@ -3,13 +3,16 @@ import type { Observation, Quantity } from '@medplum/fhirtypes';
 import type { Repository } from '../store/repository.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { searchPatient } from './lookups.ts';
+import { molarMassOf } from './molar-mass.ts';
 import { firstTime, formatValue, isAbnormalFlag, observationFlag, shortName } from './format.ts';
 import { badRequest } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
 
 /**
  * Lab trends: the results of one analyte over time, values and reference ranges converted to one
- * UCUM unit where UCUM allows (e.g. mmol/L <-> umol/L, g/L <-> g/dL, 10*9/L <-> 10*3/uL).
+ * UCUM unit where UCUM allows (e.g. mmol/L <-> umol/L, g/L <-> g/dL, 10*9/L <-> 10*3/uL), and
+ * between substance and mass concentration where the analyte's molar mass is known
+ * (Hb mmol/L <-> g/dL, creatinine umol/L <-> mg/dL; see molar-mass.ts).
  */
 
 export interface LabPoint {
@@ -37,16 +40,19 @@ export interface LabTrend {
 }
 
 interface UcumUtils {
-  convertUnitTo(from: string, value: number, to: string): { status: string; toVal?: number };
+  convertUnitTo(from: string, value: number, to: string, options?: { molecularWeight?: number }): { status: string; toVal?: number };
 }
 // @lhncbc/ucum-lhc is CommonJS without type declarations: load it with require and type what is used.
 const ucum = (createRequire(import.meta.url)('@lhncbc/ucum-lhc') as { UcumLhcUtils: { getInstance(): UcumUtils } }).UcumLhcUtils.getInstance();
 
-/** Converts a value between UCUM units; null when UCUM cannot (different dimensions, not UCUM). */
-export function convertUcum(value: number, from: string, to: string): number | null {
+/**
+ * Converts a value between UCUM units; null when UCUM cannot (different dimensions, not UCUM).
+ * With `molarMass` (g/mol), also between substance and mass concentrations.
+ */
+export function convertUcum(value: number, from: string, to: string, molarMass?: number): number | null {
   if (from === to) return value;
   try {
-    const r = ucum.convertUnitTo(from, value, to);
+    const r = ucum.convertUnitTo(from, value, to, molarMass ? { molecularWeight: molarMass } : undefined);
     return r.status === 'succeeded' && typeof r.toVal === 'number' ? Number.parseFloat(r.toVal.toPrecision(10)) : null;
   } catch {
     return null;
@@ -82,11 +88,12 @@ export function buildTrend(results: Observation[], options: { codes: string[]; t
   const observations = results.filter((o) => !options.to || (timeOf(o) ?? new Date(0)) <= options.to);
   const latest = [...observations].sort((a, b) => (timeOf(a)?.getTime() ?? 0) - (timeOf(b)?.getTime() ?? 0)).reverse().find((o) => unitOf(o.valueQuantity));
   const target = options.unit ?? unitOf(latest?.valueQuantity);
+  const molarMass = molarMassOf([...options.codes, ...observations.flatMap((o) => (o.code.coding ?? []).filter((c) => c.system === 'http://loinc.org').map((c) => c.code ?? ''))]);
   const conv = (q: Quantity | undefined): number | null => {
     if (q?.value === undefined) return null;
     const from = unitOf(q);
     if (!target || !from) return from === target ? q.value : null;
-    return convertUcum(q.value, from, target);
+    return convertUcum(q.value, from, target, molarMass);
   };
   const points: LabPoint[] = observations.flatMap((o) => {
     const time = timeOf(o);
