@@ -8,7 +8,7 @@ import { fail, withText } from '../schema/outcomes.ts';
 import { assertResourceType, assertValidResource, isValidId } from '../schema/validate.ts';
 import { deterministicId, newResourceId, resourceKey } from '../schema/resource-id.ts';
 import { sameContent } from './resource-equality.ts';
-import { IdentifierTakenError, identifierKeys, identifierOnlyQuery } from './identifier-index.ts';
+import { EXCLUSIVE_IDENTIFIER_TYPES, IdentifierTakenError, identifierKeys, identifierOnlyQuery } from './identifier-index.ts';
 import { putVersion, type WriteScope } from './version-store.ts';
 import { searchResources, type SearchOptions, type SearchResult } from './repository-search.ts';
 import { parseFhirSearch } from './search-to-mongo.ts';
@@ -215,6 +215,12 @@ export class Repository {
     for (const key of keys) {
       const hit = await this.database.c.identifiers.findOne({ _id: key });
       if (hit) ids.add(hit.id);
+      // Exclusive types: the index names one holder, so a duplicate stored before identifiers were
+      // exclusive is found by its search key, and a lookup then matches both (412, never a guess).
+      if (EXCLUSIVE_IDENTIFIER_TYPES.has(type)) {
+        const carriers = await this.database.c.resources.find({ rt: type, keys: `identifier=${key.slice(type.length + 1)}` }, { projection: { id: 1, deleted: 1 } }).limit(limit + 1).toArray();
+        for (const d of carriers) if (!d.deleted) ids.add(d.id);
+      }
     }
     const out: Resource[] = [];
     for (const id of ids) {

@@ -213,6 +213,23 @@ describe('identifier claims left by interrupted writes', () => {
     expect(await database.c.identifiers.findOne({ _id: `Patient|${BSN_SYSTEM}|${bsn}` })).toBeNull();
   });
 
+  it('patients that already share an identifier are matched together: ingestion refuses, a conditional update answers 412', async () => {
+    const { database } = server.services;
+    const bsn = newBsn();
+    const first = await create(patient([bsnOf(bsn)]));
+    const original = await database.c.resources.findOne({ _id: `Patient/${first}` });
+    const legacy = `legacy-${uid().toLowerCase()}`;
+    await database.c.resources.insertOne({ ...(original as NonNullable<typeof original>), _id: `Patient/${legacy}`, id: legacy, json: JSON.stringify({ ...JSON.parse(original?.json ?? '{}'), id: legacy }) });
+    const id = uid();
+    const r = await postHl7(server.url, labMessage({ controlId: id, filler: `F-${id}`, bsn }));
+    expect(r.status).toBe(422);
+    expect(r.body.results[0].error.message).toContain(`Patient/${first}`);
+    expect(r.body.results[0].error.message).toContain(`Patient/${legacy}`);
+    expect(await countOf(server.fhir, `Observation?subject=Patient/${legacy}`)).toBe(0);
+    const cu = await fhirFetch(`${server.fhir}/Patient?identifier=${encodeURIComponent(`${BSN_SYSTEM}|${bsn}`)}`, { method: 'PUT', json: patient([bsnOf(bsn)], 'Either') });
+    expect(cu.status).toBe(412);
+  });
+
   it('a claim whose writer died before writing (no pending version) is taken over; one with a version being written is respected', async () => {
     const { database } = server.services;
     const orphan = newBsn();
