@@ -5,6 +5,7 @@ import { entryOf, ingestOk, patientIdByBsn, type Json } from './fixtures/ingest/
 import { BSN_OID, BSN_SYSTEM, labMessage, newBsn, uid } from './fixtures/ingest/messages.ts';
 import { writeDicomPart10 } from '../ingestion/adapters/dicom/testing/write-dicom.ts';
 import { sampleInstance } from '../ingestion/adapters/dicom/testing/sample-instances.ts';
+import { systemContext } from '../store/request-context.ts';
 
 /**
  * Inputs about a patient IDR does not know yet (a DICOM study, a letter) wait for that patient
@@ -135,6 +136,21 @@ describe('inputs waiting for their patient', () => {
     const statuses = [(await entryOf(server.url, first)).status, (await entryOf(server.url, copy)).status];
     expect(statuses).toEqual(['processed', 'duplicate']);
     expect((await studyByUid(studyUid))?.numberOfInstances).toBe(1);
+  });
+});
+
+describe('filing at start-up', () => {
+  it('an input whose patient was written without filing it (a stop in between) is filed by the start-up pass', async () => {
+    const bsn = newBsn();
+    const { bytes, studyUid } = dicomFor(bsn);
+    const inboxId = expectWaiting(await postDicom(bytes), bsn);
+    // written as the pipeline writes, which files only after its own message: here nothing files it
+    const { repo, pipeline } = server.services;
+    const written = await repo.create(systemContext('ingestion'), { resourceType: 'Patient', identifier: [{ system: BSN_SYSTEM, value: bsn }], name: [{ family: 'Bos' }] });
+    expect((await entryOf(server.url, inboxId)).status).toBe('waiting');
+    expect(await pipeline.fileAllWaiting()).toBeGreaterThanOrEqual(1);
+    expect((await entryOf(server.url, inboxId)).status).toBe('processed');
+    expect((await studyByUid(studyUid))?.subject?.reference).toBe(`Patient/${written.resource.id}`);
   });
 });
 
