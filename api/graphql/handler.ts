@@ -64,6 +64,9 @@ export function graphqlHandler(options: { repo: Repository; timeline: TimelineSt
     schema,
     graphqlEndpoint: options.endpoint ?? '/graphql',
     graphiql: options.development,
+    // GraphiQL with its scripts and styles inlined (no CDN): the page works without internet.
+    // Loaded on first use, development only (the bundle is 9 MB).
+    renderGraphiQL: async (opts) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(opts),
     landingPage: false,
     maskedErrors: { isDev: options.development },
     logging: false,
