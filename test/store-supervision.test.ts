@@ -133,7 +133,8 @@ describe('supervised embedded database', () => {
 
     for (const s of statuses) expect([200, 201, 503], `${s.what} answered ${s.status}`).toContain(s.status);
     for (const s of statuses.filter((x) => x.what === 'search' && x.status === 503)) expect(Number(s.retryAfter)).toBeGreaterThan(0);
-    expect(statuses.some((s) => s.status === 503)).toBe(true);
+    // (Whether a given request meets the outage is a matter of timing: one in flight may also just
+    // wait for the driver to find the database again; the first test asserts the 503s themselves.)
     for (const code of acks) expect(['AA', 'AR']).toContain(code);
     expect(statuses.at(-1)?.status).toBe(200);
     // Inputs answered "resend" may still be processed later (they were stored as received), so at least what was accepted is there.
