@@ -118,7 +118,9 @@ async function claimVersion(c: Collections, hist: HistoryDoc, now: Date, session
 export async function undoVersion(c: Collections, step: UndoStep, writer?: string): Promise<void> {
   const mine = { _id: step.key, vid: step.newVid, ...(writer ? { tx: writer } : {}) };
   // The identifiers the undone version claimed (its claim may exist even when the write did not happen).
-  const claimedBy = await c.history.findOne({ _id: `${step.key}/${step.newVid}`, ...(writer ? { tx: writer } : {}) });
+  // By `_id` alone (an indexed lookup on the embedded store); whose claim it is is checked here.
+  const claimed = await c.history.findOne({ _id: `${step.key}/${step.newVid}` });
+  const claimedBy = claimed && (!writer || claimed.tx === writer) ? claimed : null;
   const undone = step.previous ? (await c.resources.replaceOne(mine, step.previous)).matchedCount : (await c.resources.deleteOne(mine)).deletedCount;
   // Our claim on the version goes too (a crash may have left the claim without the write); a
   // version another writer holds is left alone.
