@@ -111,7 +111,7 @@ export interface IdentifierKeyDoc {
   _id: string;
   rt: string;
   id: string;
-  /** When the claim was taken (claims without a live holder are checked against it). */
+  /** When the claim was taken (a claim whose holder does not carry the identifier is judged by the holder's pending version). */
   at?: Date;
 }
 
