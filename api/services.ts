@@ -23,6 +23,29 @@ import { AsyncJobs } from './async-jobs.ts';
 /** How often the background pass re-derives what the derived-data outbox still holds. */
 const OUTBOX_INTERVAL_MS = 5_000;
 
+/**
+ * After the database came back (or when inputs wait that its absence interrupted): rolls back
+ * journals nobody applies any more, then processes the interrupted inputs and, with
+ * `receivedBefore`, every input left received before then; a few tries while the driver reconnects.
+ */
+async function recoverAfterOutage(database: Database, pipeline: Pipeline, receivedBefore: Date | undefined, logger: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const journals = await recoverPendingJournals(database.c);
+      const reprocessed = (await pipeline.retryInterrupted()) + (receivedBefore ? await pipeline.recoverReceived(receivedBefore) : 0);
+      if (journals || reprocessed) logger.warn({ journals, reprocessed }, 'finished what the database outage interrupted');
+      return;
+    } catch (err) {
+      if (err instanceof PipelineClosedError) return;
+      if (attempt >= 5) {
+        logger.error({ err }, 'recovery after the database outage failed; it runs again at the next start');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 2_000 * attempt));
+    }
+  }
+}
+
 /** The long-lived parts of a running IDR: database (embedded or external) and repository. */
 export interface Services {
   config: Config;
@@ -129,6 +152,27 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     if (!(err instanceof PipelineClosedError)) logger.error({ err }, 'start-up recovery stopped; it runs again at the next start');
   });
   outbox.start(OUTBOX_INTERVAL_MS);
+  // When the embedded database died under a running IDR and is back, what its death interrupted
+  // is finished the same way: journals nobody is applying any more rolled back, inputs received
+  // before it died and left unprocessed processed (the outbox's own pass retries the rest).
+  // Inputs whose processing failed because the database was away are retried the same way.
+  let downSince: Date | undefined;
+  let outageRecovery = Promise.resolve();
+  const recoverLater = (receivedBefore?: Date): void => {
+    outageRecovery = outageRecovery.then(() => recoverAfterOutage(database, pipeline, receivedBefore, logger));
+  };
+  embedded?.onEvent((e) => {
+    if (e.state !== 'up') {
+      downSince ??= new Date();
+      return;
+    }
+    recoverLater(downSince ?? new Date());
+    downSince = undefined;
+  });
+  const retryTimer = setInterval(() => {
+    if (pipeline.interruptedCount && !downSince) recoverLater();
+  }, OUTBOX_INTERVAL_MS);
+  retryTimer.unref();
   const dicomweb = new DicomwebImporter({ pipeline, db: database.db, logger, timeoutMs: config.IDR_DICOMWEB_TIMEOUT_MS, retries: config.IDR_DICOMWEB_RETRIES, backoffMs: config.IDR_DICOMWEB_BACKOFF_MS });
   const schedule = config.IDR_DICOMWEB_URL && config.IDR_DICOMWEB_SYNC_MINUTES
     ? startDicomwebSchedule({ importer: dicomweb, url: config.IDR_DICOMWEB_URL, minutes: config.IDR_DICOMWEB_SYNC_MINUTES, logger })
@@ -151,10 +195,12 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     ...(embedded ? { embedded } : {}),
     close: async () => {
       await schedule?.stop();
+      clearInterval(retryTimer);
       pipeline.stopAccepting();
       await asyncJobs.drain();
       await outbox.stop();
       await recovery;
+      await outageRecovery;
       await database.close();
       await embedded?.stop();
     },

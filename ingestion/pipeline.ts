@@ -12,6 +12,7 @@ import { resolvePatients } from './patient-matching.ts';
 import { mergeReportResults } from './report-merging.ts';
 import { withProvenance } from './provenance.ts';
 import { KeyedLock } from './keyed-lock.ts';
+import { isStoreUnavailable } from '../store/store-unavailable.ts';
 import { PatientNotKnownError } from './imaging/known-patients.ts';
 
 /**
@@ -60,6 +61,8 @@ export class Pipeline {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Ids of the entries being processed (or waiting for their lock) now, with how many times. */
   private readonly processing = new Map<string, number>();
+  /** Ids of the entries whose processing the database's absence interrupted (still "received"). */
+  private readonly interrupted = new Set<string>();
   private closed = false;
   /** Copies of one input, and inputs about one patient, are processed one at a time. */
   private readonly locks = new KeyedLock();
@@ -188,6 +191,12 @@ export class Pipeline {
       if (fileWaiting) await this.fileWaiting(writtenPatients);
       return { inboxId: entry._id, status: 'processed', label: output.kind, outputs, warnings: output.warnings, ...(externalId ? { externalId } : {}) };
     } catch (err) {
+      // The database went away: not the input's fault. It stays "received" (processed once the
+      // database is back, or at the next start) and the way in answers "resend".
+      if (isStoreUnavailable(err)) {
+        this.interrupted.add(entry._id);
+        throw err;
+      }
       if (err instanceof PatientNotKnownError) {
         const result = await this.waiting(entry, err, label, adapter.version);
         // The patient may have been written between the check and the mark (its writer found no
@@ -297,6 +306,31 @@ export class Pipeline {
         if (done) processed++;
       }
     }
+  }
+
+  /** How many inputs the database's absence interrupted and `retryInterrupted` has still to finish. */
+  get interruptedCount(): number {
+    return this.interrupted.size;
+  }
+
+  /**
+   * Processes again the inputs the database's absence interrupted (call once dead journals are
+   * rolled back); stops at the first that finds the database still away. Returns how many it finished.
+   */
+  async retryInterrupted(): Promise<number> {
+    let done = 0;
+    for (const id of [...this.interrupted]) {
+      if (this.processing.has(id)) continue;
+      const summary = await this.inbox.get(id);
+      this.interrupted.delete(id);
+      if (summary?.status !== INBOX_STATUS.received) continue;
+      await this.held(summary, async () => {
+        const entry = await this.inbox.get(id);
+        if (entry?.status === INBOX_STATUS.received) await this.processHeld(entry, true);
+      });
+      done++;
+    }
+    return done;
   }
 
   /** Re-processes every failed entry (oldest first, up to `limit`). */

@@ -95,6 +95,11 @@ export class DeriveOutbox {
     }
   }
 
+  /** Removes an entry recorded for a write that changed nothing. */
+  async discard(id: string): Promise<void> {
+    await this.entries.deleteOne({ _id: id });
+  }
+
   /**
    * Runs every entry that is due (and, with `createdBefore`, every entry created before then: at
    * start-up no writer of those is alive) whose journal is no longer pending; returns how many

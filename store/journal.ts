@@ -11,6 +11,9 @@ import { undoVersion, type WriteScope } from './version-store.ts';
  * mid-Bundle leaves its journal "pending"; `recoverPendingJournals` undoes those at start-up.
  * What this does not give: isolation — another reader may briefly see a half-applied Bundle.
  */
+/** Journals this process is applying now: recovery while it runs leaves them alone. */
+const liveJournals = new Set<string>();
+
 export class CompensatingJournal {
   private readonly c: Collections;
   readonly id = randomUUID();
@@ -22,6 +25,7 @@ export class CompensatingJournal {
 
   /** Records the journal as pending before the first write. */
   async begin(): Promise<void> {
+    liveJournals.add(this.id);
     await this.c.journal.insertOne({ _id: this.id, status: 'pending', startedAt: new Date() });
   }
 
@@ -39,13 +43,22 @@ export class CompensatingJournal {
 
   /** The Bundle succeeded: the journal is no longer needed. */
   async commit(): Promise<void> {
-    await forget(this.c, this.id);
+    try {
+      await forget(this.c, this.id);
+    } finally {
+      liveJournals.delete(this.id);
+    }
   }
 
   /** The Bundle failed: undo every recorded write, newest first. */
   async rollback(): Promise<void> {
-    await undoSteps(this.c, this.steps, this.id);
-    await forget(this.c, this.id);
+    try {
+      await undoSteps(this.c, this.steps, this.id);
+      await forget(this.c, this.id);
+    } finally {
+      // Undone or not (the database may be gone), the journal is recovery's from now on.
+      liveJournals.delete(this.id);
+    }
   }
 }
 
@@ -64,15 +77,17 @@ async function undoSteps(c: Collections, steps: UndoStep[], writer: string): Pro
  * mongod), which one IDR process serves: at start-up every pending journal is a dead one, so
  * all are rolled back whatever their age (a journal kept for later would be rolled back after
  * its message was reprocessed, taking the reprocessed writes with it). Each undo touches only the
- * journal's own versions, so running it twice, or late, is harmless.
+ * journal's own versions, so running it twice, or late, is harmless. While the process runs (after
+ * the database itself was restarted) it skips the journals this process is still applying.
  */
 export async function recoverPendingJournals(c: Collections, olderThanMs = 0): Promise<number> {
   const cutoff = new Date(Date.now() - olderThanMs);
   const pending = await c.journal.find({ status: 'pending', startedAt: { $lt: cutoff } }).toArray();
-  for (const j of pending) {
+  const dead = pending.filter((j) => !liveJournals.has(j._id));
+  for (const j of dead) {
     const steps = await c.journalSteps.find({ tx: j._id }).sort({ n: 1 }).toArray();
     await undoSteps(c, steps.map((s) => s.step), j._id);
     await forget(c, j._id);
   }
-  return pending.length;
+  return dead.length;
 }

@@ -39,6 +39,7 @@ export class TimelineRepository extends Repository {
     const entry = id ? await this.record(ctx, options.scope, `${resource.resourceType}/${id}`) : undefined;
     const r = await this.settle(entry, () => super.create(ctx, resource, { ...options, ...(id ? { id } : {}) }));
     if (!r.unchanged) await this.after(ctx, options.scope, `${r.resource.resourceType}/${r.resource.id}`, entry, !!id);
+    else if (entry) await this.outbox?.discard(entry);
     return r;
   }
 
@@ -47,6 +48,7 @@ export class TimelineRepository extends Repository {
     const entry = resource.id ? await this.record(ctx, options.scope, `${resource.resourceType}/${resource.id}`) : undefined;
     const r = await this.settle(entry, () => super.update(ctx, resource, options));
     if (!r.unchanged) await this.after(ctx, options.scope, `${r.resource.resourceType}/${r.resource.id}`, entry, !!resource.id);
+    else if (entry) await this.outbox?.discard(entry);
     return r;
   }
 
@@ -55,6 +57,7 @@ export class TimelineRepository extends Repository {
     const entry = await this.record(ctx, options.scope, `${type}/${id}`);
     const r = await this.settle(entry, () => super.delete(ctx, type, id, options));
     if (r.deleted) await this.after(ctx, options.scope, `${type}/${id}`, entry, true);
+    else if (entry) await this.outbox?.discard(entry);
     return r;
   }
 
