@@ -8,6 +8,16 @@ import { z } from 'zod';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
+/** True for a time zone this Node.js knows (IANA names such as Europe/Amsterdam). */
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
@@ -45,6 +55,8 @@ const schema = z.object({
     .default('')
     .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean).map((b) => (b.endsWith('/') ? b : `${b}/`)))
     .pipe(z.array(z.url({ protocol: /^https?$/ }))),
+  /** The hospital's time zone: GraphQL answers date-times in it (with their offset). */
+  IDR_TIMEZONE: z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Amsterdam').default('Europe/Amsterdam'),
   /** Time zone for HL7 v2 times sent without an offset. */
   IDR_HL7_TIMEZONE: z.string().default('Europe/Amsterdam'),
   /** A DICOMweb root (PACS) to import from on a schedule; unset = no schedule. */

@@ -77,8 +77,9 @@ describe('case summary', () => {
     expect(s.latestPathology.tnm).toMatch(/T/);
     // Demo data may hold imaging of its own (older): the latest per modality comes first.
     expect(s.imaging.slice(0, 2)).toEqual([
-      { modality: 'CT', conclusion: 'No distant metastases.', study: { started: '2031-01-05T00:00:00.000Z' } },
-      { modality: 'MR', conclusion: null, study: { started: '2030-07-01T00:00:00.000Z' } },
+      // answered in the hospital's time zone (Europe/Amsterdam by default), with the offset
+      { modality: 'CT', conclusion: 'No distant metastases.', study: { started: '2031-01-05T01:00:00.000+01:00' } },
+      { modality: 'MR', conclusion: null, study: { started: '2030-07-01T02:00:00.000+02:00' } },
     ]);
     expect(s.labTrends.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['Hb', 'WBC', 'PLT']));
     expect(s.recentLetters[0].type).toBe('Discharge letter');

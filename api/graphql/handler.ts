@@ -7,7 +7,7 @@ import type { GraphqlContext, ServerContext } from './context.ts';
 import { typeDefs } from './type-defs.ts';
 import { queryResolvers } from './resolvers-query.ts';
 import { typeResolvers } from './resolvers-types.ts';
-import { DateTimeScalar, JsonScalar } from './scalars.ts';
+import { dateTimeScalar, JsonScalar } from './scalars.ts';
 import { createLoaders } from './loaders.ts';
 import { costLimitPlugin, depthLimitRule, fieldCountRule, type FieldCosts } from './limits.ts';
 import { ctxOf } from '../http/context.ts';
@@ -48,11 +48,11 @@ export const STORE_FIELD_COSTS: FieldCosts = {
  * `development`; GraphiQL is served only in development. Every request gets fresh DataLoaders and
  * the RequestContext set by the express middleware.
  */
-export function graphqlHandler(options: { repo: Repository; timeline: TimelineStore; development: boolean; logger: Logger; endpoint?: string; limits?: GraphqlLimits }): RequestHandler {
+export function graphqlHandler(options: { repo: Repository; timeline: TimelineStore; development: boolean; logger: Logger; endpoint?: string; limits?: GraphqlLimits; timeZone?: string }): RequestHandler {
   const limits = options.limits ?? GRAPHQL_LIMITS;
   const schema = createSchema<GraphqlContext & ServerContext>({
     typeDefs,
-    resolvers: { DateTime: DateTimeScalar, JSON: JsonScalar, ...queryResolvers, ...typeResolvers },
+    resolvers: { DateTime: dateTimeScalar(options.timeZone ?? 'UTC'), JSON: JsonScalar, ...queryResolvers, ...typeResolvers },
   });
   const depthLimit: Plugin = {
     onValidate: ({ addValidationRule }) => {
