@@ -98,11 +98,24 @@ function newEntry(id: string, input: Omit<StoreInput, 'bytes'>, sha256: string, 
     size,
     status: INBOX_STATUS.received,
     attempts: 0,
-    ...(input.origin ? { origin: input.origin } : {}),
-    ...(input.contentType ? { contentType: input.contentType } : {}),
-    ...(input.filename ? { filename: input.filename } : {}),
-    ...(input.metadata ? { metadata: input.metadata } : {}),
+    ...(input.origin ? { origin: storable(input.origin) } : {}),
+    ...(input.contentType ? { contentType: storable(input.contentType) } : {}),
+    ...(input.filename ? { filename: storable(input.filename) } : {}),
+    ...(input.metadata ? { metadata: storable(input.metadata) } : {}),
   };
+}
+
+/**
+ * A caller's text as the store can keep it: the embedded store (PostgreSQL) refuses NUL in any
+ * string, which would lose the whole input, so NUL becomes U+FFFD (the raw bytes are kept as sent).
+ */
+function storable<T>(value: T): T {
+  if (typeof value === 'string') return value.replaceAll('\u0000', '\ufffd') as T;
+  if (Array.isArray(value)) return value.map(storable) as T;
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
+  }
+  return value;
 }
 
 /** The bytes of an inbox entry up to INLINE_LIMIT; `_id` = the entry id. */

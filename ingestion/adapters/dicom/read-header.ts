@@ -60,6 +60,8 @@ function reader(ds: DataSet, decoder: TextDecoder): (tag: string) => string | un
     const bytes = ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
     // DICOM pads with NUL (UI) or spaces. Trimmed by hand: /[\s\0]+$/ is quadratic on long blank runs.
     const text = trimPadding(decoder.decode(bytes));
+    const nul = text.indexOf('\u0000');
+    if (nul >= 0) throw new AdapterError(loc(tag), `holds a NUL byte at character ${nul + 1} of the value, inside the text (a corrupt element?)`);
     return text || undefined;
   };
 }

@@ -18,6 +18,9 @@ export interface CcdaOutput extends AdapterOutput {
 }
 
 const LOINC_OID = '2.16.840.1.113883.6.1';
+/** Characters XML 1.0 does not allow (section 2.2): controls other than tab, LF and CR. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const XML_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
 const dates = new DateConverter('Europe/Amsterdam');
 type Obj = Record<string, unknown>;
 
@@ -88,6 +91,14 @@ export function ccdaToBundle(xml: string, ctx: AdapterContext): CcdaOutput {
   const root = xmlRootName(xml);
   if (!root) throw new AdapterError('xml', 'not XML: no root element found');
   if (!/(^|:)ClinicalDocument$/.test(root)) throw new AdapterError('xml', `not a C-CDA document: the root element is <${root}>, expected <ClinicalDocument>`);
+  const control = XML_FORBIDDEN.exec(xml);
+  if (control) {
+    const before = xml.slice(0, control.index);
+    const line = before.split('\n').length;
+    const column = control.index - before.lastIndexOf('\n');
+    const code = (control[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+    throw new AdapterError('xml', `not well-formed XML: the control character U+${code} at line ${line}, column ${column} is not allowed in XML 1.0`);
+  }
   let ccda: Ccda;
   try {
     ccda = convertXmlToCcda(xml);

@@ -32,12 +32,29 @@ export type DocumentMetadata = z.output<typeof documentMetadataSchema>;
 
 /** Validates metadata; the first problem is an AdapterError at `metadata.<field>`. */
 export function parseMetadata(input: unknown): DocumentMetadata {
+  checkPlainText(input);
   const parsed = documentMetadataSchema.safeParse(input ?? {});
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const field = String(issue?.path[0] ?? '');
   const sub = issue && issue.path.length > 1 ? `${issue.path.slice(1).join('.')} ` : '';
   throw new AdapterError(field ? `metadata.${field}` : 'metadata', `${sub}${issue?.message ?? 'invalid'}`);
+}
+
+// Control characters (tab excepted) and U+FFFD, which the inbox stores in place of NUL.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const NOT_PLAIN = /[\u0000-\u0008\u000a-\u001f\u007f\ufffd]/;
+
+/** Refuses a metadata value (or a patientIdentifier part) holding a control character. */
+function checkPlainText(input: unknown): void {
+  if (!input || typeof input !== 'object') return;
+  for (const [field, value] of Object.entries(input)) {
+    const parts: [string, unknown][] = value && typeof value === 'object' ? Object.entries(value).map(([k, v]) => [`${field}.${k}`, v]) : [[field, value]];
+    for (const [where, v] of parts) {
+      const bad = typeof v === 'string' ? NOT_PLAIN.exec(v) : null;
+      if (bad) throw new AdapterError(`metadata.${where}`, `contains the control character U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} at character ${bad.index + 1}; metadata must be plain text`);
+    }
+  }
 }
 
 /** `metadata.type` -> LOINC CodeableConcept (display from the known list when it is one of ours). */
