@@ -89,8 +89,12 @@ function metadataFor(kind: FuzzKind, r: Rng): Record<string, unknown> {
 
 const CASE_KINDS: FuzzKind[] = ['hl7v2', 'hl7v2', 'hl7v2', 'hl7v2', 'mdm', 'dicom', 'dicom', 'dicom', 'ccda', 'ccda', 'text', 'pdf'];
 
-/** The case at `index` of `seed`, of the given kind or of a kind drawn from the mix above. */
-export function fuzzCase(c: FuzzCorpus, seed: number, index: number, only?: FuzzKind): FuzzCase {
+/**
+ * The case at `index` of `seed`, of the given kind or of a kind drawn from the mix above.
+ * `maxRepeat` bounds repeated HL7 v2 segments and fields (each repeated OBX is a resource written
+ * when the case goes through the service).
+ */
+export function fuzzCase(c: FuzzCorpus, seed: number, index: number, only?: FuzzKind, maxRepeat = 400): FuzzCase {
   const r = caseRng(seed, index);
   const kind = only ?? r.pick(CASE_KINDS);
   const common = { seed, index, kind };
@@ -98,7 +102,7 @@ export function fuzzCase(c: FuzzCorpus, seed: number, index: number, only?: Fuzz
     case 'hl7v2':
     case 'mdm': {
       const base = r.pick(c[kind]);
-      const m = mutateHl7(base.text, r);
+      const m = mutateHl7(base.text, r, 3, maxRepeat);
       const latin = r.chance(0.05);
       return { ...common, base: base.name, ops: [...m.ops, ...(latin ? ['encoded as Latin-1'] : [])], bytes: Buffer.from(m.value, latin ? 'latin1' : 'utf8'), contentType: 'x-application/hl7-v2+er7', metadata: kind === 'mdm' ? metadataFor(kind, r) : {} };
     }
@@ -178,10 +182,15 @@ export async function classify(fc: FuzzCase): Promise<FuzzOutcome> {
   try {
     const out = await runAdapters(fc);
     if (out?.bundle?.resourceType !== 'Bundle' || !Array.isArray(out.bundle.entry)) return { result: 'finding', error: 'adapter returned something other than a Bundle with entries' };
-    JSON.stringify(out.bundle);
+    // The store keeps no NUL in text (PostgreSQL): a Bundle or warning with one could not be written.
+    if (JSON.stringify([out.bundle, out.warnings, out.kind]).includes('\\u0000')) return { result: 'finding', error: 'the output holds a NUL character, which the store cannot keep' };
     return { result: 'bundle' };
   } catch (err) {
-    if (err instanceof AdapterError) return err.location ? { result: 'refused', location: err.location } : { result: 'finding', error: `AdapterError without a location: ${err.message}` };
+    if (err instanceof AdapterError) {
+      if (!err.location) return { result: 'finding', error: `AdapterError without a location: ${err.message}` };
+      if (err.message.includes('\u0000')) return { result: 'finding', error: `the refusal's message holds a NUL character, which the store cannot keep: ${JSON.stringify(err.message.slice(0, 200))}` };
+      return { result: 'refused', location: err.location };
+    }
     const e = err as Error;
     return { result: 'finding', error: `${e?.name ?? typeof err}: ${e?.message ?? String(err)}\n${(e?.stack ?? '').split('\n').slice(1, 6).join('\n')}` };
   }

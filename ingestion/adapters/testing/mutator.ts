@@ -63,7 +63,7 @@ function splitSegments(message: string): string[] {
 }
 
 /** One mutation of an HL7 v2 message text; returns the new text and a label. */
-function mutateHl7Once(message: string, r: Rng): [string, string] {
+function mutateHl7Once(message: string, r: Rng, maxRepeat: number): [string, string] {
   const segments = splitSegments(message);
   const si = r.int(0, Math.max(0, segments.length - 1));
   const seg = segments[si] ?? '';
@@ -117,12 +117,12 @@ function mutateHl7Once(message: string, r: Rng): [string, string] {
       return [message.replace(/^MSH\|[^|]*/, `MSH|${mshEnc}`), `MSH-2 -> ${JSON.stringify(mshEnc)}`];
     }
     case 7: {
-      const n = r.int(2, 300);
+      const n = r.int(2, Math.min(300, maxRepeat));
       const sep = text(r, ['~', '^', '&', '|']);
       return [withField(Array.from({ length: n }, () => fields[fi] ?? 'X').join(sep)), `repeat field ${si}.${fi} ${n}x with ${sep}`];
     }
     case 8: {
-      const n = r.int(2, 400);
+      const n = r.int(2, Math.min(400, maxRepeat));
       const out = [...segments];
       out.splice(si, 1, ...Array.from({ length: n }, () => seg));
       return [join(out), `repeat segment ${si} ${n}x`];
@@ -180,13 +180,13 @@ function mutateHl7Once(message: string, r: Rng): [string, string] {
   }
 }
 
-/** Applies 1 to `max` random HL7 v2 mutations to a message. */
-export function mutateHl7(message: string, r: Rng, max = 3): Mutant<string> {
+/** Applies 1 to `max` random HL7 v2 mutations to a message; repetitions of a field or segment stay within `maxRepeat`. */
+export function mutateHl7(message: string, r: Rng, max = 3, maxRepeat = 400): Mutant<string> {
   let value = message;
   const ops: string[] = [];
   const n = r.int(1, max);
   for (let i = 0; i < n; i++) {
-    const [next, op] = mutateHl7Once(value, r);
+    const [next, op] = mutateHl7Once(value, r, maxRepeat);
     value = next;
     ops.push(op);
   }
