@@ -27,7 +27,7 @@ export function capabilityStatement(deps: Pick<FhirDeps, 'baseUrl' | 'version' |
         documentation:
           'Search supports the listed parameters with modifiers :missing, :not, :exact, :contains, :text (token), :identifier (reference), :below (uri); ' +
           'date prefixes eq ne gt lt ge le sa eb ap; _sort (multiple keys, descending), _count, _offset, _include, _revinclude (one level), ' +
-          '_summary (true, text, data, count), _elements, _total. Chained parameters, _has and composite parameters are not supported. ' +
+          '_summary (true, text, data, count), _elements, _total. Chained parameters (subject:Patient.birthdate=…) and _has (one search per link, at most 10,000 matches each); :below on codes that carry their hierarchy (ICD-10, ICD-O-3 prefixes). Composite parameters and _include:iterate are not supported. ' +
           'Batch and transaction entries take every interaction and operation the REST API takes.',
         resource: allResourceTypes().map((type) => resourceCapability(deps, type)),
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
@@ -50,7 +50,7 @@ export function servedSearchParams(type: string): CapabilityStatementRestResourc
   ];
 }
 
-function resourceCapability(deps: Pick<FhirDeps, 'timeline'>, type: string): CapabilityStatementRestResource {
+function resourceCapability(deps: Pick<FhirDeps, 'timeline' | 'mergePatients'>, type: string): CapabilityStatementRestResource {
   const operations = operationsFor(deps, type);
   return {
     type: type as CapabilityStatementRestResource['type'],

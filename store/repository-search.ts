@@ -3,6 +3,7 @@ import type { SearchRequest } from '@medplum/core';
 import { resourceOf, type ResourceDoc } from '../schema/collections.ts';
 import type { Database } from './db.ts';
 import { findAnyOf } from './find-any-of.ts';
+import { resolveChains } from './search-chains.ts';
 import { DEFAULT_COUNT, MAX_COUNT, searchToMongo } from './search-to-mongo.ts';
 import { badRequest } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
@@ -29,8 +30,9 @@ export interface SearchResult {
 const MAX_INCLUDED = 1000;
 
 /** Runs a search: one query for the page (plus one count and one per include), streamed from a cursor. */
-export async function searchResources(database: Database, req: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+export async function searchResources(database: Database, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
   const c = database.c;
+  const req = await resolveChains(database, request);
   const { filter, sort, ignored } = searchToMongo(req, { lenient: options.lenient });
   const count = Math.min(Math.max(req.count ?? DEFAULT_COUNT, 0), MAX_COUNT);
   const offset = Math.max(req.offset ?? 0, 0);

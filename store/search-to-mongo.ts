@@ -213,6 +213,9 @@ function tokenClause(f: Filter): MongoFilter<ResourceDoc> {
   const field = `sp.${f.code}:text`;
   return exactValueClause(f, {
     text: (vs) => anyOf(vs.map((v) => ({ [field]: { $regex: `(^|\\s)${escapeRegex(normalizeString(v))}` } }))),
+    // Hierarchies where the code itself carries it (ICD-10 C50 → C50.4, ICD-O-3 8500 → 8500/3):
+    // the codes that start with the value, with or without its system.
+    below: (vs) => startsWithClause(f.code, vs),
   });
 }
 
@@ -251,7 +254,12 @@ function referenceClause(f: Filter): MongoFilter<ResourceDoc> {
 }
 
 function uriClause(f: Filter): MongoFilter<ResourceDoc> {
-  return exactValueClause(f, { below: (vs) => anyOf(vs.map((v) => ({ keys: { $regex: `^${escapeRegex(searchKey(f.code, v))}` } }) as MongoFilter<ResourceDoc>)) });
+  return exactValueClause(f, { below: (vs) => startsWithClause(f.code, vs) });
+}
+
+/** Exact values of `code` that start with any of `vs` (an anchored regex on `keys`: an index range on MongoDB). */
+function startsWithClause(code: string, vs: string[]): MongoFilter<ResourceDoc> {
+  return anyOf(vs.map((v) => ({ keys: { $regex: `^${escapeRegex(searchKey(code, v))}` } }) as MongoFilter<ResourceDoc>));
 }
 
 /** Date comparison of a resource range [s, e] (both inclusive) against the value's range. */
