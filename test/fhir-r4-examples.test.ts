@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { literalReferences } from '../store/reference-check.ts';
 
@@ -61,6 +61,26 @@ const valid = files.filter((f) => !REFUSED[f]).map(read);
 const key = (r: Resource): string => `${r.resourceType}/${r.id}`;
 
 /**
+ * Patient examples carrying an identifier an earlier Patient example carries (the package reuses
+ * some, e.g. a US SSN): IDR keeps one Patient per identifier, so these are refused (409), with the
+ * identifier each repeats.
+ */
+function repeatedIdentifiers(examples: Resource[]): Map<string, string> {
+  const seen = new Set<string>();
+  const out = new Map<string, string>();
+  for (const r of examples) {
+    if (r.resourceType !== 'Patient') continue;
+    const ids = ((r as Patient).identifier ?? []).filter((i) => i.system && i.value).map((i) => `${i.system}|${i.value}`);
+    const repeated = ids.find((i) => seen.has(i));
+    if (repeated) out.set(key(r), repeated);
+    else for (const i of ids) seen.add(i);
+  }
+  return out;
+}
+const repeated = repeatedIdentifiers(valid);
+const stored = valid.filter((r) => !repeated.has(key(r)));
+
+/**
  * Resources the examples refer to that the package does not hold (e.g. Patient/1..100 of a Group):
  * IDR keeps references resolvable, so each is stored as a copy of an example of its type (first by
  * file name, without identifiers) under the id referred to.
@@ -96,7 +116,7 @@ function withoutServerMeta(r: Resource): unknown {
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ IDR_EXTERNAL_REFERENCE_BASES: externalBases(valid).join(','), IDR_BUNDLE_MAX_ENTRIES: '5000' });
+  server = await startTestServer({ IDR_EXTERNAL_REFERENCE_BASES: externalBases(stored).join(','), IDR_BUNDLE_MAX_ENTRIES: '5000' });
 });
 afterAll(async () => {
   await server?.close();
@@ -104,19 +124,28 @@ afterAll(async () => {
 
 describe('R4 official examples through REST', () => {
   it('stores every example that keeps R4 rules, in one transaction, and reads each back unchanged', async () => {
-    expect(valid.length).toBeGreaterThan(700);
-    const entries = [...stubs(valid), ...valid].map((resource) => ({ resource, request: { method: 'PUT' as const, url: key(resource) } }));
+    expect(stored.length).toBeGreaterThan(700);
+    const entries = [...stubs(stored), ...stored].map((resource) => ({ resource, request: { method: 'PUT' as const, url: key(resource) } }));
     const tx = await fhirFetch(server.fhir, { method: 'POST', json: { resourceType: 'Bundle', type: 'transaction', entry: entries } satisfies Bundle });
     expect(tx.body?.issue ?? [], JSON.stringify(tx.body?.issue?.slice(0, 5))).toEqual([]);
     expect(tx.status).toBe(200);
     const changed: string[] = [];
-    for (const example of valid) {
+    for (const example of stored) {
       const back = await fhirFetch(`${server.fhir}/${key(example)}`);
       if (back.status !== 200 || JSON.stringify(withoutServerMeta(back.body)) !== JSON.stringify(withoutServerMeta(example))) changed.push(`${key(example)} (${back.status})`);
       else expect(back.body.meta.versionId).toBe('1');
     }
     expect(changed).toEqual([]);
   }, 600_000);
+
+  it('refuses each Patient example that repeats another\'s identifier (409), naming the identifier', async () => {
+    expect(repeated.size).toBeGreaterThan(0);
+    for (const example of valid.filter((r) => repeated.has(key(r)))) {
+      const r = await fhirFetch(`${server.fhir}/${key(example)}`, { method: 'PUT', json: example });
+      expect(r.status, key(example)).toBe(409);
+      expect(r.body.issue[0].details.text).toContain(repeated.get(key(example)));
+    }
+  });
 
   it('refuses each example that breaks R4 rules, naming the rule', async () => {
     const answers: Record<string, string> = {};
