@@ -66,9 +66,13 @@ export async function startServer(config: Config, options: { shutdownGraceMs?: n
       services.pipeline.stopAccepting();
       const abandoned = await services.pipeline.drain(Math.max(0, deadline - Date.now()));
       if (abandoned) logger.warn({ abandoned }, 'shutdown: inputs still processing were abandoned; they are processed again at the next start');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
-      clearTimeout(timer);
+      // Connections whose answer has gone out are closed as they become idle, until the deadline.
+      let done = false;
+      void closed.then(() => (done = true));
+      while (!done && Date.now() < deadline) {
+        server.closeIdleConnections();
+        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 50))]);
+      }
       server.closeAllConnections();
       await closed;
       await services.close();

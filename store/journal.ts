@@ -11,8 +11,13 @@ import { undoVersion, type WriteScope } from './version-store.ts';
  * mid-Bundle leaves its journal "pending"; `recoverPendingJournals` undoes those at start-up.
  * What this does not give: isolation — another reader may briefly see a half-applied Bundle.
  */
-/** Journals this process is applying now: recovery while it runs leaves them alone. */
-const liveJournals = new Set<string>();
+/** Journals this process is applying now, per database connection: recovery while it runs leaves them alone. */
+const live = new WeakMap<Collections, Set<string>>();
+function liveJournals(c: Collections): Set<string> {
+  let set = live.get(c);
+  if (!set) live.set(c, (set = new Set()));
+  return set;
+}
 
 export class CompensatingJournal {
   private readonly c: Collections;
@@ -25,7 +30,7 @@ export class CompensatingJournal {
 
   /** Records the journal as pending before the first write. */
   async begin(): Promise<void> {
-    liveJournals.add(this.id);
+    liveJournals(this.c).add(this.id);
     await this.c.journal.insertOne({ _id: this.id, status: 'pending', startedAt: new Date() });
   }
 
@@ -46,7 +51,7 @@ export class CompensatingJournal {
     try {
       await forget(this.c, this.id);
     } finally {
-      liveJournals.delete(this.id);
+      liveJournals(this.c).delete(this.id);
     }
   }
 
@@ -57,7 +62,7 @@ export class CompensatingJournal {
       await forget(this.c, this.id);
     } finally {
       // Undone or not (the database may be gone), the journal is recovery's from now on.
-      liveJournals.delete(this.id);
+      liveJournals(this.c).delete(this.id);
     }
   }
 }
@@ -83,7 +88,7 @@ async function undoSteps(c: Collections, steps: UndoStep[], writer: string): Pro
 export async function recoverPendingJournals(c: Collections, olderThanMs = 0): Promise<number> {
   const cutoff = new Date(Date.now() - olderThanMs);
   const pending = await c.journal.find({ status: 'pending', startedAt: { $lt: cutoff } }).toArray();
-  const dead = pending.filter((j) => !liveJournals.has(j._id));
+  const dead = pending.filter((j) => !liveJournals(c).has(j._id));
   for (const j of dead) {
     const steps = await c.journalSteps.find({ tx: j._id }).sort({ n: 1 }).toArray();
     await undoSteps(c, steps.map((s) => s.step), j._id);

@@ -1,5 +1,5 @@
 /** The MongoDB driver's errors for a server it cannot reach (by name, along the cause chain). */
-const UNREACHABLE = new Set(['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoNotConnectedError', 'MongoPoolClearedError', 'MongoTopologyClosedError']);
+const UNREACHABLE = new Set(['MongoServerSelectionError', 'MongoClientClosedError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoNotConnectedError', 'MongoPoolClearedError', 'MongoTopologyClosedError']);
 
 /**
  * True when the error (or one it wraps) says the database could not be reached: a fault of the

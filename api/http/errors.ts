@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { badRequest, contentTooLarge, getStatus, notFound, OperationOutcomeError, unsupportedMediaType } from '@medplum/core';
 import { serverErrorWithId, unavailable, withText } from '../../schema/outcomes.ts';
+import { PipelineClosedError } from '../../ingestion/pipeline.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -34,6 +35,11 @@ export function errorHandler(logger: Logger) {
     }
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
       sendOutcome(res, withText(unsupportedMediaType, e.message ?? 'Unsupported encoding'));
+      return;
+    }
+    if (err instanceof PipelineClosedError) {
+      res.setHeader('Retry-After', String(STORE_UNAVAILABLE_RETRY_AFTER));
+      sendOutcome(res, unavailable(`${err.message}: retry shortly`), 503);
       return;
     }
     if (isStoreUnavailable(err)) {
