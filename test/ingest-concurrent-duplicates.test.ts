@@ -1,9 +1,9 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Resource } from '@medplum/fhirtypes';
 import { startTestServer, type TestServer } from './support/server.ts';
-import { postHl7 } from './fixtures/ingest/clients.ts';
-import { labMessage, newBsn, uid } from './fixtures/ingest/messages.ts';
-import { resourceOf } from '../schema/collections.ts';
+import { mllpExchange, postHl7 } from './fixtures/ingest/clients.ts';
+import { checkIntegrity } from './support/store-integrity.ts';
+import { labMessage, mllpFrame, newBsn, uid } from './fixtures/ingest/messages.ts';
 import { CompensatingJournal } from '../store/journal.ts';
 import { systemContext } from '../store/request-context.ts';
 
@@ -21,30 +21,12 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** References ("Type/id") of a resource, wherever they are. */
-function referencesOf(resource: Resource): string[] {
-  const out: string[] = [];
-  JSON.stringify(resource, (key, value: unknown) => {
-    if (key === 'reference' && typeof value === 'string' && /^[A-Z][A-Za-z]+\/[^/]+$/.test(value)) out.push(value);
-    return value;
-  });
-  return out;
-}
+const SOUND = { pendingJournals: [], danglingReferences: [], duplicateIdentifiers: [], versionMismatches: [], outbox: [], timelineDifferences: [] };
 
-async function integrityProblems(): Promise<string[]> {
-  const { c } = server.services.database;
-  const live = new Map<string, Resource>();
-  for await (const d of c.resources.find({ deleted: false })) {
-    const res = resourceOf(d);
-    if (res) live.set(d._id, res);
-  }
-  const problems: string[] = [];
-  for (const [key, res] of live) {
-    for (const ref of referencesOf(res)) if (!live.has(ref)) problems.push(`${key} -> ${ref} does not resolve`);
-  }
-  const pending = await c.journal.countDocuments({});
-  if (pending) problems.push(`${pending} transaction journals left pending`);
-  return problems;
+/** The whole store's integrity once the derived data of what was written is in place. */
+async function integrity(): Promise<unknown> {
+  await server.services.outbox.processDue({ createdBefore: new Date() });
+  return checkIntegrity(server.services.database);
 }
 
 describe('the same message sent ten times at once', () => {
@@ -55,7 +37,20 @@ describe('the same message sent ten times at once', () => {
     const statuses = replies.map((r) => r.body.results?.[0]?.status as string);
     expect(statuses.filter((s) => s === 'processed')).toHaveLength(1);
     expect(statuses.filter((s) => s !== 'processed').every((s) => s === 'duplicate')).toBe(true);
-    expect(await integrityProblems()).toEqual([]);
+    expect(await integrity()).toEqual(SOUND);
+    const patients = await server.services.database.c.resources.countDocuments({ rt: 'Patient', deleted: false, keys: `identifier=http://fhir.nl/fhir/NamingSystem/bsn|${bsn}` });
+    expect(patients).toBe(1);
+  });
+
+  it('over MLLP: every copy is acknowledged AA, one is processed, nothing is lost', async () => {
+    const bsn = newBsn();
+    const text = labMessage({ controlId: uid(), bsn, filler: `F-${uid()}` });
+    const acks = await Promise.all(Array.from({ length: 10 }, () => mllpExchange(server.mllpPort as number, mllpFrame(text))));
+    expect(acks.map((a) => a.ack?.segment('MSA')?.[1])).toEqual(acks.map(() => 'AA'));
+    const sha256 = createHash('sha256').update(text).digest('hex');
+    const entries = await server.services.database.db.collection('inbox').find({ sha256 }, { projection: { status: 1 } }).toArray();
+    expect(entries.map((e) => e.status).sort()).toEqual(['processed', ...Array(9).fill('duplicate')].sort());
+    expect(await integrity()).toEqual(SOUND);
     const patients = await server.services.database.c.resources.countDocuments({ rt: 'Patient', deleted: false, keys: `identifier=http://fhir.nl/fhir/NamingSystem/bsn|${bsn}` });
     expect(patients).toBe(1);
   });
@@ -69,7 +64,7 @@ describe('first messages about a new patient, sent at once', () => {
     expect(replies.map((r) => r.body.results?.[0]?.status)).toEqual(messages.map(() => 'processed'));
     const patients = await server.services.database.c.resources.countDocuments({ rt: 'Patient', deleted: false, keys: `identifier=http://fhir.nl/fhir/NamingSystem/bsn|${bsn}` });
     expect(patients).toBe(1);
-    expect(await integrityProblems()).toEqual([]);
+    expect(await integrity()).toEqual(SOUND);
   });
 });
 
