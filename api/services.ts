@@ -20,6 +20,9 @@ import { ImagingLinkIndex } from '../ingestion/imaging/link-index.ts';
 import { DicomwebImporter, startDicomwebSchedule } from '../ingestion/listeners/dicomweb-import.ts';
 import { AsyncJobs } from './async-jobs.ts';
 
+/** How often inputs waiting for their patient are checked against the patients written since. */
+const WAITING_SWEEP_MS = 60_000;
+
 /** How often the background pass re-derives what the derived-data outbox still holds. */
 const OUTBOX_INTERVAL_MS = 5_000;
 
@@ -95,6 +98,9 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   const startedAt = new Date();
   const timeline = new TimelineStore(database);
   const outbox = new DeriveOutbox(database, { onError: (err, entryId) => logger.warn({ err, entryId }, 're-deriving timeline or links failed; retried later') });
+  outbox.register(TIMELINE_TASK, async (refs) => {
+    await timeline.project(refs);
+  });
   // Ingestion projects each message's resources at once (outbox hooks below); other writes project as they go.
   const repo: Repository = new TimelineRepository(database, timeline, { defer: (ctx) => ctx.actor === 'system:ingestion', outbox });
   repo.referencePolicy = { externalBases: config.IDR_EXTERNAL_REFERENCE_BASES };
@@ -124,9 +130,6 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   });
   // Radiology / pathology reports <-> ImagingStudy, whichever arrives second makes the link.
   const imagingLinks = new ImagingLinkIndex(database.db);
-  outbox.register(TIMELINE_TASK, async (refs) => {
-    await timeline.project(refs);
-  });
   outbox.register(IMAGING_LINKS_TASK, async (refs) => {
     await linkReportsToImaging(repo, imagingLinks, refs);
   });
@@ -173,6 +176,22 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     if (pipeline.interruptedCount && !downSince) recoverLater();
   }, OUTBOX_INTERVAL_MS);
   retryTimer.unref();
+  // Inputs waiting for a patient that was written without filing them (a notice missed: a
+  // transaction not committed yet when it fired, an outage) are filed by a pass every minute.
+  let waitingSweep = Promise.resolve();
+  let sweeping = false;
+  const waitingTimer = setInterval(() => {
+    if (sweeping || downSince) return;
+    sweeping = true;
+    waitingSweep = pipeline
+      .fileAllWaiting()
+      .then((filed) => void (filed && logger.info({ filed }, 'filed waiting inputs whose patient has arrived')))
+      .catch((err: unknown) => void (err instanceof PipelineClosedError || logger.error({ err }, 'filing waiting inputs failed; tried again in a minute')))
+      .finally(() => {
+        sweeping = false;
+      });
+  }, WAITING_SWEEP_MS);
+  waitingTimer.unref();
   const dicomweb = new DicomwebImporter({ pipeline, db: database.db, logger, timeoutMs: config.IDR_DICOMWEB_TIMEOUT_MS, retries: config.IDR_DICOMWEB_RETRIES, backoffMs: config.IDR_DICOMWEB_BACKOFF_MS });
   const schedule = config.IDR_DICOMWEB_URL && config.IDR_DICOMWEB_SYNC_MINUTES
     ? startDicomwebSchedule({ importer: dicomweb, url: config.IDR_DICOMWEB_URL, minutes: config.IDR_DICOMWEB_SYNC_MINUTES, logger })
@@ -196,11 +215,13 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     close: async () => {
       await schedule?.stop();
       clearInterval(retryTimer);
+      clearInterval(waitingTimer);
       pipeline.stopAccepting();
       await asyncJobs.drain();
       await outbox.stop();
       await recovery;
       await outageRecovery;
+      await waitingSweep;
       await database.close();
       await embedded?.stop();
     },

@@ -255,7 +255,10 @@ export class Pipeline {
   /** Files every waiting input whose patient exists by now (e.g. at start-up, after a crash between a patient's write and the filing). */
   async fileAllWaiting(): Promise<number> {
     const known: string[] = [];
-    for (const key of await this.inbox.waitedFor()) if (await this.anyPatientKnown([key])) known.push(key);
+    for (const key of await this.inbox.waitedFor()) {
+      if (this.closed) return 0;
+      if (await this.anyPatientKnown([key])) known.push(key);
+    }
     return (await this.fileWaiting(known)).filter((r) => r.status === 'processed').length;
   }
 
