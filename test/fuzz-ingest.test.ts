@@ -104,6 +104,8 @@ describe('ingestion fuzzing over HTTP', () => {
     const statuses = new Map<string, number>();
     for (let index = 0; index < HTTP_CASES; index++) {
       const fc = fuzzCase(corpus, seed, index, undefined, MAX_REPEAT);
+      // QIDO-RS results come only from a PACS the service queries: they are fuzzed at the adapter level.
+      if (fc.kind === 'qido') continue;
       await postCase(fc);
       statuses.set(fc.kind, (statuses.get(fc.kind) ?? 0) + 1);
       if (index % 25 === 24) expect((await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(CASE_BOUND_MS) })).status).toBe(200);

@@ -8,16 +8,16 @@ import { decodeHl7Text, defaultAdapters } from '../../adapter-registry.ts';
 import type { InboxEntry } from '../../inbox.ts';
 import { buildAck } from '../../listeners/hl7-ack.ts';
 import { peekMessageHeader, splitHl7Batch } from '../hl7v2/index.ts';
-import { dicomInstancesToBundle, readDicomHeader } from '../dicom/index.ts';
+import { dicomInstancesToBundle, qidoStudiesToBundle, readDicomHeader, type QidoSeries, type QidoStudy } from '../dicom/index.ts';
 import { ccdaToBundle, detectDocumentKind, documentToBundle, mdmToBundle } from '../documents/index.ts';
 import { AdapterError, type AdapterContext, type AdapterOutput } from '../types.ts';
 import { ccdaXml } from '../documents/testing/ccda-fixture.ts';
-import { caseRng, mutateBytes, mutateDicom, mutateHl7, mutateXml, type Rng } from './mutator.ts';
+import { caseRng, mutateBytes, mutateDicom, mutateHl7, mutateJson, mutateXml, type Rng } from './mutator.ts';
 
 const FIXTURES = new URL('../../../test/fixtures/', import.meta.url);
 
 /** The input kinds the fuzzer mutates. */
-export const FUZZ_KINDS = { hl7v2: 'hl7v2', mdm: 'mdm', dicom: 'dicom', ccda: 'ccda', pdf: 'pdf', text: 'text' } as const;
+export const FUZZ_KINDS = { hl7v2: 'hl7v2', mdm: 'mdm', dicom: 'dicom', qido: 'qido', ccda: 'ccda', pdf: 'pdf', text: 'text' } as const;
 export type FuzzKind = (typeof FUZZ_KINDS)[keyof typeof FUZZ_KINDS];
 
 /** One generated input: its bytes, how it is sent (content type, metadata) and how it was made. */
@@ -87,7 +87,25 @@ function metadataFor(kind: FuzzKind, r: Rng): Record<string, unknown> {
   return meta;
 }
 
-const CASE_KINDS: FuzzKind[] = ['hl7v2', 'hl7v2', 'hl7v2', 'hl7v2', 'mdm', 'dicom', 'dicom', 'dicom', 'ccda', 'ccda', 'text', 'pdf'];
+const CASE_KINDS: FuzzKind[] = ['hl7v2', 'hl7v2', 'hl7v2', 'hl7v2', 'mdm', 'dicom', 'dicom', 'dicom', 'qido', 'ccda', 'ccda', 'text', 'pdf'];
+
+const QIDO_STUDY_UID = '1.2.826.0.1.3680043.10.1234.500';
+/** A QIDO-RS study with two series, as the DICOMweb import stores it (PS3.18 F.2 DICOM JSON). */
+const QIDO_ENTRY = {
+  baseUrl: 'http://pacs.example/dicom-web',
+  wadoRsBase: 'http://pacs.example/dicom-web',
+  study: {
+    '0020000D': { vr: 'UI', Value: [QIDO_STUDY_UID] }, '00080050': { vr: 'SH', Value: ['RAD24-000500'] }, '00080020': { vr: 'DA', Value: ['20240701'] },
+    '00080030': { vr: 'TM', Value: ['141500'] }, '00080061': { vr: 'CS', Value: ['MR', 'SR'] }, '00081030': { vr: 'LO', Value: ['MRI mammae'] },
+    '00201206': { vr: 'IS', Value: [2] }, '00201208': { vr: 'IS', Value: ['120'] }, '00100020': { vr: 'LO', Value: ['999911120'] },
+    '00100021': { vr: 'LO', Value: ['2.16.840.1.113883.2.4.6.3'] }, '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Jansen^Anna' }] },
+    '00080090': { vr: 'PN', Value: [{ Alphabetic: 'Bakker^Eva^^Dr.' }] },
+  },
+  series: [
+    { '0020000E': { vr: 'UI', Value: [`${QIDO_STUDY_UID}.2`] }, '00080060': { vr: 'CS', Value: ['MR'] }, '0008103E': { vr: 'LO', Value: ['T1 dyn'] }, '00180015': { vr: 'CS', Value: ['BREAST'] }, '00200060': { vr: 'CS', Value: ['R'] }, '00201209': { vr: 'IS', Value: [119] }, '00200011': { vr: 'IS', Value: [2] } },
+    { '0020000E': { vr: 'UI', Value: [`${QIDO_STUDY_UID}.1`] }, '00080060': { vr: 'CS', Value: ['SR'] }, '00201209': { vr: 'IS', Value: [1] }, '00200011': { vr: 'IS', Value: [1] } },
+  ],
+};
 
 /**
  * The case at `index` of `seed`, of the given kind or of a kind drawn from the mix above.
@@ -110,6 +128,10 @@ export function fuzzCase(c: FuzzCorpus, seed: number, index: number, only?: Fuzz
       const base = r.pick(c.dicom);
       const m = mutateDicom(base.bytes, r);
       return { ...common, base: base.name, ops: m.ops, bytes: m.value, contentType: 'application/dicom', metadata: {} };
+    }
+    case 'qido': {
+      const m = mutateJson({ study: QIDO_ENTRY.study, series: QIDO_ENTRY.series }, r);
+      return { ...common, base: 'QIDO-RS study', ops: m.ops, bytes: Buffer.from(JSON.stringify({ ...QIDO_ENTRY, ...(m.value as object) }) ?? '', 'utf8'), contentType: 'application/dicom+json', metadata: {} };
     }
     case 'ccda': {
       const base = r.pick(c.ccda);
@@ -165,6 +187,13 @@ export async function runAdapters(fc: FuzzCase): Promise<AdapterOutput> {
       const warnings: string[] = [];
       const header = readDicomHeader(bytes, warnings);
       return dicomInstancesToBundle([header], ctx, { wadoRsBase: 'http://pacs.example/dicom-web' });
+    }
+    case 'qido': {
+      // What the dicomweb adapter does with a stored study (imaging/dicom-adapters.ts), less the store.
+      const entry = JSON.parse(bytes.toString('utf8')) as { study: unknown; series: unknown };
+      const study = entry.study as QidoStudy;
+      const uid = (entry.study as Record<string, { Value?: unknown[] } | undefined> | null)?.['0020000D']?.Value?.[0];
+      return qidoStudiesToBundle([study], typeof uid === 'string' ? { [uid]: entry.series as QidoSeries[] } : {}, ctx, { wadoRsBase: QIDO_ENTRY.wadoRsBase });
     }
     case 'ccda':
       if (fc.index % 2 === 0) return ccdaToBundle(bytes.toString('utf8'), ctx);

@@ -53,6 +53,9 @@ const ESCAPES = ['\\F\\', '\\S\\', '\\T\\', '\\R\\', '\\E\\', '\\.br\\', '\\H\\'
 /** Values that break date, time and number parsing. */
 const BAD_VALUES = ['', '""', '0', '-0', '00000000', '20241301', '20240230', '20240229250000', '2024022923596', '99991231235959.9999+1400', '20240101+9999', '20240101-', '2024-01-01', '1e999', '-1e999', 'NaN', 'Infinity', '1.2.3', '--1', '+', '.', '0x1F', '\u0661\u0662\u0663', '9'.repeat(400), '1'.repeat(40) + '.' + '1'.repeat(40), '<5', '>', '^', '1:0', '1/0', '3.5E+', ' 12 '];
 
+/** Codes HL7 v2 fields take (value types, statuses, flags, identifier types), put where others are expected. */
+const CODES = ['NM', 'SN', 'ST', 'CE', 'CWE', 'CNE', 'TX', 'FT', 'ED', 'RP', 'DT', 'TS', 'DTM', 'TM', 'NA', 'CX', 'XPN', 'HD', 'XX', 'F', 'C', 'P', 'X', 'W', 'D', 'I', 'R', 'S', 'A', 'N', 'H', 'L', 'HH', 'LL', 'U', 'O', 'MR', 'NNNLD', 'ORU^R01', 'MDM^T02', 'ORU^R30', 'ACK', '2.3', '2.5.1', '2.9', '3.0', 'ISO', 'UNICODE UTF-8', '8859/1', 'ASCII'];
+
 /** Segment names worth inserting where they do not belong. */
 const SEGMENT_NAMES = ['MSH', 'PID', 'PV1', 'ORC', 'OBR', 'OBX', 'NTE', 'SPM', 'TXA', 'EVN', 'FHS', 'BHS', 'BTS', 'FTS', 'ZZZ', 'msh', 'PI', 'P1D'];
 
@@ -77,8 +80,24 @@ function mutateHl7Once(message: string, r: Rng, maxRepeat: number): [string, str
     out[si] = copy.join('|');
     return join(out);
   };
-  const op = r.int(0, 17);
+  const op = r.int(0, 19);
   switch (op) {
+    case 18: {
+      const v = text(r, CODES);
+      return [withField(v), `field ${si}.${fi} -> code ${JSON.stringify(v)}`];
+    }
+    case 19: {
+      // OBX-2 (value type) and OBX-5 (value) of one OBX, so values meet types they do not fit.
+      const obx = segments.map((s, i) => [s, i] as const).filter(([s]) => s.startsWith('OBX'));
+      if (!obx.length) return [message, 'no OBX'];
+      const [line, i] = r.pick(obx);
+      const f = line.split('|');
+      if (r.chance(0.5)) f[2] = text(r, CODES);
+      else f[5] = r.chance(0.5) ? text(r, BAD_VALUES) : text(r, ['^<^5', '>^10', '1^-^2', '^1^:^3', '2^1', 'a^b^c^d^e^f^g', 'abc^Text^L', '20240101', 'x&y&z', '^^^^^^^^^^^', 'IDR&1.2.3&ISO^TYPE^Base64^AAAA', '^image^jpeg^Base64^%%%']);
+      const out = [...segments];
+      out[i] = f.join('|');
+      return [join(out), `OBX line ${i}: type ${f[2]}, value ${JSON.stringify((f[5] ?? '').slice(0, 30))}`];
+    }
     case 0: {
       const at = r.int(0, message.length);
       const ch = text(r, ODD_CHARS);
@@ -395,4 +414,55 @@ export function mutateXml(xml: string, r: Rng, max = 3): Mutant<string> {
 /** A generator for one (seed, case index) pair: same pair, same sequence. */
 export function caseRng(seed: number, index: number): Rng {
   return seededRng((Math.imul(seed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
+}
+
+/** JSON values that break what a DICOM JSON (PS3.18 F.2) reader expects. */
+const JSON_VALUES: unknown[] = [null, 0, -1, 1.5, 1e308, '', ' ', 'x', '1.2.3', '20241399', '9'.repeat(100), true, [], [null], [[]], {}, { vr: 'UI' }, { Value: null }, { vr: 'SQ', Value: [{}] }, { Alphabetic: 7 }, ['a', 1, null], { __proto__: { polluted: true } }, { constructor: 'x' }];
+
+/** Paths to every value inside a JSON document. */
+function jsonPaths(value: unknown, path: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
+  out.push(path);
+  if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) jsonPaths(v, [...path, Array.isArray(value) && String(Number(k)) === k ? Number(k) : k], out);
+  return out;
+}
+
+/** Structural JSON mutations: a value replaced, a key deleted or renamed, an array emptied or grown. */
+export function mutateJson<T>(doc: T, r: Rng, max = 3): Mutant<T> {
+  const value = structuredClone(doc) as unknown;
+  const ops: string[] = [];
+  let root = value;
+  const n = r.int(1, max);
+  for (let i = 0; i < n; i++) {
+    const paths = jsonPaths(root);
+    const path = r.pick(paths);
+    const label = path.join('.') || '(root)';
+    const replacement = structuredClone(r.pick(JSON_VALUES));
+    if (path.length === 0) {
+      root = replacement;
+      ops.push(`root -> ${JSON.stringify(replacement)}`);
+      continue;
+    }
+    let parent = root as Record<string | number, unknown>;
+    for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
+    const last = path[path.length - 1] as string | number;
+    const op = r.int(0, 3);
+    if (op === 0) {
+      parent[last] = replacement;
+      ops.push(`${label} -> ${JSON.stringify(replacement)}`);
+    } else if (op === 1) {
+      if (Array.isArray(parent)) parent.splice(Number(last), 1);
+      else delete parent[last];
+      ops.push(`${label} deleted`);
+    } else if (op === 2) {
+      const v = parent[last];
+      parent[last] = Array.from({ length: r.int(2, 50) }, () => structuredClone(v));
+      ops.push(`${label} -> array of copies`);
+    } else {
+      const v = parent[last];
+      if (!Array.isArray(parent)) delete parent[last];
+      parent[r.pick(['0020000D', '0020000E', '00100020', '00080060', 'vr', 'Value', 'Alphabetic', 'x'])] = v;
+      ops.push(`${label} renamed`);
+    }
+  }
+  return { value: root as T, ops };
 }
