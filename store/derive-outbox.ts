@@ -60,7 +60,8 @@ export class DeriveOutbox {
       {
         $addToSet: { refs: { $each: request.refs }, tasks: { $each: request.tasks } },
         $inc: { rev: 1 },
-        $setOnInsert: { createdAt: now, due: new Date(now.getTime() + WRITER_GRACE_MS), attempts: 0, ...(request.tx ? { tx: request.tx } : {}) },
+        // A journal's entry waits for the journal instead (see passOnce): due at once.
+        $setOnInsert: { createdAt: now, due: new Date(now.getTime() + (request.tx ? 0 : WRITER_GRACE_MS)), attempts: 0, ...(request.tx ? { tx: request.tx } : {}) },
       },
       { upsert: true },
     );
