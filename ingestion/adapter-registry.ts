@@ -12,10 +12,23 @@ export interface RegisteredAdapter {
   run: (bytes: Buffer, entry: InboxEntry, ctx: AdapterContext) => Promise<AdapterOutput> | AdapterOutput;
 }
 
+/** The MSH-18 of the first message in HL7 v2 bytes ("" when none). */
+function characterSet(bytes: Buffer): string {
+  const head = bytes.subarray(0, 2048).toString('latin1');
+  return /MSH\|[^\r\n]*/.exec(head)?.[0]?.split('|')[17] ?? '';
+}
+
+/**
+ * The encoding decodeHl7Text reads HL7 v2 bytes with: 'latin1' when MSH-18 names ISO-8859, else
+ * 'utf8'. Messages split from a batch are encoded back with it, so they keep the sender's bytes.
+ */
+export function hl7Encoding(bytes: Buffer): 'latin1' | 'utf8' {
+  return /8859/.test(characterSet(bytes)) ? 'latin1' : 'utf8';
+}
+
 /** Decodes HL7 v2 bytes: UTF-8, or ISO-8859-1 when MSH-18 says so; invalid UTF-8 is refused. */
 export function decodeHl7Text(bytes: Buffer): string {
-  const head = bytes.subarray(0, 2048).toString('latin1');
-  const msh18 = /MSH\|[^\r\n]*/.exec(head)?.[0]?.split('|')[17] ?? '';
+  const msh18 = characterSet(bytes);
   if (/8859/.test(msh18)) return bytes.toString('latin1');
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { splitHl7Batch } from './adapters/hl7v2/index.ts';
-import { decodeHl7Text } from './adapter-registry.ts';
+import { decodeHl7Text, hl7Encoding } from './adapter-registry.ts';
 import { expandInputs } from './cli/files.ts';
 import { Progress } from './cli/progress.ts';
 import { IngestClient, type ReportedResult } from './cli/client.ts';
@@ -135,7 +135,7 @@ async function ingest(client: IngestClient, args: string[]): Promise<number> {
 function splitFile(bytes: Buffer): Uint8Array[] {
   try {
     const messages = splitHl7Batch(decodeHl7Text(bytes));
-    if (messages.length > 1) return messages.map((m) => Buffer.from(m, 'utf8'));
+    if (messages.length > 1) return messages.map((m) => Buffer.from(m, hl7Encoding(bytes)));
   } catch {
     // not splittable: send whole, the server keeps it and says why it failed
   }

@@ -1,10 +1,13 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitBody } from '../api/ingest/routes.ts';
+import { decodeHl7Text } from '../ingestion/adapter-registry.ts';
+import { splitHl7Batch } from '../ingestion/adapters/hl7v2/index.ts';
 import { seedHl7Messages } from '../seed/hl7v2/index.ts';
 import { fuzzCase, loadFuzzCorpus, describeCase, type FuzzCase, type FuzzCorpus } from '../ingestion/adapters/testing/fuzz-cases.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
-import { entryOf, type Json, rawOf } from './fixtures/ingest/clients.ts';
+import { entryOf, type Json, postHl7, rawOf, searchOf } from './fixtures/ingest/clients.ts';
+import { BSN_SYSTEM, HB, labSegments, newBsn, uid } from './fixtures/ingest/messages.ts';
 
 /**
  * Mutation fuzzing through the running service: seeded mutants of HL7 v2, DICOM and document
@@ -80,6 +83,11 @@ async function postCase(fc: FuzzCase): Promise<void> {
     expect(res.status, where).toBe(413);
     return;
   }
+  if (pieces.length > 1) {
+    // A batch is stored message by message, each in the encoding the body was sent in.
+    const texts = splitHl7Batch(decodeHl7Text(Buffer.from(fc.bytes)));
+    pieces.forEach((p, i) => expect(decodeHl7Text(Buffer.from(p)), where).toBe(texts[i]));
+  }
   const body = JSON.parse(text) as Json;
   expect(body.results?.length, `${where}: ${text.slice(0, 300)}`).toBe(pieces.length);
   for (const [i, result] of (body.results as Json[]).entries()) await checkStored(result, pieces[i] as Uint8Array, where);
@@ -96,6 +104,19 @@ describe('fuzzer findings over HTTP', () => {
     expect(result.error.message).toMatch(/^contains the control character U\+FFFD at character 4/);
     await checkStored(result, body, 'NUL in metadata');
     expect((await entryOf(server.url, result.inboxId)).filename).toBe('a\ufffdb.txt');
+  });
+
+  it('a Latin-1 batch (MSH-18 8859/1) is stored message by message in Latin-1: raw bytes as sent, names intact', async () => {
+    // Found as: a mutant encoded as Latin-1 with a duplicated MSH; the split messages were stored as UTF-8 and read back as Latin-1.
+    const bsn = newBsn();
+    const latin = (id: string): string => labSegments({ controlId: id, bsn, filler: `F-${id}`, family: 'Müller', given: 'José', results: [HB] }).join('\r').replace('|NLD|UNICODE UTF-8', '|NLD|8859/1');
+    const messages = [latin(uid()), latin(uid())];
+    const r = await postHl7(server.url, Buffer.from(messages.join('\r'), 'latin1'));
+    expect(r.status).toBe(201);
+    expect(r.body.results).toHaveLength(2);
+    for (const [i, result] of (r.body.results as Json[]).entries()) expect((await rawOf(server.url, result.inboxId)).bytes.equals(Buffer.from(messages[i] as string, 'latin1'))).toBe(true);
+    const [patient] = await searchOf(server.fhir, `Patient?identifier=${BSN_SYSTEM}|${bsn}`);
+    expect(patient.name[0]).toMatchObject({ family: 'Müller', given: ['José'] });
   });
 });
 

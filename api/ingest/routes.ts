@@ -2,7 +2,7 @@ import express, { type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Pipeline, IngestResult } from '../../ingestion/pipeline.ts';
 import { splitHl7Batch } from '../../ingestion/adapters/hl7v2/index.ts';
-import { decodeHl7Text } from '../../ingestion/adapter-registry.ts';
+import { decodeHl7Text, hl7Encoding } from '../../ingestion/adapter-registry.ts';
 import { INBOX_STATUS, type InboxEntry, type InboxStatus } from '../../ingestion/inbox.ts';
 import { badRequest, contentTooLarge, notFound } from '@medplum/core';
 import { fail, withText } from '../../schema/outcomes.ts';
@@ -129,5 +129,7 @@ export function splitBody(body: Buffer): Buffer[] {
     return [body];
   }
   if (messages.length <= 1) return [body];
-  return messages.map((m) => Buffer.from(m, 'utf8'));
+  // Encoded back as the body was decoded: a Latin-1 batch stays Latin-1, as its MSH-18 says.
+  const encoding = hl7Encoding(body);
+  return messages.map((m) => Buffer.from(m, encoding));
 }
