@@ -5,6 +5,7 @@ import { decodeHl7Text } from '../ingestion/adapter-registry.ts';
 import { splitHl7Batch } from '../ingestion/adapters/hl7v2/index.ts';
 import { seedHl7Messages } from '../seed/hl7v2/index.ts';
 import { fuzzCase, loadFuzzCorpus, describeCase, type FuzzCase, type FuzzCorpus } from '../ingestion/adapters/testing/fuzz-cases.ts';
+import { caseRng } from '../ingestion/adapters/testing/mutator.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { entryOf, type Json, postHl7, rawOf, searchOf } from './fixtures/ingest/clients.ts';
 import { BSN_SYSTEM, HB, labSegments, newBsn, uid } from './fixtures/ingest/messages.ts';
@@ -207,5 +208,72 @@ describe('ingestion fuzzing over MLLP', () => {
     expect(codes.get('AA'), 'some mutants are still accepted').toBeGreaterThan(0);
     expect((codes.get('AE') ?? 0) + (codes.get('AR') ?? 0), 'some mutants are refused').toBeGreaterThan(0);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  }, 300_000);
+});
+
+/** Reads reply frames from a socket until `count` arrived; rejects after `timeoutMs`. */
+function replies(socket: net.Socket, count: number, timeoutMs: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    let buffer = Buffer.alloc(0);
+    const out: string[] = [];
+    const timer = setTimeout(() => reject(new Error(`${out.length} of ${count} replies within ${timeoutMs} ms`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (let end = buffer.indexOf(0x1c); end >= 0; end = buffer.indexOf(0x1c)) {
+        out.push(buffer.subarray(buffer.indexOf(0x0b) + 1, end).toString('utf8'));
+        buffer = buffer.subarray(end + 2);
+      }
+      if (out.length >= count) {
+        clearTimeout(timer);
+        socket.off('data', onData);
+        resolve(out);
+      }
+    };
+    socket.on('data', onData);
+    if (count === 0) onData(Buffer.alloc(0));
+  });
+}
+
+describe('MLLP framing fuzzing', () => {
+  it.each([...SEEDS, ...EXTRA_SEEDS])('seed %i: frames split at random points, noise between frames, connections dropped mid-frame: each whole frame answered in order and kept', async (seed) => {
+    for (let k = 0; k < 12; k++) {
+      const r = caseRng(seed, 100_000 + k);
+      const frames = Array.from({ length: r.int(1, 4) }, (_, i) => Buffer.from(fuzzCase(corpus, seed, 100_000 + k * 10 + i, 'hl7v2', MAX_REPEAT).bytes.map((b) => (b === 0x0b || b === 0x1c ? 0x3f : b))));
+      const parts: Buffer[] = [];
+      for (const f of frames) {
+        // Noise outside a frame (no start block in it) is skipped by the listener.
+        if (r.chance(0.4)) parts.push(Buffer.from(Array.from({ length: r.int(1, 40) }, () => r.pick([0x0d, 0x0a, 0x1c, 0x20, 0x00, 0xff, r.int(0x0c, 0xff)]))));
+        parts.push(Buffer.from([0x0b]), f, Buffer.from([0x1c, 0x0d]));
+      }
+      const dropMidFrame = r.chance(0.3);
+      if (dropMidFrame) parts.push(Buffer.from([0x0b]), Buffer.from(frames[0] ?? []).subarray(0, r.int(0, 200)));
+      const stream = Buffer.concat(parts);
+      const socket = net.connect(server.mllpPort as number, '127.0.0.1');
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      const answered = replies(socket, frames.length, CASE_BOUND_MS);
+      for (let pos = 0; pos < stream.length;) {
+        const n = r.int(1, 300);
+        socket.write(stream.subarray(pos, pos + n));
+        pos += n;
+      }
+      const where = `seed ${seed} stream ${k} (${frames.length} frames${dropMidFrame ? ', dropped mid-frame' : ''})`;
+      const texts = await answered;
+      socket.destroy();
+      expect(texts, where).toHaveLength(frames.length);
+      for (const [i, reply] of texts.entries()) {
+        expect(reply, where).toMatch(/^MSH\|\^~\\&\|IDR\|/);
+        expect(reply, where).not.toMatch(/not stored/);
+        const inboxId = reply.split('\r')[0]?.split('|')[9] ?? '';
+        expect((await rawOf(server.url, inboxId)).bytes.equals(frames[i] as Buffer), `${where}: frame ${i} raw bytes differ`).toBe(true);
+      }
+    }
+    // The listener still answers a new connection.
+    const conn = new MllpConnection(server.mllpPort as number);
+    try {
+      const reply = await conn.exchange(Buffer.from(corpus.hl7v2[0]?.text ?? '', 'utf8'), CASE_BOUND_MS);
+      expect(reply).toMatch(/\rMSA\|A[AER]\|/);
+    } finally {
+      conn.close();
+    }
   }, 300_000);
 });
