@@ -93,8 +93,14 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   if (shape < STORE_SHAPE_VERSION) {
     logger.error({ stored: shape, current: STORE_SHAPE_VERSION }, 'stored documents are of an older shape: searches miss them until "make reindex" (node api/reindex.ts) has run');
   }
-  const recovered = await recoverPendingJournals(database.c);
-  if (recovered) logger.warn({ recovered }, 'rolled back transaction Bundles left half-applied by an earlier process');
+  // Journals a dead process left are rolled back in the background (a long one must not keep
+  // HTTP and MLLP from listening); ingestion waits for it (below), inputs are stored meanwhile.
+  const journalsRecovered = recoverPendingJournals(database.c).then(
+    (recovered) => {
+      if (recovered) logger.warn({ recovered }, 'rolled back transaction Bundles left half-applied by an earlier process');
+    },
+    (err: unknown) => logger.error({ err }, 'rolling back the journals of an earlier process failed; it runs again at the next start'),
+  );
   const startedAt = new Date();
   const timeline = new TimelineStore(database);
   const outbox = new DeriveOutbox(database, { onError: (err, entryId) => logger.warn({ err, entryId }, 're-deriving timeline or links failed; retried later') });
@@ -121,6 +127,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     identifierSystem: identifierSystemResolver(config.IDR_IDENTIFIER_SYSTEMS),
     logger,
   });
+  pipeline.holdUntil(journalsRecovered);
   // Inputs waiting for a patient are filed when it is written: by the pipeline itself after an
   // ingested message, in the background after any other write (REST, Bundles).
   repo.onWrite((ctx, resource) => {
@@ -145,6 +152,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   // Start-up recovery in the background (HTTP and MLLP listen meanwhile): what the outbox holds
   // from before, then the inputs an earlier process stored but did not process.
   const recovery = (async () => {
+    await journalsRecovered;
     const derived = await outbox.processDue({ createdBefore: startedAt });
     if (derived) logger.warn({ derived }, 're-derived timeline events and links left over by an earlier process');
     const reprocessed = await pipeline.recoverReceived(startedAt);

@@ -64,6 +64,8 @@ export class Pipeline {
   /** Ids of the entries whose processing the database's absence interrupted (still "received"). */
   private readonly interrupted = new Set<string>();
   private closed = false;
+  /** Processing waits for this (start-up recovery: what a dead process half-wrote is rolled back first). */
+  private gate: Promise<unknown> = Promise.resolve();
   /** Copies of one input, and inputs about one patient, are processed one at a time. */
   private readonly locks = new KeyedLock();
   /** Waiting entries being filed now (a second notice about the same patient skips them). */
@@ -89,6 +91,14 @@ export class Pipeline {
    */
   afterCommit(hook: AfterWriteHook): void {
     this.commitHooks.push(hook);
+  }
+
+  /**
+   * Holds processing (not receiving: inputs are stored meanwhile) until `ready` settles, e.g. while
+   * start-up rolls back the journals of a process that died, so nothing is written on top of them.
+   */
+  holdUntil(ready: Promise<unknown>): void {
+    this.gate = ready.catch(() => undefined);
   }
 
   /** Stops accepting inputs: `receive` and `process` refuse from now on (PipelineClosedError). */
@@ -139,7 +149,7 @@ export class Pipeline {
   private async held<T>(entry: InboxEntry, work: () => Promise<T>): Promise<T> {
     if (this.closed) throw new PipelineClosedError();
     this.processing.set(entry._id, (this.processing.get(entry._id) ?? 0) + 1);
-    const running = this.locks.with([`input|${duplicateKey(entry)}`], () => (this.closed ? Promise.reject(new PipelineClosedError()) : work()));
+    const running = this.gate.then(() => this.locks.with([`input|${duplicateKey(entry)}`], () => (this.closed ? Promise.reject(new PipelineClosedError()) : work())));
     this.inFlight.add(running);
     try {
       return await running;
