@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AdapterError } from './types.ts';
 import { readDicomHeader } from './dicom/index.ts';
@@ -55,5 +56,18 @@ describe('fuzzer findings', () => {
     expect(err.message).toBe('metadata.title: contains the control character U+FFFD at character 4; metadata must be plain text');
     const patient = await refusal(() => documentToBundle({ ...input, metadata: { patientIdentifier: { system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '9999\u0001' } } }, ctx));
     expect(patient.location).toBe('metadata.patientIdentifier.value');
+  });
+
+  it('DICOM: a data set cut inside an element says where reading stopped', async () => {
+    const bytes = new Uint8Array(readFileSync(new URL('../../test/fixtures/dicom/ct-thorax-1.dcm', import.meta.url))).subarray(0, 400);
+    const err = await refusal(() => readDicomHeader(bytes));
+    expect(err.location).toBe('dataset');
+    expect(err.message).toBe('dataset: not a readable DICOM data set: dicomParser:parseDicomDataSetExplicit: buffer overrun (the last readable element is (0008,0018), its value at byte 380)');
+  });
+
+  it('documents: a file sent as an HL7 v2 MDM message that is no HL7 v2 text is refused as such, not as an unknown type', async () => {
+    const ctx = { now: () => new Date(0), newId: () => 'x', identifierSystem: (a: string | undefined) => `urn:oid:${a}` };
+    const err = await refusal(() => documentToBundle({ bytes: fixtureBytes('referral-letter.pdf'), contentType: 'x-application/hl7-v2+er7', metadata: {} }, ctx));
+    expect(err.message).toBe('contentType: says x-application/hl7-v2+er7 (an HL7 v2 MDM message) but the file does not start with an MSH segment (looks like: pdf)');
   });
 });

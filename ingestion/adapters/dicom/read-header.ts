@@ -100,7 +100,11 @@ export function readDicomHeader(bytes: Uint8Array, warnings: string[] = []): Dic
     // dicom-parser throws strings as well as Errors.
     const why = err instanceof Error ? err.message : String((err as { exception?: string }).exception ?? err);
     if (why.includes('deflate')) throw new AdapterError('(0002,0010)', 'deflated transfer syntax is not supported');
-    throw new AdapterError('dataset', `not a readable DICOM data set: ${why}`);
+    // ... and the elements read before the failure, so the message can say where it stopped.
+    const read = (err as { dataSet?: DataSet }).dataSet?.elements ?? {};
+    const last = Object.keys(read).at(-1);
+    const after = last ? ` (the last readable element is ${loc(last)}, its value at byte ${read[last]?.dataOffset})` : '';
+    throw new AdapterError('dataset', `not a readable DICOM data set: ${why}${after}`);
   }
   const charset = reader(ds, latin1)('x00080005') ?? '';
   const str = reader(ds, charset.includes('ISO_IR 192') ? utf8 : latin1);

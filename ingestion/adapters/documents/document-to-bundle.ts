@@ -58,6 +58,9 @@ export async function documentToBundle(input: DocumentInput, ctx: AdapterContext
   if (!input.bytes || input.bytes.length === 0) throw new AdapterError('file', 'empty file');
   const meta = parseMetadata(input.metadata);
   const contentType = (input.contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (contentType.includes('hl7-v2')) {
+    throw new AdapterError('contentType', `says ${contentType} (an HL7 v2 MDM message) but the file does not start with an MSH segment (looks like: ${detectDocumentKind(input.bytes)})`);
+  }
   if (contentType !== 'application/pdf' && contentType !== 'text/plain' && !XML_TYPES.has(contentType)) {
     throw new AdapterError('contentType', `unsupported content type ${JSON.stringify(input.contentType)}: expected application/pdf, text/plain or application/xml (C-CDA)`);
   }

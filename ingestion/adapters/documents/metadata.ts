@@ -17,7 +17,7 @@ function isRealDate(value: string): boolean {
 /** Metadata that comes with an uploaded document (HTTP form fields or CLI flags). */
 export const documentMetadataSchema = z.object({
   /** Required for PDF and text (they do not name their patient); for C-CDA and MDM, which do, it must agree with the document. */
-  patientIdentifier: z.object({ system: z.string().trim().min(1, 'system is required'), value: z.string().trim().min(1, 'value is required').refine((v) => !/[|,]/.test(v), 'must not contain "|" or ","') }, { error: 'must be { system, value }' }).optional(),
+  patientIdentifier: z.object({ system: z.string().trim().min(1, 'is required'), value: z.string().trim().min(1, 'is required').refine((v) => !/[|,]/.test(v), 'must not contain "|" or ","') }, { error: 'must be { system, value }' }).optional(),
   /** A LOINC document type code, or one of referral, discharge, consult, mdt, pathology, radiology, progress. */
   type: z.string().trim().refine((t) => t in DOCUMENT_TYPES || LOINC_CODE.test(t), `must be a LOINC code or one of ${Object.keys(DOCUMENT_TYPES).join(', ')}`).optional(),
   /** When the document was written: FHIR date or dateTime with offset. */
