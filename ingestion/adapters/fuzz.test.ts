@@ -5,12 +5,13 @@ import { FUZZ_KINDS } from './testing/fuzz-cases.ts';
 import type { FuzzWorkerInput, FuzzWorkerMessage } from './testing/fuzz-worker.ts';
 
 /**
- * Mutation fuzzing of the pure adapters (HL7 v2 ORU and MDM, DICOM Part 10, C-CDA, PDF, text):
+ * Mutation fuzzing of the pure adapters (HL7 v2 ORU and MDM, DICOM Part 10, QIDO-RS JSON, C-CDA, PDF, text):
  * thousands of seeded mutants of the project's fixtures and seed messages (see testing/mutator.ts).
  * Every case must either give a Bundle or be refused with an AdapterError naming a location:
  * no TypeError or RangeError, no refusal without a location, no case running past CASE_BOUND_MS.
  * More seeds on demand: IDR_FUZZ_SEEDS=7,8,9 (and IDR_FUZZ_CASES for cases per seed).
- * A finding is reproduced with fuzzCase(seed, index) and kept as a test in fuzz-regressions.test.ts.
+ * A finding is reproduced with fuzzCase(loadFuzzCorpus(SEED_MESSAGES), seed, index); its smallest form
+ * is kept as a test in fuzz-regressions.test.ts.
  */
 
 const SEEDS = [1, 2, 20250101];
