@@ -26,18 +26,56 @@ export function buildAck(raw: string, code: AckCode, options: { controlId: strin
   } catch {
     h = undefined;
   }
-  const version = h?.version && /^2\.\d/.test(h.version) ? h.version : '2.5.1';
+  const version = h?.version && /^2\.\d(\.\d+)?$/.test(h.version) ? h.version : '2.5.1';
   const esc = (s: string): string => s.replace(/\\/g, '\\E\\').replace(/\|/g, '\\F\\').replace(/\^/g, '\\S\\').replace(/&/g, '\\T\\').replace(/~/g, '\\R\\').replace(/[\r\n]+/g, ' ');
+  // Values echoed from the message are in the sender's delimiters: written in the ACK's own.
+  const echo = (value: string | undefined): string => (h && value ? inAckDelimiters(value, h) : '');
   const ts = formatTs(options.now);
   const segments = [
-    `MSH|^~\\&|IDR|IDR|${h?.sendingApplication ?? ''}|${h?.sendingFacility ?? ''}|${ts}||ACK^${h?.triggerEvent ?? ''}^ACK|${options.controlId}|P|${version}`,
-    `MSA|${code}|${h?.controlId ?? ''}${options.text ? `|${esc(options.text).slice(0, 80)}` : ''}`,
+    `MSH|^~\\&|IDR|IDR|${echo(h?.sendingApplication)}|${echo(h?.sendingFacility)}|${ts}||ACK^${echo(h?.triggerEvent)}^ACK|${options.controlId}|P|${version}`,
+    `MSA|${code}|${echo(h?.controlId)}${options.text ? `|${esc(options.text).slice(0, 80)}` : ''}`,
   ];
   if (options.error) {
     const erl = erlOf(options.error.location);
     segments.push(`ERR||${erl}|${options.error.code}^${TABLE_0357[options.error.code]}^HL70357|E||||${esc(options.error.message)}`);
   }
   return segments.join('\r');
+}
+
+/** The ACK's delimiters (`|^~\&`) as escape sequences, for data characters that are delimiters there. */
+const ESCAPED: Readonly<Record<string, string>> = { '|': '\\F\\', '^': '\\S\\', '~': '\\R\\', '\\': '\\E\\', '&': '\\T\\' };
+
+/**
+ * A value from the received MSH, rewritten from the sender's delimiters to the ACK's: the
+ * sender's component, repetition and subcomponent separators become `^ ~ &`, its escape
+ * sequences are kept (with `\`), and characters that are delimiters in the ACK are escaped, so a
+ * sender using other delimiters (say `#` as field separator and `|` in a value) cannot add or
+ * shift fields of the ACK. See HL7 v2.5 sections 2.5.4 and 2.7.
+ */
+export function inAckDelimiters(value: string, h: Pick<MessageHeader, 'fieldSeparator' | 'encodingCharacters'>): string {
+  const [component, repetition, escape, subcomponent] = [...h.encodingCharacters];
+  // \F\ \S\ \T\ \R\ \E\ stand for the sender's delimiter characters: in the ACK they are data.
+  const named: Record<string, string | undefined> = { F: h.fieldSeparator, S: component, T: subcomponent, R: repetition, E: escape };
+  const data = (c: string): string => (c === '\r' || c === '\n' ? ' ' : (ESCAPED[c] ?? c));
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charAt(i);
+    if (c === escape) {
+      const end = value.indexOf(escape, i + 1);
+      if (end > i) {
+        const body = value.slice(i + 1, end);
+        const literal = named[body];
+        out += literal !== undefined ? data(literal) : `\\${[...body].map((x) => (x in ESCAPED ? '' : x)).join('')}\\`;
+        i = end;
+        continue;
+      }
+    }
+    if (c === component) out += '^';
+    else if (c === repetition) out += '~';
+    else if (c === subcomponent) out += '&';
+    else out += data(c);
+  }
+  return out;
 }
 
 const TABLE_0357: Record<AckError['code'], string> = {

@@ -171,7 +171,9 @@ export async function runAdapters(fc: FuzzCase): Promise<AdapterOutput> {
     case 'hl7v2': {
       const text = decodeHl7Text(bytes);
       splitHl7Batch(text);
-      buildAck(text, 'AE', { controlId: 'x', now: new Date(0), text: 'error', error: { location: 'OBX[1]-5', message: text.slice(0, 200), code: '102' } });
+      const ack = buildAck(text, 'AE', { controlId: 'x', now: new Date(0), text: 'error', error: { location: 'OBX[1]-5', message: text.slice(0, 200), code: '102' } }).split('\r');
+      // Values echoed from the message never add or shift fields of the ACK.
+      if (ack.length !== 3 || ack[0]?.split('|').length !== 12 || (ack[1]?.split('|').length ?? 0) > 4) throw new Error(`malformed ACK: ${JSON.stringify(ack.slice(0, 2))}`);
       try {
         peekMessageHeader(text);
       } catch (err) {
