@@ -44,15 +44,19 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** The request a case is sent as. */
+/** The request a case is sent as; one in four also gets odd request details (type parameters, repeated or unknown query parameters). */
 function requestOf(fc: FuzzCase): { path: string; contentType: string } {
-  if (fc.kind === 'hl7v2') return { path: '/ingest/hl7v2', contentType: fc.index % 5 === 0 ? 'text/plain' : 'x-application/hl7-v2+er7' };
-  if (fc.kind === 'dicom') return { path: '/ingest/dicom', contentType: 'application/dicom' };
+  const r = caseRng(fc.seed, 500_000 + fc.index);
+  const odd = r.chance(0.25);
+  const type = (t: string): string => (odd ? r.pick([t.toUpperCase(), `${t}; charset=utf-8`, `${t};charset="iso-8859-1"`, ` ${t} `]) : t);
+  if (fc.kind === 'hl7v2') return { path: '/ingest/hl7v2', contentType: type(r.pick(['x-application/hl7-v2+er7', 'text/plain', 'application/hl7-v2', 'application/octet-stream'])) };
+  if (fc.kind === 'dicom') return { path: `/ingest/dicom${odd ? `?filename=${encodeURIComponent(r.pick(['a.dcm', '', '../../x', '\u0000', 'é'.repeat(300)]))}` : ''}`, contentType: type(r.pick(['application/dicom', 'application/octet-stream'])) };
   const q = new URLSearchParams();
   const meta = fc.metadata as { patientIdentifier?: { system: string; value: string }; type?: string; date?: string; title?: string };
   if (meta.patientIdentifier) q.set('patient', `${meta.patientIdentifier.system}|${meta.patientIdentifier.value}`);
   for (const k of ['type', 'date', 'title'] as const) if (meta[k] !== undefined) q.set(k, meta[k]);
-  return { path: `/ingest/documents?${q}`, contentType: fc.contentType };
+  if (odd) q.append(r.pick(['patient', 'type', 'date', 'title', 'author', 'filename', 'unknown', 'patient[system]']), r.pick(['x', '', '|', 'http://a|1', '2024-01-01']));
+  return { path: `/ingest/documents?${q}`, contentType: type(fc.contentType) };
 }
 
 /** What every stored result must show: a known status, a located reason when failed, the raw bytes kept. */
