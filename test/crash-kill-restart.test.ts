@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { resourceOf } from '../schema/collections.ts';
 import { startChildService, waitForDataDirReleased, type ChildService } from './support/child-service.ts';
 import { checkIntegrity } from './support/store-integrity.ts';
 import { mllpExchange, postHl7 } from './fixtures/ingest/clients.ts';
+import { fhirFetch } from './support/server.ts';
 import { CREA, HB, labMessage, mllpFrame, newBsn, type LabResult } from './fixtures/ingest/messages.ts';
 
 /**
@@ -40,6 +41,8 @@ interface Sent {
   message: string;
   via: 'mllp' | 'http';
   bsn: string;
+  /** A DICOM Part 10 file (POST /ingest/dicom) instead of an HL7 v2 message. */
+  dicom?: Buffer;
 }
 
 /** Sends one message; the inbox id when it was answered AA (MLLP) or processed/duplicate (HTTP). */
@@ -49,7 +52,9 @@ async function send(service: ChildService, m: Sent): Promise<string | undefined>
       const r = await mllpExchange(service.mllpPort, mllpFrame(m.message), 30_000);
       return r.ack?.segment('MSA')?.[1] === 'AA' ? r.ack.segment('MSH')?.[9] : undefined;
     }
-    const r = await postHl7(service.url, m.message);
+    const r = m.dicom
+      ? await fhirFetch(`${service.url}/ingest/dicom`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: new Uint8Array(m.dicom) })
+      : await postHl7(service.url, m.message);
     const result = r.body?.results?.[0];
     return r.status < 300 && (result?.status === 'processed' || result?.status === 'duplicate') ? (result.inboxId as string) : undefined;
   } catch {
@@ -100,6 +105,10 @@ async function untilNoneReceived(service: ChildService, ms: number): Promise<voi
   }
 }
 
+const fixture = (name: string): Promise<Buffer> => readFile(new URL(`./fixtures/${name}`, import.meta.url));
+/** The patient of the imaging fixtures (a CT study, accession RAD24-000123, and its MDM report). */
+const IMAGING_BSN = '999911120';
+
 const ALT = (value: string, flag: string, status = 'F'): LabResult => ({ loinc: '1742-6', name: 'Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma', value, unit: 'U/L', range: '<45', flag, status });
 
 describe('kill and restart the service while messages arrive', () => {
@@ -115,9 +124,20 @@ describe('kill and restart the service while messages arrive', () => {
           const id = `K${seed}-${i}-${bsn.slice(-4)}`;
           return { bsn, via: i % 2 ? 'mllp' : 'http', message: labMessage({ controlId: id, bsn, filler: `F-${id}`, results: [{ ...HB, value: `${6 + (i % 4)}.${i}` }, CREA] }) };
         });
+        // A CT study and its radiology report in the HTTP stream: the report is linked to the study.
+        const imaging: Sent[] = [
+          { bsn: IMAGING_BSN, via: 'http', message: 'ct-thorax-1.dcm', dicom: await fixture('dicom/ct-thorax-1.dcm') },
+          { bsn: IMAGING_BSN, via: 'http', message: (await fixture('documents/radiology-report-mdm.hl7')).toString('latin1') },
+          { bsn: IMAGING_BSN, via: 'http', message: 'ct-thorax-2.dcm', dicom: await fixture('dicom/ct-thorax-2.dcm') },
+        ];
+        messages.splice(4, 0, ...imaging.slice(0, 1));
+        messages.splice(9, 0, ...imaging.slice(1, 2));
+        messages.splice(13, 0, ...imaging.slice(2));
 
         // 1. Stream, and kill at a seeded moment: after some acknowledgements, plus a few ms.
         const first = await startChildService(dataDir);
+        const imagingPatient = await fhirFetch(`${first.fhir}/Patient`, { method: 'POST', json: { resourceType: 'Patient', identifier: [{ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: IMAGING_BSN }] } });
+        expect(imagingPatient.status).toBe(201);
         const acked = new Map<string, Sent>();
         const killAfter = Math.floor(random() * 10);
         const extraMs = Math.floor(random() * 120);
@@ -170,10 +190,17 @@ describe('kill and restart the service while messages arrive', () => {
           expect(found.length, `Patients with BSN ${bsn}`).toBe(1);
           const pid = found[0]?.id as string;
           const mine = await database.c.resources.find({ patients: pid, deleted: false }).toArray();
-          const count = messages.filter((m) => m.bsn === bsn).length;
+          const count = messages.filter((m) => m.bsn === bsn && !m.dicom).length;
           expect(mine.filter((d) => d.rt === 'DiagnosticReport').length).toBe(count);
           expect(mine.filter((d) => d.rt === 'Observation').length).toBe(count * 2);
         }
+        // The report is linked to its study, whatever the kill interrupted.
+        const studies = (await database.c.resources.find({ rt: 'ImagingStudy', deleted: false }).toArray()).filter((d) => d.json?.includes('1.2.826.0.1.3680043.10.1234.100'));
+        expect(studies.length, 'one CT study').toBe(1);
+        const reports = (await database.c.resources.find({ rt: 'DiagnosticReport', deleted: false }).toArray()).filter((d) => d.json?.includes('RAD24-000123'));
+        expect(reports.length, 'one radiology report').toBe(1);
+        const linked = (resourceOf(reports[0]) as { imagingStudy?: { reference?: string }[] }).imagingStudy?.map((r) => r.reference);
+        expect(linked).toContain(`ImagingStudy/${studies[0]?.id}`);
         const report = await checkIntegrity(database);
         expect(report).toEqual({ pendingJournals: [], danglingReferences: [], duplicateIdentifiers: [], versionMismatches: [], outbox: [], timelineDifferences: [] });
       } finally {
