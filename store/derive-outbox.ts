@@ -71,18 +71,19 @@ export class DeriveOutbox {
   /**
    * Runs one entry's derivations now and removes it (unless more was added meanwhile); on failure
    * it stays, due again after a back-off. Never throws: what failed is retried in the background.
+   * `recorded` is what its writer recorded in an entry of its own (saves reading it back).
    */
-  async run(id: string): Promise<boolean> {
-    let entry: DeriveOutboxDoc | null = null;
+  async run(id: string, recorded?: Pick<OutboxRequest, 'refs' | 'tasks'>): Promise<boolean> {
+    let entry: Pick<DeriveOutboxDoc, '_id' | 'refs' | 'tasks' | 'attempts'> & { rev?: number } | null = null;
     try {
-      entry = await this.entries.findOne({ _id: id });
+      entry = recorded ? { _id: id, refs: recorded.refs, tasks: recorded.tasks, attempts: 0 } : await this.entries.findOne({ _id: id });
       if (!entry) return true;
       for (const name of entry.tasks) {
         const task = this.tasks.get(name);
         if (!task) throw new Error(`no derivation named "${name}" is registered`);
         await task(entry.refs);
       }
-      await this.entries.deleteOne({ _id: id, rev: entry.rev });
+      await this.entries.deleteOne(entry.rev === undefined ? { _id: id } : { _id: id, rev: entry.rev });
       return true;
     } catch (err) {
       if (entry) {

@@ -94,7 +94,7 @@ export class TimelineRepository extends Repository {
     // A conditional create knows its id only now: recorded now, then run.
     const id = entry ?? (recorded ? undefined : await this.record(ctx, scope, key));
     if (id) {
-      await this.outbox.run(id);
+      await this.outbox.run(id, { refs: [key], tasks: [TIMELINE_TASK] });
       return;
     }
     // Projected at once so a reader sees it; the journal's entry re-derives it once settled.
