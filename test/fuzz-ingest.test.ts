@@ -102,6 +102,19 @@ async function postCase(fc: FuzzCase): Promise<void> {
   const body = JSON.parse(text) as Json;
   expect(body.results?.length, `${where}: ${text.slice(0, 300)}`).toBe(pieces.length);
   for (const [i, result] of (body.results as Json[]).entries()) await checkStored(result, pieces[i] as Uint8Array, where, fc.index % 4 === 0);
+  if (fc.index % 8 !== 3) return;
+  // Sent again: what was written is a duplicate (nothing new written), what failed fails at the same place.
+  const again = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.from(fc.bytes), signal: AbortSignal.timeout(CASE_BOUND_MS) });
+  const second = (await again.json()) as Json;
+  for (const [i, first] of (body.results as Json[]).entries()) {
+    const result = second.results[i];
+    if (first.status === 'processed' || first.status === 'duplicate') {
+      expect(result.status, `${where}: sent again`).toBe('duplicate');
+      expect(result.outputs, `${where}: sent again`).toEqual(first.outputs);
+    }
+    if (first.status === 'failed') expect(result.error?.location, `${where}: sent again`).toBe(first.error.location);
+    await checkStored(result, pieces[i] as Uint8Array, `${where}: sent again`);
+  }
 }
 
 describe('fuzzer findings over HTTP', () => {
