@@ -16,7 +16,7 @@ import type { FuzzWorkerInput, FuzzWorkerMessage } from './testing/fuzz-worker.t
 
 const SEEDS = [1, 2, 20250101];
 const EXTRA_SEEDS = (process.env.IDR_FUZZ_SEEDS ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-const CASES = Number(process.env.IDR_FUZZ_CASES ?? 1500);
+const CASES = Number(process.env.IDR_FUZZ_CASES ?? 3000);
 /** A case still running after this long counts as a hang (the slowest pass in well under a second). */
 const CASE_BOUND_MS = 20_000;
 /** A dozen generated lab and pathology messages, spread over two synthetic patients' histories. */
