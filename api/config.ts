@@ -27,7 +27,7 @@ const schema = z.object({
   IDR_DATA_DIR: z.string().default(path.join(ROOT, 'data')),
   /** Where scripts/bootstrap.sh installs Node, and builds the embedded database launcher (bin/ferretdb). */
   IDR_CACHE_DIR: z.string().default(path.join(ROOT, '.cache')),
-  /** Log level of the embedded database launcher on stderr (its PostgreSQL logs to IDR_DATA_DIR/db/postgresql.log). */
+  /** Log level of the embedded database launcher (IDR_DATA_DIR/db/launcher.log; its PostgreSQL logs to IDR_DATA_DIR/db/postgresql.log). */
   IDR_DB_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('error'),
   /** The embedded database is started again when its process dies: first after this delay, doubling up to IDR_DB_RESTART_MAX_BACKOFF_MS. */
   IDR_DB_RESTART_BACKOFF_MS: z.coerce.number().int().positive().default(250),

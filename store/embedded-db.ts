@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { equalityKeySpec } from '../schema/collections.ts';
@@ -52,7 +52,7 @@ export interface EmbeddedDbOptions {
   dataDir: string;
   /** The folder scripts/bootstrap.sh installs into (IDR_CACHE_DIR); the launcher is bin/ferretdb there. */
   cacheDir?: string;
-  /** The launcher's log level on stderr: debug, info, warn or error (default). */
+  /** The launcher's log level (debug, info, warn, error: default), written to <dataDir>/launcher.log. */
   logLevel?: string;
   timeoutMs?: number;
   /** Start the launcher again when it dies (default true). */
@@ -77,7 +77,7 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions): Promise<Embed
   const logLevel = options.logLevel ?? 'error';
   const timeoutMs = options.timeoutMs ?? 120_000;
   const launch = (listen: string): Promise<Launched> =>
-    launchOnce(binary, ['-listen', listen, '-data', options.dataDir, '-gin', equalityKeySpec(), '-log-level', logLevel], logLevel, timeoutMs);
+    launchOnce(binary, ['-listen', listen, '-data', options.dataDir, '-gin', equalityKeySpec(), '-log-level', logLevel], path.join(options.dataDir, 'launcher.log'), timeoutMs);
   const first = await launch('127.0.0.1:0');
   const listen = hostPortOf(first.url);
   const backoff = options.restartBackoffMs ?? { initial: 250, max: 10_000 };
@@ -175,21 +175,32 @@ interface Launched {
   child: ChildProcess;
 }
 
-/** Starts the launcher once and waits for its READY line. */
-async function launchOnce(binary: string, args: string[], logLevel: string, timeoutMs: number): Promise<Launched> {
-  const child = spawn(binary, args, {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const stderr: string[] = [];
-  child.stderr?.on('data', (b: Buffer) => {
-    stderr.push(b.toString());
-    if (logLevel !== 'error') process.stderr.write(b);
-    if (stderr.length > 50) stderr.shift();
-  });
+/**
+ * Starts the launcher once and waits for its READY line. Its log goes to a file (`logFile`), not
+ * a pipe: a database must never wait for its parent to read what it logs.
+ */
+async function launchOnce(binary: string, args: string[], logFile: string, timeoutMs: number): Promise<Launched> {
+  const log = openSync(logFile, 'a', 0o600);
+  let child: ChildProcess;
+  try {
+    child = spawn(binary, args, { stdio: ['pipe', 'pipe', log] });
+  } finally {
+    closeSync(log);
+  }
   // A write to the stdin of a launcher that just died must not become an unhandled error.
   child.stdin?.on('error', () => undefined);
-  const url = await waitForReady(child, stderr, timeoutMs);
+  const url = await waitForReady(child, logFile, timeoutMs);
   return { url, child };
+}
+
+/** The end of the launcher's log, for an error message. */
+async function logTail(logFile: string): Promise<string> {
+  try {
+    const text = await readFile(logFile, 'utf8');
+    return text.slice(-4000);
+  } catch {
+    return '';
+  }
 }
 
 /** "mongodb://127.0.0.1:41234/" -> "127.0.0.1:41234" (the launcher's -listen for a restart). */
@@ -203,11 +214,11 @@ function exitReason(code: number | null, signal: NodeJS.Signals | null): string 
   return signal ? `embedded database launcher killed by ${signal}` : `embedded database launcher exited with code ${code}`;
 }
 
-function waitForReady(child: ChildProcess, stderr: string[], timeoutMs: number): Promise<string> {
+function waitForReady(child: ChildProcess, logFile: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`embedded database did not start within ${timeoutMs} ms: ${stderr.join('')}`));
+      void logTail(logFile).then((tail) => reject(new Error(`embedded database did not start within ${timeoutMs} ms (log: ${logFile}): ${tail}`)));
     }, timeoutMs);
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     lines.on('line', (line) => {
@@ -219,7 +230,7 @@ function waitForReady(child: ChildProcess, stderr: string[], timeoutMs: number):
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`embedded database exited with code ${code}: ${stderr.join('')}`));
+      void logTail(logFile).then((tail) => reject(new Error(`embedded database exited with code ${code} (log: ${logFile}): ${tail}`)));
     });
   });
 }

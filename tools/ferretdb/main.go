@@ -52,7 +52,7 @@ func run(listen, dataDir, pgBin, gin, logLevel string, watchStdin bool) error {
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("log level %q: %w", logLevel, err)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(quietDuplicates{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})})
 
 	spec, err := parseGinSpec(gin)
 	if err != nil {
@@ -76,7 +76,7 @@ func run(listen, dataDir, pgBin, gin, logLevel string, watchStdin bool) error {
 		Listener:      ferretdb.ListenerConfig{TCP: listen},
 		Logger:        logger,
 		Handler:       "postgresql",
-		PostgreSQLURL: pg.url(),
+		PostgreSQLURL: pg.poolURL(),
 	})
 	if err != nil {
 		return err

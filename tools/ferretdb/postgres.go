@@ -135,7 +135,7 @@ func startPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 		"-c", "listen_addresses=",
 		"-c", "unix_socket_directories="+socket,
 		"-c", "unix_socket_permissions=0700",
-		"-c", "max_connections=200",
+		"-c", "max_connections=600",
 		"-c", "shared_buffers=256MB",
 		"-c", "wal_level=minimal",
 		"-c", "max_wal_senders=0",
@@ -181,6 +181,14 @@ func startPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 // url is the connection string for the cluster's Unix socket.
 func (c *pgCluster) url() string {
 	return "postgres://ferretdb@/postgres?host=" + c.socket + "&sslmode=disable"
+}
+
+// poolURL is url for FerretDB's connection pool. FerretDB 1.24 keeps a pooled connection for
+// every open cursor and does not give it back when the client that opened the cursor goes away
+// without closing it; with its default pool of 50, such cursors would in time stop every query.
+// A larger pool (within max_connections above) keeps that far away.
+func (c *pgCluster) poolURL() string {
+	return c.url() + "&pool_max_conns=500"
 }
 
 // stop shuts PostgreSQL down: fast mode, then immediate after 30 s.
