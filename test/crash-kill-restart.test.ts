@@ -12,6 +12,7 @@ import { checkIntegrity } from './support/store-integrity.ts';
 import { mllpExchange, postHl7 } from './fixtures/ingest/clients.ts';
 import { fhirFetch } from './support/server.ts';
 import { CREA, HB, labMessage, mllpFrame, newBsn, type LabResult } from './fixtures/ingest/messages.ts';
+import { mulberry32 } from '../seed/hl7v2/random.ts';
 
 /**
  * Kill/restart: the real service (`node api/main.ts`, its own embedded database) receives a
@@ -23,17 +24,6 @@ import { CREA, HB, labMessage, mllpFrame, newBsn, type LabResult } from './fixtu
  * the derived-data outbox empty and the timeline equal to one rebuilt from the resources.
  */
 
-/** A small seeded PRNG (mulberry32), so a failing seed can be run again. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -114,7 +104,7 @@ const ALT = (value: string, flag: string, status = 'F'): LabResult => ({ loinc: 
 describe('kill and restart the service while messages arrive', () => {
   for (const seed of [11, 23, 37]) {
     it(`seed ${seed}: every acknowledged message kept and processed once; the store sound after a quick and a late restart`, async () => {
-      const random = rng(seed);
+      const random = mulberry32(seed).next; // seeded, so a failing seed can be run again
       const dataDir = await mkdtemp(path.join(tmpdir(), `idr-kill-${seed}-`));
       let late: RunningServer | undefined;
       try {
@@ -212,7 +202,7 @@ describe('kill and restart the service while messages arrive', () => {
 
   for (const seed of [5, 17, 4, 12]) {
     it(`seed ${seed}: a correction followed by a crash: the timeline shows the corrected value`, async () => {
-      const random = rng(seed);
+      const random = mulberry32(seed).next; // seeded, so a failing seed can be run again
       const dataDir = await mkdtemp(path.join(tmpdir(), `idr-correction-${seed}-`));
       let late: RunningServer | undefined;
       try {
