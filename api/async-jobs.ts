@@ -66,12 +66,15 @@ export class AsyncJobs {
     const id = randomUUID();
     await this.jobs.insertOne({ _id: id, kind, status: JOB_STATUS.running, createdAt: new Date(), actor, progress: { done: 0, total } });
     let last = 0;
+    // The job's status writes go one after the other: the embedded store applies an update by
+    // rewriting the document, so a progress write racing the final one could undo it.
+    let writes: Promise<unknown> = Promise.resolve();
     const control: JobControl = {
       progress: (done, all) => {
         // At most one status write a second: progress is for people polling, not a log.
         if (Date.now() - last < 1000 && done < all) return;
         last = Date.now();
-        void this.jobs.updateOne({ _id: id, status: JOB_STATUS.running }, { $set: { progress: { done, total: all } } }).catch(() => undefined);
+        writes = writes.then(() => this.jobs.updateOne({ _id: id, status: JOB_STATUS.running }, { $set: { progress: { done, total: all } } })).catch(() => undefined);
       },
     };
     const run = (async () => {
@@ -86,6 +89,7 @@ export class AsyncJobs {
           outcome = { status: 500, body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', details: { text: `The request failed (job ${id}); see the server log.` } }] } };
         }
       }
+      await writes;
       await this.jobs.updateOne({ _id: id }, { $set: { status: JOB_STATUS.done, finishedAt: new Date(), httpStatus: outcome.status, body: JSON.stringify(outcome.body), progress: { done: total, total } } });
     })();
     const tracked = run.catch((err: unknown) => this.logger?.error({ err, job: id }, 'could not record the result of an asynchronous request'));
