@@ -5,6 +5,7 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import { badRequest, contentTooLarge, getStatus, notFound, OperationOutcomeError, unsupportedMediaType } from '@medplum/core';
 import { serverErrorWithId, unavailable, withText } from '../../schema/outcomes.ts';
 import { PipelineClosedError } from '../../ingestion/pipeline.ts';
+import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -56,17 +57,6 @@ export function errorHandler(logger: Logger) {
 
 /** Seconds a client is asked to wait after the database could not be reached. */
 const STORE_UNAVAILABLE_RETRY_AFTER = 5;
-
-/** The MongoDB driver's errors for a server it cannot reach (by name, along the cause chain). */
-const UNREACHABLE = new Set(['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoNotConnectedError', 'MongoPoolClearedError', 'MongoTopologyClosedError']);
-
-/** True when the error (or one it wraps) says the database could not be reached. */
-export function isStoreUnavailable(err: unknown): boolean {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (UNREACHABLE.has((e as { name?: string }).name ?? '')) return true;
-  }
-  return false;
-}
 
 /** 404 OperationOutcome for unknown routes. */
 export function notFoundHandler(req: Request, res: Response): void {
