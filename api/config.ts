@@ -101,6 +101,48 @@ const schema = z.object({
   IDR_READ_QUEUE: z.coerce.number().int().min(0).default(64),
   /** Longest any request waits in a queue before it is answered 503 + Retry-After (or AR over MLLP). */
   IDR_QUEUE_MAX_WAIT_MS: z.coerce.number().int().positive().default(10_000),
+  // ── Security (authentication, authorisation, audit, hardening) ─────────────────────────────
+  /** An external OpenID Connect issuer (Keycloak, Entra ID…) whose bearer tokens IDR accepts; unset = IDR's embedded provider at /oauth. */
+  IDR_OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  /** The audience ("aud") IDR's tokens must carry; default: the FHIR base URL (IDR_BASE_URL/fhir). */
+  IDR_OIDC_AUDIENCE: z.string().min(1).optional(),
+  /** Where in an external issuer's token the IDR role is (dot path; a string or an array of strings), e.g. realm_access.roles. */
+  IDR_OIDC_ROLE_CLAIM: z.string().regex(/^[\w-]+(\.[\w-]+)*$/, 'a dot path such as realm_access.roles').default('idr_role'),
+  /** Demo accounts in the embedded provider: the users per role and one confidential client with every system scope (make demo and tests only). */
+  IDR_DEMO_AUTH: z.stringbool().default(false),
+  IDR_DEMO_CLIENT_ID: z.string().regex(/^[\w.-]{3,64}$/, 'letters, digits, _ . - (3-64)').default('idr-demo-client'),
+  IDR_DEMO_CLIENT_SECRET: z.string().min(12, 'at least 12 characters').default('idr-demo-client-secret'),
+  /** Clients registered in the embedded provider (systems such as ML pipelines and interface engines): a JSON file, see docs/security.md. */
+  IDR_AUTH_CLIENTS_FILE: z.string().optional(),
+  /** Lifetime of access tokens the embedded provider issues. */
+  IDR_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+  /** Origins allowed to call IDR from a browser (comma-separated); none by default (no CORS headers). */
+  IDR_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ protocol: /^https?$/ }))),
+  /** Requests per minute one client (token subject, else address) may make; 0 = no limit. */
+  IDR_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(3000),
+  /** PACS (DICOMweb roots) that POST /ingest/dicomweb may import from, as JSON {"name":"https://pacs/dicom-web"}; IDR_DICOMWEB_URL is always allowed, under the name "default". */
+  IDR_DICOMWEB_SOURCES: z
+    .string()
+    .default('{}')
+    .transform((s, ctx) => {
+      try {
+        return z.record(z.string().regex(/^[\w.-]{1,64}$/), z.url({ protocol: /^https?$/ })).parse(JSON.parse(s));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of names to http(s) URLs, e.g. {"pacs":"https://pacs.hospital.example/dicom-web"}' });
+        return z.NEVER;
+      }
+    }),
+  /** MLLP listens on this address; loopback by default (production puts it behind TLS / a VPN). */
+  IDR_MLLP_HOST: z.string().default('127.0.0.1'),
+  /** Addresses allowed to send over MLLP (comma-separated); empty = any that can reach IDR_MLLP_HOST. */
+  IDR_MLLP_ALLOW: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `production` unless told otherwise: GraphiQL and unmasked GraphQL errors only in `development` (make demo). */
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
