@@ -78,7 +78,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   let embedded: EmbeddedDb | undefined;
   let mongoUrl = config.MONGODB_URL;
   if (!mongoUrl) {
-    embedded = await startEmbeddedDb({ dataDir: path.join(config.IDR_DATA_DIR, 'db'), cacheDir: config.IDR_CACHE_DIR, logLevel: config.IDR_DB_LOG_LEVEL, restartBackoffMs: { initial: config.IDR_DB_RESTART_BACKOFF_MS, max: Math.max(config.IDR_DB_RESTART_BACKOFF_MS, config.IDR_DB_RESTART_MAX_BACKOFF_MS) } });
+    embedded = await startEmbeddedDb({ dataDir: path.join(config.IDR_DATA_DIR, 'db'), privateRoot: config.IDR_DATA_DIR, cacheDir: config.IDR_CACHE_DIR, logLevel: config.IDR_DB_LOG_LEVEL, restartBackoffMs: { initial: config.IDR_DB_RESTART_BACKOFF_MS, max: Math.max(config.IDR_DB_RESTART_BACKOFF_MS, config.IDR_DB_RESTART_MAX_BACKOFF_MS) } });
     mongoUrl = embedded.url;
     logger.info({ dataDir: config.IDR_DATA_DIR }, 'embedded database started (FerretDB on PostgreSQL)');
   }

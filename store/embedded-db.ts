@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { closeSync, existsSync, fchmodSync, openSync } from 'node:fs';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { equalityKeySpec } from '../schema/collections.ts';
@@ -9,7 +9,11 @@ import { equalityKeySpec } from '../schema/collections.ts';
  * Starts the embedded database built by scripts/bootstrap.sh from tools/ferretdb: a PostgreSQL
  * cluster in `<dataDir>/pg` behind FerretDB 1.24 (MongoDB wire protocol) on a free loopback
  * port, with GIN indexes on the equality keys each collection declares (schema/collections.ts).
- * Returns its MongoDB URL. The launcher exits, stopping PostgreSQL, when this process exits (it
+ * Returns its MongoDB URL, with the credentials the database asks for: PostgreSQL authenticates
+ * every connection (scram-sha-256) and FerretDB passes on what the client gives with
+ * authMechanism=PLAIN, so a client without the password in `<dataDir>/credentials` (mode 0600,
+ * made by the launcher at first start) reads nothing. The data directory is kept 0700 and its
+ * files 0600. The launcher exits, stopping PostgreSQL, when this process exits (it
  * watches its stdin) or when `stop()` is called.
  *
  * The launcher is supervised: when it exits unasked (it does when its PostgreSQL stops, or when
@@ -34,7 +38,7 @@ export interface EmbeddedDbEvent {
 }
 
 export interface EmbeddedDb {
-  /** The MongoDB URL; the same across restarts. */
+  /** The MongoDB URL, user and password included; the same across restarts. */
   url: string;
   /** The current launcher's process id (FerretDB runs in it; PostgreSQL's processes are its descendants). */
   readonly pid: number;
@@ -50,6 +54,11 @@ export interface EmbeddedDb {
 export interface EmbeddedDbOptions {
   /** Where the database files live (created 0700). */
   dataDir: string;
+  /**
+   * A directory holding `dataDir` (IDR_DATA_DIR) that is kept 0700 as well. When the launcher runs
+   * as root, PostgreSQL runs as the "postgres" account, which the launcher lets pass through it (0701).
+   */
+  privateRoot?: string;
   /** The folder scripts/bootstrap.sh installs into (IDR_CACHE_DIR); the launcher is bin/ferretdb there. */
   cacheDir?: string;
   /** The launcher's log level (debug, info, warn, error: default), written to <dataDir>/launcher.log. */
@@ -73,13 +82,22 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions): Promise<Embed
   if (!existsSync(binary)) {
     throw new Error(`embedded database launcher not found at ${binary}: run "bash scripts/bootstrap.sh" (or "make test"/"make demo") first`);
   }
+  if (options.privateRoot) {
+    await mkdir(options.privateRoot, { recursive: true, mode: 0o700 });
+    await chmod(options.privateRoot, 0o700);
+  }
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(options.dataDir, 0o700);
   const logLevel = options.logLevel ?? 'error';
   const timeoutMs = options.timeoutMs ?? 120_000;
   const launch = (listen: string): Promise<Launched> =>
     launchOnce(binary, ['-listen', listen, '-data', options.dataDir, '-gin', equalityKeySpec(), '-log-level', logLevel], path.join(options.dataDir, 'launcher.log'), timeoutMs);
   const first = await launch('127.0.0.1:0');
   const listen = hostPortOf(first.url);
+  const url = await withCredentials(first.url, options.dataDir).catch(async (err: unknown) => {
+    await stopChild(first.child);
+    throw err;
+  });
   const backoff = options.restartBackoffMs ?? { initial: 250, max: 10_000 };
   const listeners: ((event: EmbeddedDbEvent) => void)[] = [];
 
@@ -147,7 +165,7 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions): Promise<Embed
   watch(child);
 
   return {
-    url: first.url,
+    url,
     get pid() {
       return child.pid as number;
     },
@@ -183,6 +201,7 @@ async function launchOnce(binary: string, args: string[], logFile: string, timeo
   const log = openSync(logFile, 'a', 0o600);
   let child: ChildProcess;
   try {
+    fchmodSync(log, 0o600);
     child = spawn(binary, args, { stdio: ['pipe', 'pipe', log] });
   } finally {
     closeSync(log);
@@ -201,6 +220,20 @@ async function logTail(logFile: string): Promise<string> {
   } catch {
     return '';
   }
+}
+
+/** The file, in the launcher's data directory, with the user and password it made at first start. */
+export const CREDENTIALS_FILE = 'credentials';
+
+/** "mongodb://127.0.0.1:41234/" -> "mongodb://ferretdb:<password>@127.0.0.1:41234/?authMechanism=PLAIN". */
+async function withCredentials(announced: string, dataDir: string): Promise<string> {
+  const file = path.join(dataDir, CREDENTIALS_FILE);
+  const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+  const { user, password } = (parsed ?? {}) as { user?: unknown; password?: unknown };
+  if (typeof user !== 'string' || typeof password !== 'string' || !user || !password) {
+    throw new Error(`embedded database credentials in ${file} are not {"user","password"}`);
+  }
+  return `mongodb://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${hostPortOf(announced)}/?authMechanism=PLAIN`;
 }
 
 /** "mongodb://127.0.0.1:41234/" -> "127.0.0.1:41234" (the launcher's -listen for a restart). */

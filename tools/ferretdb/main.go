@@ -3,6 +3,10 @@
 // indexes that let PostgreSQL answer FerretDB's pushed-down equalities from an index
 // (ginindex.go).
 //
+// Clients must authenticate with the user and password in <data>/credentials (mode 0600, made at
+// first start) and authMechanism=PLAIN: FerretDB hands them to PostgreSQL, which refuses any
+// connection without them (credentials.go). The data directory is kept 0700.
+//
 // It listens on a loopback TCP port (0 picks a free one), prints one line
 // "READY <mongodb-uri>" on stdout once the listener accepts connections, and stops when
 // it receives SIGINT/SIGTERM or when its standard input closes, so it never outlives the
@@ -47,6 +51,10 @@ func run(listen, dataDir, pgBin, gin, logLevel string, watchStdin bool) error {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return fmt.Errorf("data directory %q: %w", abs, err)
 	}
+	if err := os.Chmod(abs, 0o700); err != nil {
+		return fmt.Errorf("data directory %q: %w", abs, err)
+	}
+	withoutPGEnv()
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {

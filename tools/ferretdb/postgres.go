@@ -1,7 +1,8 @@
 package main
 
 // The PostgreSQL cluster behind the embedded FerretDB: created on first start in <data>/pg,
-// started with no TCP listener (a Unix socket in <data>/pg/socket, mode 0700), stopped when the
+// started with no TCP listener (a Unix socket in <data>/pg-socket, mode 0700), every connection
+// authenticated with the password in <data>/credentials (credentials.go), stopped when the
 // launcher stops. PostgreSQL refuses to run as root, so when the launcher runs as root the
 // cluster runs as the unprivileged "postgres" account that Debian's package creates.
 
@@ -27,6 +28,7 @@ import (
 type pgCluster struct {
 	dir    string
 	socket string
+	pass   string
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
@@ -67,10 +69,14 @@ func runAs() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-// allowTraversal lets the PostgreSQL account reach the data directory: every ancestor owned by
-// this (root) user gets the search bit for others (o+x: pass through, not list).
-func allowTraversal(dir string) error {
-	for d := dir; ; d = filepath.Dir(d) {
+// allowTraversal lets the PostgreSQL account reach the data directory: it gets the directory
+// itself (mode 0700), and every ancestor owned by this (root) user gets the search bit for others
+// (o+x: pass through, not list).
+func allowTraversal(dir string, cred *syscall.Credential) error {
+	if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		return err
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
 		info, err := os.Stat(d)
 		if err != nil {
 			return err
@@ -93,6 +99,10 @@ func startPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
+	secret, created, err := loadCredentials(dataDir)
+	if err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(dataDir, "pg")
 	socket := filepath.Join(dataDir, "pg-socket")
 	for _, d := range []string{dir, socket} {
@@ -109,14 +119,14 @@ func startPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 		}
 	}
 	if cred != nil {
-		if err := allowTraversal(dataDir); err != nil {
+		if err := allowTraversal(dataDir, cred); err != nil {
 			return nil, err
 		}
 	}
 
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		logger.Info("initialising PostgreSQL cluster", "dir", dir)
-		init := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"), "-D", dir, "-U", "ferretdb",
+		init := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"), "-D", dir, "-U", dbUser,
 			"--auth=trust", "--encoding=UTF8", "--no-locale", "--no-instructions")
 		init.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 		if out, err := init.CombinedOutput(); err != nil {
@@ -126,9 +136,16 @@ func startPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 	if err := stopStale(dir, logger); err != nil {
 		return nil, err
 	}
+	if err := requirePassword(dir, binDir, cred, secret, created, logger); err != nil {
+		return nil, err
+	}
 
 	logFile, err := os.OpenFile(filepath.Join(dataDir, "postgresql.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
+		return nil, err
+	}
+	if err := logFile.Chmod(0o600); err != nil {
+		logFile.Close()
 		return nil, err
 	}
 	cmd := exec.Command(filepath.Join(binDir, "postgres"), "-D", dir,
@@ -151,7 +168,7 @@ func startPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 		logFile.Close()
 		return nil, fmt.Errorf("starting PostgreSQL: %w", err)
 	}
-	c := &pgCluster{dir: dir, socket: socket, cmd: cmd, exited: make(chan struct{})}
+	c := &pgCluster{dir: dir, socket: socket, pass: secret.Password, cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		logFile.Close()
@@ -178,17 +195,21 @@ func startPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 	}
 }
 
-// url is the connection string for the cluster's Unix socket.
+// url is the connection string for the cluster's Unix socket, with the password (the launcher's
+// own connections).
 func (c *pgCluster) url() string {
-	return "postgres://ferretdb@/postgres?host=" + c.socket + "&sslmode=disable"
+	return "postgres://" + dbUser + ":" + c.pass + "@/postgres?host=" + c.socket + "&sslmode=disable"
 }
 
 // poolURL is url for FerretDB's connection pool. FerretDB 1.24 keeps a pooled connection for
 // every open cursor and does not give it back when the client that opened the cursor goes away
 // without closing it; with its default pool of 50, such cursors would in time stop every query.
 // A larger pool (within max_connections above) keeps that far away.
+//
+// It has no password: FerretDB puts in the credentials each client gives (authMechanism=PLAIN),
+// so a client without them is refused by PostgreSQL.
 func (c *pgCluster) poolURL() string {
-	return c.url() + "&pool_max_conns=500"
+	return "postgres://" + dbUser + "@/postgres?host=" + c.socket + "&sslmode=disable&pool_max_conns=500"
 }
 
 // stop shuts PostgreSQL down: fast mode, then immediate after 30 s.
