@@ -200,7 +200,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
       });
   }, WAITING_SWEEP_MS);
   waitingTimer.unref();
-  const dicomweb = new DicomwebImporter({ pipeline, db: database.db, logger, timeoutMs: config.IDR_DICOMWEB_TIMEOUT_MS, retries: config.IDR_DICOMWEB_RETRIES, backoffMs: config.IDR_DICOMWEB_BACKOFF_MS });
+  const dicomweb = new DicomwebImporter({ pipeline, db: database.db, logger, timeoutMs: config.IDR_DICOMWEB_TIMEOUT_MS, retries: config.IDR_DICOMWEB_RETRIES, backoffMs: config.IDR_DICOMWEB_BACKOFF_MS, sources: config.IDR_DICOMWEB_SOURCES, ...(config.IDR_DICOMWEB_URL ? { defaultUrl: config.IDR_DICOMWEB_URL } : {}) });
   const schedule = config.IDR_DICOMWEB_URL && config.IDR_DICOMWEB_SYNC_MINUTES
     ? startDicomwebSchedule({ importer: dicomweb, url: config.IDR_DICOMWEB_URL, minutes: config.IDR_DICOMWEB_SYNC_MINUTES, logger })
     : undefined;

@@ -18,9 +18,10 @@ Usage:
   node ingestion/cli.ts dicom <file|folder>... [--wado-rs-base URL] [--server URL]
       Sends DICOM Part 10 files (all files under a folder) one by one to POST /ingest/dicom;
       the server keeps the headers only and merges the instances of a study.
-  node ingestion/cli.ts dicomweb --url URL [--patient ID] [--study-date YYYYMMDD-YYYYMMDD]
+  node ingestion/cli.ts dicomweb [--source NAME] [--patient ID] [--study-date YYYYMMDD-YYYYMMDD]
       [--study-uid UID] [--since YYYY-MM-DD|last] [--server URL]
-      Imports studies from a DICOMweb server (QIDO-RS) via POST /ingest/dicomweb.
+      Imports studies from a PACS (QIDO-RS) via POST /ingest/dicomweb. NAME is one the server
+      has in IDR_DICOMWEB_SOURCES (default: "default", its IDR_DICOMWEB_URL).
   node ingestion/cli.ts failed [--kind hl7v2] [--server URL]   list failed inputs
   node ingestion/cli.ts reprocess <inbox-id>... | --all-failed [--server URL]
   --server defaults to $IDR_SERVER or http://127.0.0.1:8080
@@ -40,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       server: { type: 'string' }, kind: { type: 'string' }, 'all-failed': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      url: { type: 'string' }, patient: { type: 'string' }, since: { type: 'string' }, 'study-date': { type: 'string' }, 'study-uid': { type: 'string' }, 'wado-rs-base': { type: 'string' },
+      url: { type: 'string' }, source: { type: 'string' }, patient: { type: 'string' }, since: { type: 'string' }, 'study-date': { type: 'string' }, 'study-uid': { type: 'string' }, 'wado-rs-base': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -56,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
     case 'dicom':
       return dicomCommand(server, rest, values['wado-rs-base'], process.stdout);
     case 'dicomweb':
-      return dicomwebCommand(server, { ...(values.url ? { url: values.url } : {}), ...(values.patient ? { patient: values.patient } : {}), ...(values.since ? { since: values.since } : {}), ...(values['study-date'] ? { studyDate: values['study-date'] } : {}), ...(values['study-uid'] ? { studyUid: values['study-uid'] } : {}) }, process.stdout);
+      return dicomwebCommand(server, { ...(values.url ? { url: values.url } : {}), ...(values.source ? { source: values.source } : {}), ...(values.patient ? { patient: values.patient } : {}), ...(values.since ? { since: values.since } : {}), ...(values['study-date'] ? { studyDate: values['study-date'] } : {}), ...(values['study-uid'] ? { studyUid: values['study-uid'] } : {}) }, process.stdout);
     case 'failed': {
       const page = await client.list('failed', values.kind, 500);
       for (const e of page.entries) {

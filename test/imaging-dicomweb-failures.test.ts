@@ -11,6 +11,7 @@ let mode: 'down500' | 'hang' | 'garbage' | 'series500' | 'notArray' = 'down500';
 let requests = 0;
 let pacs: Server;
 let pacsUrl = '';
+let downUrl = '';
 let server: TestServer;
 
 beforeAll(async () => {
@@ -29,7 +30,9 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => pacs.listen(0, '127.0.0.1', resolve));
   pacsUrl = `http://127.0.0.1:${(pacs.address() as AddressInfo).port}/dicom-web`;
-  server = await startTestServer({ IDR_DICOMWEB_TIMEOUT_MS: '300', IDR_DICOMWEB_RETRIES: '2', IDR_DICOMWEB_BACKOFF_MS: '10' });
+  downUrl = `http://127.0.0.1:${await freePort()}/dicom-web`;
+  // The fake PACS is IDR_DICOMWEB_URL (the source "default"); "down" is a PACS nobody answers for.
+  server = await startTestServer({ IDR_DICOMWEB_URL: pacsUrl, IDR_DICOMWEB_SOURCES: JSON.stringify({ down: downUrl }), IDR_DICOMWEB_TIMEOUT_MS: '300', IDR_DICOMWEB_RETRIES: '2', IDR_DICOMWEB_BACKOFF_MS: '10' });
 });
 afterAll(async () => {
   pacs?.closeAllConnections();
@@ -37,8 +40,9 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function importFrom(url: string): ReturnType<typeof fhirFetch> {
-  return fhirFetch(`${server.url}/ingest/dicomweb`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url }) });
+/** Imports from a configured source; without one, from "default" (IDR_DICOMWEB_URL). */
+async function importFrom(source?: string): ReturnType<typeof fhirFetch> {
+  return fhirFetch(`${server.url}/ingest/dicomweb`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(source ? { source } : {}) });
 }
 
 async function nothingWritten(): Promise<void> {
@@ -49,7 +53,7 @@ async function nothingWritten(): Promise<void> {
 
 describe('DICOMweb import failures: retried, reported, nothing half-written', () => {
   it('a PACS that is down', async () => {
-    const r = await importFrom(`http://127.0.0.1:${await freePort()}/dicom-web`);
+    const r = await importFrom('down');
     expect(r.status).toBe(502);
     expect(r.body.issue[0].details.text).toMatch(/nothing was imported/);
     expect(r.body.issue[0].diagnostics).toMatch(/kind=network attempts=3/);
@@ -59,7 +63,7 @@ describe('DICOMweb import failures: retried, reported, nothing half-written', ()
   it('HTTP 500, retried with backoff', async () => {
     mode = 'down500';
     requests = 0;
-    const r = await importFrom(pacsUrl);
+    const r = await importFrom('default');
     expect(r.status).toBe(502);
     expect(r.body.issue[0].diagnostics).toMatch(/status=500/);
     expect(requests).toBe(3);
@@ -68,7 +72,7 @@ describe('DICOMweb import failures: retried, reported, nothing half-written', ()
 
   it('a timeout', async () => {
     mode = 'hang';
-    const r = await importFrom(pacsUrl);
+    const r = await importFrom();
     expect(r.status).toBe(504);
     expect(r.body.issue[0].details.text).toMatch(/timed out/);
     await nothingWritten();
@@ -76,17 +80,17 @@ describe('DICOMweb import failures: retried, reported, nothing half-written', ()
 
   it('malformed JSON and JSON that is not DICOM JSON', async () => {
     mode = 'garbage';
-    const r = await importFrom(pacsUrl);
+    const r = await importFrom('default');
     expect(r.status).toBe(502);
     expect(r.body.issue[0].diagnostics).toMatch(/kind=malformed/);
     mode = 'notArray';
-    expect((await importFrom(pacsUrl)).status).toBe(502);
+    expect((await importFrom()).status).toBe(502);
     await nothingWritten();
   });
 
   it('studies answered but their series failing: the study is not written at all', async () => {
     mode = 'series500';
-    const r = await importFrom(pacsUrl);
+    const r = await importFrom('default');
     expect(r.status).toBe(502);
     await nothingWritten();
     const sync = await server.services.dicomweb.state.get(pacsUrl);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint, ImagingStudy } from '@medplum/fhirtypes';
-import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { findPydicomTestFile, makeDicomVariant, startOrthanc, type OrthancInstance } from './support/orthanc.ts';
 
 const MRN = 'urn:idr:assigning-authority:UMCX';
@@ -16,12 +16,12 @@ let patientRef = '';
 async function upload(name: string, src: string, tags: Record<string, string>): Promise<void> {
   const out = await makeDicomVariant(findPydicomTestFile(src), join(dir, `${name}.dcm`), tags);
   const r = await orthanc.upload(await readFile(out));
-  const study = (await (await fetch(`${orthanc.baseUrl}/studies/${r.ParentStudy}`)).json()) as { MainDicomTags: { StudyInstanceUID: string } };
+  const study = (await (await authFetch(`${orthanc.baseUrl}/studies/${r.ParentStudy}`)).json()) as { MainDicomTags: { StudyInstanceUID: string } };
   uids[name] = study.MainDicomTags.StudyInstanceUID;
 }
 
 async function importFrom(body: Record<string, unknown>): ReturnType<typeof fhirFetch> {
-  return fhirFetch(`${server.url}/ingest/dicomweb`, { method: 'POST', json: { url: orthanc.dicomWebUrl, ...body } });
+  return fhirFetch(`${server.url}/ingest/dicomweb`, { method: 'POST', json: { source: 'orthanc', ...body } });
 }
 
 async function total(query: string): Promise<number> {
@@ -29,7 +29,9 @@ async function total(query: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  [server, orthanc, dir] = await Promise.all([startTestServer(), startOrthanc(), mkdtemp(join(tmpdir(), 'idr-dicomweb-'))]);
+  [orthanc, dir] = await Promise.all([startOrthanc(), mkdtemp(join(tmpdir(), 'idr-dicomweb-'))]);
+  // The PACS IDR may import from are configured; a request only names one.
+  server = await startTestServer({ IDR_DICOMWEB_SOURCES: JSON.stringify({ orthanc: orthanc.dicomWebUrl, elsewhere: 'http://127.0.0.1:9/dicom-web' }) });
   for (const id of ['IMG1', 'IMG2']) {
     const p = await fhirFetch(`${server.fhir}/Patient`, { method: 'POST', json: { resourceType: 'Patient', identifier: [{ system: MRN, value: id }] } });
     if (id === 'IMG1') patientRef = `Patient/${p.body.id}`;
@@ -62,7 +64,7 @@ describe('POST /ingest/dicomweb against a real Orthanc', () => {
     expect(study.numberOfInstances).toBe(1);
     const endpoint = (await fhirFetch(`${server.fhir}/${study.endpoint?.[0]?.reference}`)).body as Endpoint;
     expect(endpoint.address).toBe(orthanc.dicomWebUrl);
-    const wado = await fetch(`${endpoint.address}/studies/${uids.mr}/metadata`, { headers: { accept: 'application/dicom+json' } });
+    const wado = await authFetch(`${endpoint.address}/studies/${uids.mr}/metadata`, { headers: { accept: 'application/dicom+json' } });
     expect(wado.status).toBe(200);
     const meta = (await wado.json()) as Record<string, { Value?: unknown[] }>[];
     expect(meta[0]?.['0020000D']?.Value?.[0]).toBe(uids.mr);
@@ -109,6 +111,28 @@ describe('POST /ingest/dicomweb against a real Orthanc', () => {
   it('refuses bad parameters before contacting the PACS', async () => {
     expect((await importFrom({ studyDate: '2024-01-01' })).status).toBe(400);
     expect((await importFrom({ studyDate: '20240101', since: '2024-01-01' })).status).toBe(400);
-    expect((await fhirFetch(`${server.url}/ingest/dicomweb`, { method: 'POST', json: { url: 'ftp://x' } })).status).toBe(400);
+  });
+
+  it('never fetches a URL the request names: only a configured source', async () => {
+    const post = (url: string, json: unknown): ReturnType<typeof fhirFetch> => fhirFetch(`${url}/ingest/dicomweb`, { method: 'POST', json });
+    const withUrl = await post(server.url, { url: orthanc.dicomWebUrl });
+    expect(withUrl.status).toBe(400);
+    expect(withUrl.body.issue[0].details.text).toMatch(/IDR_DICOMWEB_SOURCES/);
+    expect((await post(server.url, { source: 'orthanc', url: orthanc.dicomWebUrl })).status).toBe(400);
+    const unknown = await post(server.url, { source: 'nope' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.issue[0].details.text).toMatch(/Unknown source "nope"; configured: orthanc, elsewhere/);
+    // No "default" here: IDR_DICOMWEB_URL is not set.
+    expect((await post(server.url, {})).body.issue[0].details.text).toMatch(/Unknown source "default"/);
+
+    const bare = await startTestServer();
+    try {
+      const none = await post(bare.url, { patientId: 'IMG1' });
+      expect(none.status).toBe(400);
+      expect(none.body.issue[0].details.text).toMatch(/No PACS is configured: set IDR_DICOMWEB_SOURCES/);
+      expect((await fhirFetch(`${bare.fhir}/ImagingStudy?_summary=count`)).body.total).toBe(0);
+    } finally {
+      await bare.close();
+    }
   });
 });

@@ -11,7 +11,7 @@ const DICOM_TYPES = ['application/dicom', 'application/octet-stream'];
 const DATE_RANGE = /^(\d{8}|\d{8}-|-\d{8}|\d{8}-\d{8})$/;
 
 const dicomwebBody = z.object({
-  url: z.url({ protocol: /^https?$/, error: 'must be the http(s) DICOMweb root of the PACS, e.g. http://pacs:8042/dicom-web' }),
+  source: z.string().trim().min(1).default('default'),
   patientId: z.string().trim().min(1).optional(),
   issuerOfPatientId: z.string().trim().min(1).optional(),
   studyDate: z.string().regex(DATE_RANGE, 'must be YYYYMMDD or a range YYYYMMDD-YYYYMMDD (either side may be open)').optional(),
@@ -24,7 +24,9 @@ const dicomwebBody = z.object({
  *  - POST /dicom: one DICOM Part 10 file as the body (application/dicom). Only the first
  *    IDR_DICOM_HEADER_BYTES are kept (the header; pixel data is read past and dropped). Query:
  *    `wadoRsBase` (the PACS the file comes from, for the Endpoint), `filename`.
- *  - POST /dicomweb: JSON { url, patientId?, issuerOfPatientId?, studyDate?, studyUid?, since? }.
+ *  - POST /dicomweb: JSON { source?, patientId?, issuerOfPatientId?, studyDate?, studyUid?, since? }.
+ *    `source` names a PACS configured in IDR_DICOMWEB_SOURCES ("default": IDR_DICOMWEB_URL); a
+ *    URL in the body is refused, so a client can never make IDR fetch an address of its choosing.
  */
 export function dicomRouter(options: { pipeline: Pipeline; importer: DicomwebImporter; headerBytes: number }): Router {
   const router = express.Router();
@@ -50,13 +52,18 @@ export function dicomRouter(options: { pipeline: Pipeline; importer: DicomwebImp
   });
 
   router.post('/dicomweb', express.json({ limit: '64kb', type: ['application/json', 'application/fhir+json'] }), async (req, res) => {
-    const parsed = dicomwebBody.safeParse(req.body ?? {});
+    const body: unknown = req.body ?? {};
+    if (typeof body === 'object' && body !== null && 'url' in body) {
+      fail(badRequest('url: not accepted; name a PACS with "source" instead (the PACS IDR may import from are configured in IDR_DICOMWEB_SOURCES, and IDR_DICOMWEB_URL as "default")', 'url'));
+    }
+    const parsed = dicomwebBody.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       fail(badRequest(`${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`, issue?.path.join('.')));
     }
     try {
-      const r = await options.importer.import(parsed.data, 'http');
+      const { source, ...query } = parsed.data;
+      const r = await options.importer.import({ ...query, url: options.importer.sourceUrl(source) }, 'http');
       const status = r.results.length ? statusOf(r.results) : 200;
       res.status(status).json({ ...r, results: r.results.map(reportOf) });
     } catch (err) {

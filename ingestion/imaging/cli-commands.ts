@@ -60,13 +60,13 @@ export async function dicomCommand(server: string, args: string[], wadoRsBase: s
   return totals.failed ? 1 : 0;
 }
 
-/** `dicomweb --url URL [--patient ID] [--since DATE|last] [--study-date RANGE] [--study-uid UID]`: POST /ingest/dicomweb. */
-export async function dicomwebCommand(server: string, opts: { url?: string; patient?: string; since?: string; studyDate?: string; studyUid?: string }, out: NodeJS.WritableStream): Promise<number> {
-  if (!opts.url) {
-    out.write('dicomweb: --url is required (the DICOMweb root of the PACS)\n');
+/** `dicomweb [--source NAME] [--patient ID] [--since DATE|last] [--study-date RANGE] [--study-uid UID]`: POST /ingest/dicomweb. */
+export async function dicomwebCommand(server: string, opts: { url?: string; source?: string; patient?: string; since?: string; studyDate?: string; studyUid?: string }, out: NodeJS.WritableStream): Promise<number> {
+  if (opts.url) {
+    out.write('dicomweb: --url is not accepted: name a PACS the server has in IDR_DICOMWEB_SOURCES with --source NAME (without it: "default", the server\'s IDR_DICOMWEB_URL)\n');
     return 2;
   }
-  const payload = { url: opts.url, ...(opts.patient ? { patientId: opts.patient } : {}), ...(opts.since ? { since: opts.since } : {}), ...(opts.studyDate ? { studyDate: opts.studyDate } : {}), ...(opts.studyUid ? { studyUid: opts.studyUid } : {}) };
+  const payload = { ...(opts.source ? { source: opts.source } : {}), ...(opts.patient ? { patientId: opts.patient } : {}), ...(opts.since ? { since: opts.since } : {}), ...(opts.studyDate ? { studyDate: opts.studyDate } : {}), ...(opts.studyUid ? { studyUid: opts.studyUid } : {}) };
   let res: Response;
   try {
     res = await fetch(`${server}/ingest/dicomweb`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });

@@ -45,6 +45,10 @@ export interface DicomwebImporterOptions {
   retries?: number;
   backoffMs?: number;
   source?: string;
+  /** The PACS an import may be asked for by name (IDR_DICOMWEB_SOURCES): name -> DICOMweb root. */
+  sources?: Readonly<Record<string, string>>;
+  /** IDR_DICOMWEB_URL: always allowed, under the name "default". */
+  defaultUrl?: string;
 }
 
 /** A request the importer refuses before contacting the PACS (bad or contradictory parameters). */
@@ -67,6 +71,27 @@ export class DicomwebImporter {
   constructor(options: DicomwebImporterOptions) {
     this.options = options;
     this.state = new DicomwebSyncState(options.db);
+  }
+
+  /** The PACS an import may name (IDR_DICOMWEB_SOURCES, plus IDR_DICOMWEB_URL as "default"). */
+  get sources(): Readonly<Record<string, string>> {
+    const { sources = {}, defaultUrl } = this.options;
+    return defaultUrl ? { ...sources, default: defaultUrl } : sources;
+  }
+
+  /**
+   * The DICOMweb root of a configured PACS; throws DicomwebRequestError for a name that is not
+   * configured. No URL a client sends is ever fetched: only these.
+   */
+  sourceUrl(name: string): string {
+    const sources = this.sources;
+    const names = Object.keys(sources);
+    if (!names.length) {
+      throw new DicomwebRequestError('source', 'No PACS is configured: set IDR_DICOMWEB_SOURCES (JSON {"name":"https://pacs/dicom-web"}) or IDR_DICOMWEB_URL (the source "default")');
+    }
+    const url = Object.hasOwn(sources, name) ? sources[name] : undefined;
+    if (!url) throw new DicomwebRequestError('source', `Unknown source ${JSON.stringify(name)}; configured: ${names.join(', ')}`);
+    return url;
   }
 
   /** Runs one import; throws DicomwebRequestError (bad request) or DicomWebError (the PACS failed). */
