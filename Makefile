@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 BOOT = export PATH="$$(bash scripts/bootstrap.sh)";
 
-.PHONY: reindex demo test test-corpus typecheck lint bench bootstrap
+.PHONY: reindex audit-verify demo test test-corpus typecheck lint bench bootstrap
 
 bootstrap:
 	@$(BOOT) node --version
@@ -37,3 +37,7 @@ bench:
 ## make reindex: re-derive stored search values and rebuild every timeline (after a mapping or search-parameter change, or an upgrade)
 reindex:
 	@$(BOOT) node api/reindex.ts
+
+## make audit-verify: check the access audit hash chain (prints the first broken record; exit 1 when broken)
+audit-verify:
+	@$(BOOT) node api/audit-verify.ts

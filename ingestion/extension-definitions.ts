@@ -3,6 +3,7 @@ import type { Repository } from '../store/repository.ts';
 import { systemContext } from '../store/request-context.ts';
 import { EXTENSIONS } from './adapters/hl7v2/constants.ts';
 import { DICOM_EXTENSIONS } from './adapters/dicom/constants.ts';
+import { AUDIT_EXTENSIONS } from '../store/audit-event.ts';
 
 /**
  * The StructureDefinitions of the extensions IDR's own mappings write (the R5 cross-version ones
@@ -66,7 +67,31 @@ export const IDR_EXTENSION_DEFINITIONS: readonly StructureDefinition[] = [
       ],
     },
   },
+  auditChainExtension('idr-audit-sequence', AUDIT_EXTENSIONS.sequence, 'AuditSequence', 'Audit chain sequence number', 'The position of this AuditEvent in IDR\'s tamper-evident audit chain (1, 2, 3, …); the id is "audit-" and this number in 12 digits.', 'positiveInt'),
+  auditChainExtension('idr-audit-previous-hash', AUDIT_EXTENSIONS.previousHash, 'AuditPreviousHash', 'Audit chain previous hash', 'The hash (SHA-256, lower-case hex) of the previous AuditEvent in the chain; 64 zeros for the first.', 'string'),
+  auditChainExtension('idr-audit-hash', AUDIT_EXTENSIONS.hash, 'AuditHash', 'Audit chain hash', 'SHA-256 (lower-case hex) over the previous hash followed by the canonical JSON (keys sorted, no whitespace) of this AuditEvent without this extension and without meta.versionId and meta.lastUpdated.', 'string'),
 ];
+
+/** A simple extension of the audit hash chain on AuditEvent. */
+function auditChainExtension(id: string, url: string, name: string, title: string, description: string, valueType: 'positiveInt' | 'string'): StructureDefinition {
+  return {
+    ...BASE,
+    id,
+    url,
+    name,
+    title,
+    description,
+    context: [{ type: 'element', expression: 'AuditEvent' }],
+    differential: {
+      element: [
+        { id: 'Extension', path: 'Extension', short: title, definition: description, min: 0, max: '1' },
+        { id: 'Extension.extension', path: 'Extension.extension', max: '0' },
+        { id: 'Extension.url', path: 'Extension.url', fixedUri: url },
+        { id: 'Extension.value[x]', path: 'Extension.value[x]', min: 1, type: [{ code: valueType }] },
+      ],
+    },
+  };
+}
 
 /** Stores (or leaves unchanged) IDR's extension definitions; idempotent, run at every start-up. */
 export async function publishExtensionDefinitions(repo: Repository): Promise<void> {

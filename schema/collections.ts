@@ -135,6 +135,10 @@ export const COLLECTION_NAMES = {
   waitingPatients: 'waiting_patients',
   deriveOutbox: 'derive_outbox',
   asyncJobs: 'async_jobs',
+  /** Access records not yet chained into AuditEvents (store/audit-trail.ts). */
+  auditBuffer: 'audit_buffer',
+  /** The audit hash chain's head (store/audit-trail.ts). */
+  auditChain: 'audit_chain',
 } as const;
 export type CollectionRole = keyof typeof COLLECTION_NAMES;
 

@@ -1,0 +1,387 @@
+import { randomBytes } from 'node:crypto';
+import type { Collection } from 'mongodb';
+import type { AuditEvent, Device, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
+import { OperationOutcomeError } from '@medplum/core';
+import { COLLECTION_NAMES, resourceOf } from '../schema/collections.ts';
+import { resourceKey } from '../schema/resource-id.ts';
+import type { Database } from './db.ts';
+import { Repository } from './repository.ts';
+import { systemContext, type RequestContext } from './request-context.ts';
+import { AUDIT_SYSTEMS, type AgentReference, GENESIS_HASH, MAX_AUDITED_RESOURCES, auditEventId, buildAuditEvent, chainFields, chainHash, sealAuditEvent, type AccessRecord } from './audit-event.ts';
+
+export { type AccessRecord } from './audit-event.ts';
+
+/**
+ * The access audit trail (NEN 7513): every request's access record is first made durable in a
+ * buffer collection (one batched insert for all concurrent requests: group commit), then a
+ * background chainer turns each buffered record, in buffer order, into one AuditEvent resource
+ * (audit-000000000001, …) stored through the repository, linked by a SHA-256 hash chain.
+ *
+ * Crash safety without transactions: the chain head document names the record being chained
+ * (`pending`, with the exact AuditEvent) before the AuditEvent is written, and the record chained
+ * last (`last`) until its buffer entry is gone. A restart finishes the pending write (or finds it
+ * done) and removes the chained buffer entry, so a record is never lost and never chained twice.
+ * One chainer per database: run the AuditTrail in one process.
+ */
+
+/** A buffered access record. `_id` sorts in arrival order: "<ms since epoch, 13 digits>-<instance>-<counter>". */
+export interface AuditBufferDoc {
+  _id: string;
+  at: Date;
+  record: AccessRecord;
+}
+
+/** The chain head (`_id` "head"): the last chained sequence and hash. */
+export interface AuditChainDoc {
+  _id: string;
+  sequence: number;
+  hash: string;
+  /** The buffer entry chained last; removed from the buffer right after the head moved. */
+  last?: string;
+  /** The record being chained: its AuditEvent as written (JSON), so a restart writes exactly that. */
+  pending?: { bufferId: string; sequence: number; hash: string; json: string };
+}
+
+export interface AuditLogger {
+  info: (obj: object, msg?: string) => void;
+  warn: (obj: object, msg?: string) => void;
+  error: (obj: object, msg?: string) => void;
+}
+
+export interface AuditTrailOptions {
+  database: Database;
+  logger: AuditLogger;
+  /** How often the background chainer looks at the buffer (default 1000 ms). */
+  flushIntervalMs?: number;
+  clock?: () => Date;
+  /** AuditEvent.source.observer display (default "IDR"). */
+  observerName?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  checked: number;
+  firstBroken?: { sequence: number; id: string; reason: string };
+}
+
+/** Where a simulated crash stops the chainer (tests): after the head names the pending record, after the AuditEvent is written, after the head moved. */
+export type ChainStep = 'pending' | 'event' | 'head';
+
+/** Thrown by a simulated crash (tests only). */
+export class SimulatedCrash extends Error {}
+
+const HEAD_ID = 'head';
+const READ_BATCH = 200;
+const STOP_WAIT_MS = 10_000;
+
+interface Waiter {
+  doc: AuditBufferDoc;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class AuditTrail {
+  readonly buffer: Collection<AuditBufferDoc>;
+  readonly chain: Collection<AuditChainDoc>;
+  /** How many insertMany calls record() has made (group commit shows as fewer calls than records). */
+  insertCalls = 0;
+  /** Tests: the step after which the next chaining pass stops as if the process died. */
+  crashAfter: ChainStep | undefined;
+  private readonly database: Database;
+  private readonly repo: Repository;
+  private readonly logger: AuditLogger;
+  private readonly clock: () => Date;
+  private readonly observer: string;
+  private readonly intervalMs: number;
+  private readonly ctx: RequestContext;
+  private readonly instance = randomBytes(4).toString('hex');
+  private counter = 0;
+  private queue: Waiter[] = [];
+  private inserting = false;
+  private readonly agents = new Map<string, AgentReference>();
+  private timer: NodeJS.Timeout | undefined;
+  private passes: Promise<unknown> = Promise.resolve();
+  private running = false;
+  /** Bumped when stop() gives up waiting: a pass of an older generation stops after its current record. */
+  private generation = 0;
+
+  constructor(options: AuditTrailOptions) {
+    this.database = options.database;
+    this.clock = options.clock ?? (() => new Date());
+    this.repo = new Repository(options.database, this.clock);
+    this.logger = options.logger;
+    this.observer = options.observerName ?? 'IDR';
+    this.intervalMs = options.flushIntervalMs ?? 1000;
+    this.buffer = options.database.db.collection<AuditBufferDoc>(COLLECTION_NAMES.auditBuffer);
+    this.chain = options.database.db.collection<AuditChainDoc>(COLLECTION_NAMES.auditChain);
+    this.ctx = systemContext('audit');
+  }
+
+  /**
+   * Resolves once the record is in the buffer collection; rejects if it cannot be (the caller then
+   * fails the request closed). Concurrent calls share one insertMany.
+   */
+  record(r: AccessRecord): Promise<void> {
+    const now = this.clock();
+    const doc: AuditBufferDoc = { _id: `${String(now.getTime()).padStart(13, '0')}-${this.instance}-${String(this.counter++).padStart(9, '0')}`, at: now, record: stored(r) };
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ doc, resolve, reject });
+      // The first record of a batch waits one turn of the event loop for the others of this moment;
+      // records arriving while an insert runs go into the next one.
+      if (this.queue.length === 1 && !this.inserting) setImmediate(() => void this.insertQueued());
+    });
+  }
+
+  private async insertQueued(): Promise<void> {
+    if (this.inserting || !this.queue.length) return;
+    this.inserting = true;
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      this.insertCalls++;
+      await this.buffer.insertMany(
+        batch.map((w) => w.doc),
+        { ordered: true },
+      );
+      for (const w of batch) w.resolve();
+    } catch (err) {
+      this.logger.error({ err, records: batch.length }, 'audit records could not be buffered');
+      for (const w of batch) w.reject(err);
+    } finally {
+      this.inserting = false;
+      if (this.queue.length) void this.insertQueued();
+    }
+  }
+
+  /** Starts the background chainer: a pass now and every flushIntervalMs. */
+  start(): void {
+    if (this.timer) return;
+    const tick = (): void => {
+      if (this.running) return;
+      void this.flush().catch((err: unknown) => this.logger.error({ err }, 'chaining audit records failed; they stay buffered and are retried'));
+    };
+    this.timer = setInterval(tick, this.intervalMs);
+    this.timer.unref();
+    tick();
+  }
+
+  /** Stops the chainer after chaining what is buffered (waits at most a few seconds). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const deadline = Date.now() + STOP_WAIT_MS;
+    while ((this.inserting || this.queue.length) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const last = this.flush().catch((err: unknown) => this.logger.error({ err }, 'chaining audit records at shutdown failed; they stay buffered for the next start'));
+    let timeout: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => (timeout = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
+    await Promise.race([last, timedOut]);
+    clearTimeout(timeout);
+    if (this.running) this.generation++; // the pass still running stops after its current record
+  }
+
+  /** Chains everything buffered now (one pass after any running one). */
+  flush(): Promise<void> {
+    const pass = this.passes.then(() => this.chainAll());
+    this.passes = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async chainAll(): Promise<void> {
+    this.running = true;
+    const generation = this.generation;
+    try {
+      let head = await this.recover(await this.readHead());
+      for (;;) {
+        const batch = await this.buffer.find({}).sort({ _id: 1 }).limit(READ_BATCH).toArray();
+        if (!batch.length) return;
+        for (const doc of batch) {
+          if (this.generation !== generation) return;
+          head = await this.chainOne(head, doc);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async readHead(): Promise<AuditChainDoc> {
+    const head = await this.chain.findOne({ _id: HEAD_ID });
+    if (head) return head;
+    const fresh: AuditChainDoc = { _id: HEAD_ID, sequence: 0, hash: GENESIS_HASH };
+    await this.chain.insertOne(fresh).catch((err: { code?: number }) => {
+      if (err.code !== 11000) throw err;
+    });
+    return (await this.chain.findOne({ _id: HEAD_ID })) ?? fresh;
+  }
+
+  /** Finishes what a pass that died left: the pending record's AuditEvent and head, the chained record's buffer entry. */
+  private async recover(head: AuditChainDoc): Promise<AuditChainDoc> {
+    if (head.pending) {
+      const p = head.pending;
+      this.logger.warn({ sequence: p.sequence, bufferId: p.bufferId }, 'finishing an audit record an earlier chainer left pending');
+      await this.writeEvent(p);
+      head = await this.advance(p.bufferId, p.sequence, p.hash);
+      await this.buffer.deleteOne({ _id: p.bufferId });
+    } else if (head.last) {
+      await this.buffer.deleteOne({ _id: head.last });
+    }
+    return head;
+  }
+
+  /** Chains one buffered record: head names it pending → AuditEvent written → head moves → buffer entry removed. */
+  private async chainOne(head: AuditChainDoc, doc: AuditBufferDoc): Promise<AuditChainDoc> {
+    if (doc._id === head.last) {
+      await this.buffer.deleteOne({ _id: doc._id });
+      return head;
+    }
+    const sequence = head.sequence + 1;
+    const event = await this.eventFor(revive(doc.record), sequence, head.hash);
+    const hash = sealAuditEvent(event, head.hash);
+    const pending = { bufferId: doc._id, sequence, hash, json: JSON.stringify(event) };
+    await this.chain.updateOne({ _id: HEAD_ID }, { $set: { pending } });
+    this.crashPoint('pending');
+    await this.writeEvent(pending);
+    this.crashPoint('event');
+    const next = await this.advance(doc._id, sequence, hash);
+    this.crashPoint('head');
+    await this.buffer.deleteOne({ _id: doc._id });
+    return next;
+  }
+
+  private crashPoint(step: ChainStep): void {
+    if (this.crashAfter !== step) return;
+    this.crashAfter = undefined;
+    throw new SimulatedCrash(`simulated crash after step "${step}"`);
+  }
+
+  private async advance(bufferId: string, sequence: number, hash: string): Promise<AuditChainDoc> {
+    await this.chain.updateOne({ _id: HEAD_ID }, { $set: { sequence, hash, last: bufferId }, $unset: { pending: '' } });
+    return { _id: HEAD_ID, sequence, hash, last: bufferId };
+  }
+
+  /** Writes the pending AuditEvent unless it is there already (written before a crash). */
+  private async writeEvent(p: NonNullable<AuditChainDoc['pending']>): Promise<void> {
+    const id = auditEventId(p.sequence);
+    const existing = await this.existingHash(id);
+    if (existing === p.hash) return;
+    if (existing !== undefined) throw new Error(`AuditEvent/${id} exists with another hash: the chain has a second writer`);
+    try {
+      await this.repo.create(this.ctx, JSON.parse(p.json) as AuditEvent, { id });
+    } catch (err) {
+      // Written concurrently by… nobody else should; a 409 that left our event in place is success.
+      if (err instanceof OperationOutcomeError && (await this.existingHash(id)) === p.hash) return;
+      throw err;
+    }
+  }
+
+  private async existingHash(id: string): Promise<string | undefined> {
+    const doc = await this.database.c.resources.findOne({ _id: resourceKey('AuditEvent', id) }, { projection: { json: 1 } });
+    const res = resourceOf<AuditEvent>(doc);
+    return res ? (chainFields(res).hash ?? '') : undefined;
+  }
+
+  /** The AuditEvent of one record (agents created as needed; only references to stored resources). */
+  private async eventFor(record: AccessRecord, sequence: number, previousHash: string): Promise<AuditEvent> {
+    const user = await this.userReference(record.agent);
+    const client = record.agent.client ? await this.clientReference(record.agent.issuer, record.agent.client) : undefined;
+    const refs = [...record.patients.map((p) => `Patient/${p}`), ...record.resources.slice(0, MAX_AUDITED_RESOURCES)].filter((r) => /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(r));
+    const existing = new Set((await this.repo.readMany(this.ctx, refs)).keys());
+    return buildAuditEvent({ record, sequence, previousHash, observer: this.observer, user, ...(client ? { client } : {}), existing });
+  }
+
+  /** The user as a Practitioner (Patient for patient users, Device for IDR's components), created once per subject. */
+  private async userReference(agent: AccessRecord['agent']): Promise<AgentReference> {
+    const system = agent.issuer || AUDIT_SYSTEMS.idrAgents;
+    const identifier = [{ system, value: agent.subject }];
+    if (agent.subject.startsWith('system:')) {
+      const name = agent.subject.slice('system:'.length) || agent.subject;
+      return this.agentReference({ resourceType: 'Device', identifier, deviceName: [{ name: agent.name ?? name, type: 'user-friendly-name' }], type: application() }, agent.name ?? agent.subject);
+    }
+    if (agent.role === 'patient') {
+      return this.agentReference({ resourceType: 'Patient', identifier, ...(agent.name ? { name: [{ text: agent.name }] } : {}) } satisfies Patient, agent.name ?? agent.subject);
+    }
+    return this.agentReference({ resourceType: 'Practitioner', identifier, ...(agent.name ? { name: [{ text: agent.name }] } : {}) } satisfies Practitioner, agent.name ?? agent.subject);
+  }
+
+  /** The OAuth client as a Device of type DICOM 110150 Application. */
+  private async clientReference(issuer: string, client: string): Promise<AgentReference> {
+    const device: Device = { resourceType: 'Device', identifier: [{ system: issuer || AUDIT_SYSTEMS.idrAgents, value: client }], deviceName: [{ name: client, type: 'user-friendly-name' }], type: application() };
+    return this.agentReference(device, client);
+  }
+
+  /** Finds or creates (conditional create: a deterministic id, so it happens once) the resource carrying the agent's identifier. */
+  private async agentReference(resource: Resource & { identifier?: { system?: string; value?: string }[] }, display: string): Promise<AgentReference> {
+    const id = resource.identifier?.[0];
+    const query = `identifier=${encodeURIComponent(id?.system ?? '')}|${encodeURIComponent(id?.value ?? '')}`;
+    const key = `${resource.resourceType}?${query}`;
+    const cached = this.agents.get(key);
+    if (cached) return cached;
+    const written = await this.repo.create(this.ctx, resource, { ifNoneExist: query });
+    const ref: AgentReference = { reference: `${resource.resourceType}/${written.resource.id}`, display };
+    this.agents.set(key, ref);
+    return ref;
+  }
+
+  /**
+   * Walks the chain from record 1 (one `_id` lookup each) and reports the first record whose
+   * content or link does not match: "missing", "previous-hash mismatch" or "content altered".
+   */
+  async verify(): Promise<VerifyResult> {
+    const head = await this.chain.findOne({ _id: HEAD_ID });
+    const last = head?.sequence ?? 0;
+    let previous = GENESIS_HASH;
+    let checked = 0;
+    for (let sequence = 1; sequence <= last; sequence++) {
+      const id = auditEventId(sequence);
+      const broken = (reason: string): VerifyResult => ({ ok: false, checked, firstBroken: { sequence, id, reason } });
+      const doc = await this.database.c.resources.findOne({ _id: resourceKey('AuditEvent', id) }, { projection: { json: 1, deleted: 1 } });
+      const event = resourceOf<AuditEvent>(doc);
+      if (!doc || doc.deleted || !event) return broken('missing');
+      let fields: ReturnType<typeof chainFields>;
+      try {
+        fields = chainFields(event);
+      } catch {
+        return broken('content altered');
+      }
+      if (fields.previousHash !== previous) return broken('previous-hash mismatch');
+      if (fields.sequence !== sequence || event.id !== id || fields.hash !== chainHash(previous, event)) return broken('content altered');
+      previous = fields.hash;
+      checked++;
+    }
+    if (head && head.hash !== previous) return { ok: false, checked, firstBroken: { sequence: last, id: auditEventId(last), reason: 'chain head does not match the last record' } };
+    return { ok: true, checked };
+  }
+}
+
+function application(): Device['type'] {
+  return { coding: [{ system: AUDIT_SYSTEMS.dcm, code: '110150', display: 'Application' }] };
+}
+
+/** The record as buffered: only its own fields (a caller's object may carry more), nothing undefined. */
+function stored(r: AccessRecord): AccessRecord {
+  const a = r.agent;
+  const out: AccessRecord = {
+    time: new Date(r.time.getTime()),
+    requestId: r.requestId,
+    agent: { subject: a.subject, issuer: a.issuer, role: a.role, ...(a.name !== undefined ? { name: a.name } : {}), ...(a.client !== undefined ? { client: a.client } : {}), ...(a.address !== undefined ? { address: a.address } : {}) },
+    purpose: r.purpose,
+    interaction: r.interaction,
+    action: r.action,
+    outcome: r.outcome,
+    status: r.status,
+    patients: [...r.patients],
+    // Only the first ones are named in the AuditEvent; the count keeps how many there were.
+    resources: r.resources.slice(0, MAX_AUDITED_RESOURCES),
+    resourceCount: Math.max(r.resourceCount ?? 0, r.resources.length),
+    types: [...r.types],
+  };
+  if (r.breakGlass !== undefined) out.breakGlass = r.breakGlass;
+  if (r.reason !== undefined) out.reason = r.reason;
+  if (r.query !== undefined) out.query = r.query;
+  return out;
+}
+
+/** The record as read back from the buffer. */
+function revive(r: AccessRecord): AccessRecord {
+  return { ...r, time: r.time instanceof Date ? r.time : new Date(r.time) };
+}
