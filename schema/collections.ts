@@ -139,6 +139,8 @@ export const COLLECTION_NAMES = {
   auditBuffer: 'audit_buffer',
   /** The audit hash chain's head (store/audit-trail.ts). */
   auditChain: 'audit_chain',
+  /** The embedded OAuth provider's sessions, grants, codes, tokens and keys (api/auth/provider-adapter.ts). */
+  oauth: 'oauth',
 } as const;
 export type CollectionRole = keyof typeof COLLECTION_NAMES;
 

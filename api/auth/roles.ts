@@ -1,0 +1,68 @@
+/**
+ * IDR's roles and the most each may be granted (its scope ceiling). A token carries one role
+ * (`idr_role`) and only scopes its role allows: whatever else a client asks for is dropped.
+ *
+ * Scopes follow SMART App Launch v2 (`user/*.rs`, `patient/Observation.rs`, `system/*.cruds`)
+ * plus IDR's own `idr/ingest` (send data to /ingest) and `idr/audit` (read the audit trail).
+ * See: https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html
+ */
+
+export const ROLES = ['clinician', 'board-member', 'data-scientist', 'ingestion', 'admin', 'patient'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The scopes each role may be granted; a narrower SMART scope inside one of them is allowed too. */
+export const ROLE_SCOPES: Record<Role, readonly string[]> = {
+  clinician: ['openid', 'fhirUser', 'user/*.rs'],
+  'board-member': ['openid', 'fhirUser', 'user/*.rs'],
+  'data-scientist': ['openid', 'fhirUser', 'user/Group.cruds'],
+  ingestion: ['idr/ingest'],
+  admin: ['openid', 'fhirUser', 'user/*.cruds', 'system/*.cruds', 'idr/ingest', 'idr/audit'],
+  patient: ['openid', 'fhirUser', 'launch/patient', 'patient/*.rs'],
+};
+
+/** True for one of IDR's role names. */
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+/** A SMART v2 resource scope, split: context/type.permissions (v1 `.read`, `.write`, `.*` mapped to v2 letters). */
+interface SmartScope {
+  context: 'patient' | 'user' | 'system';
+  type: string;
+  permissions: string;
+}
+
+const SMART_SCOPE = /^(patient|user|system)\/(\*|[A-Z][A-Za-z]+)\.(c?r?u?d?s?|read|write|\*)$/;
+const V1_PERMISSIONS: Record<string, string> = { read: 'rs', write: 'cud', '*': 'cruds' };
+
+function parseSmartScope(scope: string): SmartScope | undefined {
+  const m = SMART_SCOPE.exec(scope);
+  if (!m?.[1] || !m[2] || !m[3]) return undefined;
+  return { context: m[1] as SmartScope['context'], type: m[2], permissions: V1_PERMISSIONS[m[3]] ?? m[3] };
+}
+
+/** True when `scope` is in `ceiling`, or is a SMART scope no wider than one in it (`user/Observation.r` within `user/*.rs`). */
+export function scopeWithin(scope: string, ceiling: readonly string[]): boolean {
+  if (ceiling.includes(scope)) return true;
+  const wanted = parseSmartScope(scope);
+  if (!wanted || wanted.permissions === '') return false;
+  return ceiling.some((c) => {
+    const has = parseSmartScope(c);
+    return (
+      has !== undefined &&
+      has.context === wanted.context &&
+      (has.type === '*' || has.type === wanted.type) &&
+      [...wanted.permissions].every((p) => has.permissions.includes(p))
+    );
+  });
+}
+
+/** The requested scopes `role` may have, in request order, without duplicates (the rest are dropped). */
+export function grantableScopes(role: Role, requested: Iterable<string>): string[] {
+  return [...new Set(requested)].filter((s) => scopeWithin(s, ROLE_SCOPES[role]));
+}
+
+/** True when some role may be granted `scope`: the scopes IDR knows at all. */
+export function isKnownScope(scope: string): boolean {
+  return ROLES.some((r) => scopeWithin(scope, ROLE_SCOPES[r]));
+}
