@@ -14,12 +14,23 @@ import { documentRouter } from './ingest/document-routes.ts';
 import { admissionQueues, admit } from './admission.ts';
 import { logStoreEvents, sendStoreUnavailable, storeDownText, storeGate, storeState, PING_TIMEOUT_MS, STORE_STATE } from './store-status.ts';
 import { mergePatients } from '../ingestion/patient-merge.ts';
+import helmet from 'helmet';
+import cors from 'cors';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import type { Security } from './auth/security.ts';
+import { authenticate, requireScope, subjectOf } from './auth/authenticate.ts';
+import { accessAudit } from './http/access-audit.ts';
 
 /** The IDR version from package.json. */
 export const VERSION = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
-/** Builds the express app over running services; `baseUrl` is the public URL of the server root. */
-export function createApp(services: Services, baseUrl: string): Express {
+/**
+ * Builds the express app over running services; `baseUrl` is the public URL of the server root.
+ * Open without a token: the start page, /healthz, /readyz, /fhir/metadata, the SMART and OpenID
+ * discovery documents and the authorisation server (/oauth). Everything else needs a bearer token,
+ * and every call to /fhir, /graphql and /ingest is audited.
+ */
+export function createApp(services: Services, baseUrl: string, security: Security): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -28,6 +39,16 @@ export function createApp(services: Services, baseUrl: string): Express {
   app.set('etag', false);
   app.use(requestContext);
   app.use(accessLog(services.logger));
+  const development = services.config.NODE_ENV === 'development';
+  app.use(helmet({
+    // The start page, the login page and (in development) GraphiQL carry inline styles/scripts; nothing loads from elsewhere.
+    contentSecurityPolicy: { directives: { 'default-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'script-src': ["'self'", ...(development ? ["'unsafe-inline'"] : [])], 'img-src': ["'self'", 'data:'], 'form-action': ["'self'"], 'upgrade-insecure-requests': null } },
+    // Plain-HTTP demo on loopback: HSTS only when served over https.
+    strictTransportSecurity: baseUrl.startsWith('https:'),
+  }));
+  if (services.config.IDR_CORS_ORIGINS.length) {
+    app.use(cors({ origin: services.config.IDR_CORS_ORIGINS, allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Prefer', 'If-Match', 'If-None-Exist', 'If-None-Match', 'X-Request-Id', 'X-IDR-Purpose', 'X-IDR-Break-Glass'], exposedHeaders: ['Location', 'Content-Location', 'ETag', 'Last-Modified', 'X-Request-Id', 'Retry-After', 'WWW-Authenticate'], maxAge: 600 }));
+  }
   const landing: LandingInfo = {
     baseUrl,
     version: VERSION,
@@ -35,6 +56,14 @@ export function createApp(services: Services, baseUrl: string): Express {
     ...(typeof services.config.IDR_MLLP_PORT === 'number' && services.config.IDR_MLLP_PORT > 0 ? { mllpPort: services.config.IDR_MLLP_PORT } : {}),
   };
   app.get('/', (_req, res) => sendLandingPage(res, landing));
+  // SMART App Launch discovery (open). See: https://hl7.org/fhir/smart-app-launch/conformance.html
+  app.get(['/fhir/.well-known/smart-configuration', '/.well-known/smart-configuration'], (_req, res) => {
+    res.json(security.smartConfiguration());
+  });
+  if (security.provider) {
+    app.use('/oauth', rateLimit({ windowMs: 60_000, limit: 120, standardHeaders: 'draft-8', legacyHeaders: false, message: { error: 'slow_down', error_description: 'Too many requests to the authorisation server: retry in a minute' } }));
+    app.use('/oauth', security.provider.handler);
+  }
   app.get('/fhir', (req, res, next) => (wantsLandingPage(req) ? sendLandingPage(res, landing) : next()));
   // /healthz: the process is up (always 200); its body says whether the store is (up, restarting, stopped, unreachable).
   app.get('/healthz', async (_req, res) => {
@@ -51,6 +80,24 @@ export function createApp(services: Services, baseUrl: string): Express {
   // While the embedded database restarts, calls that need it are answered 503 at once.
   const gate = storeGate(services);
   app.use(['/fhir', '/graphql', '/ingest'], (req, res, next) => (req.path === '/metadata' ? next() : gate(req, res, next)));
+  // Audit first (so refusals are recorded too), then the token; the metadata stays open.
+  app.use('/fhir', accessAudit(services.audit, services.logger, 'fhir'));
+  app.use('/graphql', accessAudit(services.audit, services.logger, 'graphql'));
+  app.use('/ingest', accessAudit(services.audit, services.logger, 'ingest'));
+  const auth = authenticate({ verifier: security.verifier, database: services.database, roleClaim: services.config.IDR_OIDC_ROLE_CLAIM, discoveryUrl: `${baseUrl}/fhir/.well-known/smart-configuration` });
+  app.use('/fhir', (req, res, next) => (req.path === '/metadata' ? next() : auth(req, res, next)));
+  // The GraphiQL page itself (development only) holds no data; its queries need a token.
+  app.use('/graphql', (req, res, next) => (development && req.method === 'GET' && req.accepts(['text/html', 'application/json']) === 'text/html' ? next() : auth(req, res, next)));
+  app.use('/ingest', auth);
+  // /ingest is for interface engines and administrators; a document's original may also be read by whoever may read the document (its route checks).
+  app.use('/ingest', (req, res, next) => (req.method === 'GET' && /^\/messages\/[^/]+\/raw$/.test(req.path) ? next() : requireScope('idr/ingest', `${req.method} /ingest${req.path}`)(req, res, next)));
+  if (services.config.IDR_RATE_LIMIT_PER_MINUTE > 0) {
+    const limiter = rateLimit({ windowMs: 60_000, limit: services.config.IDR_RATE_LIMIT_PER_MINUTE, standardHeaders: 'draft-8', legacyHeaders: false, keyGenerator: (req, res) => subjectOf(res) ?? ipKeyGenerator(req.ip ?? 'unknown'), handler: (_req, res) => {
+      res.setHeader('Retry-After', '60');
+      res.status(429).type('application/fhir+json').send(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'throttled', details: { text: `More than ${services.config.IDR_RATE_LIMIT_PER_MINUTE} requests in a minute from this client: retry after 60 seconds` } }] }));
+    } });
+    app.use(['/fhir', '/graphql', '/ingest'], (req, res, next) => (req.path === '/metadata' ? next() : limiter(req, res, next)));
+  }
   // Backpressure: ingestion and reads wait in separate bounded queues (api/admission.ts).
   const queues = admissionQueues(services);
   app.use('/ingest', admit(queues.ingestion, (req) => req.method === 'POST'));

@@ -6,6 +6,7 @@ import { startServices, type Services } from './services.ts';
 import { createApp } from './app.ts';
 import { startMllpServer, type MllpServer } from '../ingestion/listeners/mllp-server.ts';
 import { mllpGate } from './admission.ts';
+import { startSecurity, type Security } from './auth/security.ts';
 
 export interface RunningServer {
   url: string;
@@ -18,6 +19,8 @@ export interface RunningServer {
    * processed at the next start), then the database is closed.
    */
   close: () => Promise<void>;
+  /** Token verification and, without an external issuer, the embedded authorisation server. */
+  security: Security;
 }
 
 /** How long shutdown waits for in-flight requests and ingestion by default. */
@@ -41,20 +44,29 @@ export async function startServer(config: Config, options: { shutdownGraceMs?: n
   // The base URL is known only once the port is bound (PORT=0 in tests).
   const port = (server.address() as AddressInfo).port;
   const url = (config.IDR_BASE_URL ?? `http://${config.HOST}:${port}`).replace(/\/$/, '');
-  server.on('request', createApp(services, url));
+  let security: Security;
+  try {
+    security = await startSecurity(services, config, url);
+  } catch (err) {
+    server.close();
+    await services.close();
+    throw err;
+  }
+  server.on('request', createApp(services, url, security));
   let mllp: MllpServer | undefined;
   if (config.IDR_MLLP_PORT !== 'off') {
     try {
-      mllp = await startMllpServer({ pipeline: services.pipeline, port: config.IDR_MLLP_PORT, host: config.HOST, logger, maxFrameBytes: config.IDR_MLLP_MAX_FRAME_BYTES, gate: mllpGate(services) });
+      mllp = await startMllpServer({ pipeline: services.pipeline, port: config.IDR_MLLP_PORT, host: config.IDR_MLLP_HOST, allow: config.IDR_MLLP_ALLOW, logger, maxFrameBytes: config.IDR_MLLP_MAX_FRAME_BYTES, gate: mllpGate(services) });
     } catch (err) {
       server.close();
       await services.close();
-      throw new Error(`cannot start the MLLP listener on ${config.HOST}:${config.IDR_MLLP_PORT} (set IDR_MLLP_PORT): ${(err as Error).message}`, { cause: err });
+      throw new Error(`cannot start the MLLP listener on ${config.IDR_MLLP_HOST}:${config.IDR_MLLP_PORT} (set IDR_MLLP_PORT): ${(err as Error).message}`, { cause: err });
     }
   }
   return {
     url,
     services,
+    security,
     ...(mllp ? { mllpPort: mllp.port } : {}),
     close: async () => {
       const deadline = Date.now() + graceMs;
@@ -75,6 +87,7 @@ export async function startServer(config: Config, options: { shutdownGraceMs?: n
       }
       server.closeAllConnections();
       await closed;
+      await security.close();
       await services.close();
     },
   };

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { AuditTrail } from '../store/audit-trail.ts';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from '../store/db.ts';
@@ -67,6 +68,8 @@ export interface Services {
   mongoUrl: string;
   /** Derived data (timeline, report <-> study links) still to be re-derived after writes. */
   outbox: DeriveOutbox;
+  /** The access audit: records buffered durably, chained into AuditEvents in the background. */
+  audit: AuditTrail;
   /** Start-up work running in the background: the derived-data outbox and the inputs left "received". */
   recovery: Promise<void>;
   close: () => Promise<void>;
@@ -204,6 +207,8 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   const schedule = config.IDR_DICOMWEB_URL && config.IDR_DICOMWEB_SYNC_MINUTES
     ? startDicomwebSchedule({ importer: dicomweb, url: config.IDR_DICOMWEB_URL, minutes: config.IDR_DICOMWEB_SYNC_MINUTES, logger })
     : undefined;
+  const audit = new AuditTrail({ database, logger });
+  audit.start();
   const asyncJobs = new AsyncJobs(database.db, logger);
   const interrupted = await asyncJobs.recover();
   if (interrupted) logger.warn({ interrupted }, 'asynchronous requests interrupted by the last stop are reported as such');
@@ -218,6 +223,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     asyncJobs,
     mongoUrl,
     outbox,
+    audit,
     recovery,
     ...(embedded ? { embedded } : {}),
     close: async () => {
@@ -230,6 +236,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
       await recovery;
       await outageRecovery;
       await waitingSweep;
+      await audit.stop();
       await database.close();
       await embedded?.stop();
     },

@@ -4,6 +4,7 @@ import type { RequestContext } from '../store/request-context.ts';
 import type { SearchResult } from '../store/repository-search.ts';
 import { DEFAULT_COUNT, MAX_COUNT } from '../store/search-to-mongo.ts';
 import { resourceOf } from '../schema/collections.ts';
+import { guardedDoc, keepVisible } from '../store/access-guard.ts';
 
 /**
  * Patient/$everything: the Patient and every resource in its compartment, one page at a time
@@ -21,10 +22,14 @@ export async function patientEverything(repo: Repository, ctx: RequestContext, i
   const skip = Math.max(offset - 1, 0);
   const limit = offset === 0 ? count - 1 : count;
   const [docs, others] = await Promise.all([
-    limit > 0 ? c.find(filter, { projection: { json: 1 } }).sort({ rt: 1, lu: -1, _id: 1 }).skip(skip).limit(limit + 1).toArray() : Promise.resolve([]),
+    limit > 0 ? c.find(filter, { projection: { json: 1, patients: 1 } }).sort({ rt: 1, lu: -1, _id: 1 }).skip(skip).limit(limit + 1).toArray() : Promise.resolve([]),
     c.countDocuments(filter),
   ]);
-  const resources: Resource[] = [...(offset === 0 ? [patient] : []), ...docs.slice(0, limit).map((d) => resourceOf(d) as Resource)];
-  const hasMore = offset + resources.length < others + 1;
-  return { resources, included: [], total: others + 1, hasMore, offset, count, ignored: [] };
+  const matched = docs.slice(0, limit);
+  // Types the caller's scopes do not cover are left out (the position in the list still counts them).
+  const visible = await keepVisible(repo.database, ctx, matched, guardedDoc);
+  const withheld = matched.length - visible.length;
+  const resources: Resource[] = [...(offset === 0 ? [patient] : []), ...visible.map((d) => resourceOf(d) as Resource)];
+  const hasMore = offset + (offset === 0 ? 1 : 0) + matched.length < others + 1;
+  return { resources, included: [], ...(withheld ? {} : { total: others + 1 }), hasMore, offset, count, ignored: [], withheld };
 }

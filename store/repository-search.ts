@@ -9,6 +9,9 @@ import { badRequest } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
 import { isResourceType, searchParamsFor } from '../schema/fhir-definitions.ts';
 import { keyValues, searchKey } from '../schema/search-index.ts';
+import type { RequestContext } from './request-context.ts';
+import { guardedDoc, keepVisible } from './access-guard.ts';
+import type { Filter } from 'mongodb';
 
 export interface SearchOptions {
   /** Ignore unknown parameters instead of failing (Prefer: handling=lenient). */
@@ -25,15 +28,18 @@ export interface SearchResult {
   offset: number;
   count: number;
   ignored: string[];
+  /** Matches on this page left out because the caller may not see them (restricted records, other patients). */
+  withheld: number;
 }
 
 const MAX_INCLUDED = 1000;
 
 /** Runs a search: one query for the page (plus one count and one per include), streamed from a cursor. */
-export async function searchResources(database: Database, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+export async function searchResources(database: Database, ctx: RequestContext, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
   const c = database.c;
   const req = await resolveChains(database, request);
-  const { filter, sort, ignored } = searchToMongo(req, { lenient: options.lenient });
+  const { filter: matching, sort, ignored } = searchToMongo(req, { lenient: options.lenient });
+  const filter = withinPatientContext(ctx, req.resourceType, matching);
   const count = Math.min(Math.max(req.count ?? DEFAULT_COUNT, 0), MAX_COUNT);
   const offset = Math.max(req.offset ?? 0, 0);
   if (req.count !== undefined && (Number.isNaN(req.count) || req.count < 0)) fail(badRequest('_count must be a non-negative integer', '_count'));
@@ -43,21 +49,38 @@ export async function searchResources(database: Database, request: SearchRequest
 
   const wantTotal = req.total === 'accurate' || req.total === 'estimate' || (req.total === undefined && count === 0);
   const totalPromise = wantTotal || req.total === undefined ? c.resources.countDocuments(filter) : Promise.resolve(undefined);
-  const docsPromise = count === 0 ? Promise.resolve([]) : c.resources.find(filter, { projection: req.include?.length ? { json: 1, keys: 1 } : { json: 1 } }).sort(sort).skip(offset).limit(count + 1).toArray();
+  const docsPromise = count === 0 ? Promise.resolve([]) : c.resources.find(filter, { projection: req.include?.length ? { json: 1, keys: 1, patients: 1 } : { json: 1, patients: 1 } }).sort(sort).skip(offset).limit(count + 1).toArray();
   // Both awaited together, so neither is left running (and unhandled) when the other fails.
   const [total, docs] = await Promise.all([totalPromise, docsPromise]);
   const hasMore = docs.length > count;
-  const page = hasMore ? docs.slice(0, count) : docs;
-  const included = await includes(database, req, page);
+  const matched = hasMore ? docs.slice(0, count) : docs;
+  const page = await keepVisible(database, ctx, matched, guardedDoc);
+  const withheld = matched.length - page.length;
+  const included = await keepVisible(database, ctx, await includes(database, req, page), guardedDoc);
   return {
     resources: page.map((d) => resourceOf(d) as Resource),
-    included,
-    ...(total !== undefined ? { total } : {}),
+    included: included.map((d) => resourceOf(d) as Resource),
+    // A total counting records the caller may not see would tell of them: left out then.
+    ...(total !== undefined && !withheld ? { total } : {}),
     hasMore,
     offset,
     count,
     ignored,
+    withheld,
   };
+}
+
+/**
+ * Patient-context access (patient/ scopes only) searches the patient's compartment: a top-level
+ * equality on `patients` (indexed on both stores), so paging and totals count only what is visible.
+ */
+function withinPatientContext(ctx: RequestContext, type: string, filter: Filter<ResourceDoc>): Filter<ResourceDoc> {
+  const patient = ctx.access.patient;
+  if (ctx.access.unrestricted || patient === undefined) return filter;
+  if (ctx.access.scopes.some((s) => s.level !== 'patient' && (s.type === '*' || s.type === type) && s.permissions.has('s'))) return filter;
+  const limit: Filter<ResourceDoc> = type === 'Patient' ? { _id: `Patient/${patient}` } : { patients: patient };
+  const clash = Object.keys(limit).some((k) => k in filter);
+  return clash ? { $and: [filter, limit] } : { ...filter, ...limit };
 }
 
 /** _include must name the searched type, _revinclude a known type: else 400, whatever the page holds. */
@@ -72,18 +95,17 @@ function validateIncludes(req: SearchRequest): void {
   }
 }
 
-async function includes(database: Database, req: SearchRequest, page: Pick<ResourceDoc, '_id' | 'keys'>[]): Promise<Resource[]> {
+async function includes(database: Database, req: SearchRequest, page: Pick<ResourceDoc, '_id' | 'keys'>[]): Promise<Pick<ResourceDoc, '_id' | 'json' | 'patients'>[]> {
   const resources = database.c.resources;
   const equalityOnly = database.idLookupsOnly;
   if (!page.length || (!req.include?.length && !req.revInclude?.length)) return [];
   const seen = new Set(page.map((d) => d._id));
-  const out: Resource[] = [];
-  const add = (docs: Pick<ResourceDoc, '_id' | 'json'>[]): void => {
+  const out: Pick<ResourceDoc, '_id' | 'json' | 'patients'>[] = [];
+  const add = (docs: Pick<ResourceDoc, '_id' | 'json' | 'patients'>[]): void => {
     for (const d of docs) {
-      const res = resourceOf(d);
-      if (seen.has(d._id) || !res) continue;
+      if (seen.has(d._id) || !resourceOf(d)) continue;
       seen.add(d._id);
-      out.push(res);
+      out.push(d);
     }
   };
   for (const inc of req.include ?? []) {
@@ -94,12 +116,12 @@ async function includes(database: Database, req: SearchRequest, page: Pick<Resou
         if (v.includes('/') && isResourceType(type) && (!inc.targetType || inc.targetType === type)) refs.add(v);
       }
     }
-    add(await findAnyOf(resources, equalityOnly, { deleted: false }, '_id', [...refs].slice(0, MAX_INCLUDED), { projection: { json: 1 } }));
+    add(await findAnyOf(resources, equalityOnly, { deleted: false }, '_id', [...refs].slice(0, MAX_INCLUDED), { projection: { json: 1, patients: 1 } }));
   }
   const targets = page.map((d) => d._id);
   for (const rev of req.revInclude ?? []) {
     const keys = targets.map((t) => searchKey(rev.searchParam, t));
-    const found = await findAnyOf(resources, equalityOnly, { rt: rev.resourceType, deleted: false }, 'keys', keys, { projection: { json: 1 }, limit: MAX_INCLUDED });
+    const found = await findAnyOf(resources, equalityOnly, { rt: rev.resourceType, deleted: false }, 'keys', keys, { projection: { json: 1, patients: 1 }, limit: MAX_INCLUDED });
     add(found.slice(0, MAX_INCLUDED));
   }
   return out;

@@ -14,6 +14,9 @@ import { searchResources, type SearchOptions, type SearchResult } from './reposi
 import { parseFhirSearch } from './search-to-mongo.ts';
 import { assertReferencesResolve, type ReferencePolicy } from './reference-check.ts';
 import type { SearchRequest } from '@medplum/core';
+import { assertVisible, guardedDoc, guardedResource, keepVisible } from './access-guard.ts';
+import { assertPermits } from './access.ts';
+import { computeSearchKeys } from '../schema/search-index.ts';
 
 /**
  * The one persistence contract for FHIR resources: read, vread, create, update, delete,
@@ -55,25 +58,29 @@ export class Repository {
     this.writeListeners.push(listener);
   }
 
-  private written(ctx: RequestContext, resource: Resource): void {
+  private written(ctx: RequestContext, resource: Resource, patients: readonly string[]): void {
+    ctx.seen?.add(resource.resourceType, resource.id ?? '', patients);
     for (const listener of this.writeListeners) listener(ctx, resource);
   }
 
   /** Reads the current version; 404 if unknown, 410 if deleted. */
-  async read(_ctx: RequestContext, type: string, id: string): Promise<Resource> {
+  async read(ctx: RequestContext, type: string, id: string): Promise<Resource> {
+    assertPermits(ctx.access, type, 'r');
     const doc = await this.currentDoc(type, id);
     if (!doc) fail(withText(notFound, `${type}/${id} not found`));
+    await assertVisible(this.database, ctx, guardedDoc(doc), 'r');
     if (doc.deleted || !doc.res) fail(withText(gone, `${type}/${id} was deleted`));
     return doc.res;
   }
 
   /** Reads several resources by "Type/id" reference in one query; missing or deleted ones are left out. */
-  async readMany(_ctx: RequestContext, references: string[]): Promise<Map<string, Resource>> {
+  async readMany(ctx: RequestContext, references: string[]): Promise<Map<string, Resource>> {
     const out = new Map<string, Resource>();
     if (!references.length) return out;
     const keys = [...new Set(references)];
     // FerretDB scans for `$in`; one `_id` lookup per key is far cheaper there.
-    const docs = await findAnyOf(this.database.c.resources, this.database.idLookupsOnly, { deleted: false }, '_id', keys, { projection: { json: 1 } });
+    const found = await findAnyOf(this.database.c.resources, this.database.idLookupsOnly, { deleted: false }, '_id', keys, { projection: { json: 1, patients: 1 } });
+    const docs = await keepVisible(this.database, ctx, found, guardedDoc);
     for (const d of docs) {
       const res = resourceOf(d);
       if (res) out.set(d._id, res);
@@ -82,20 +89,27 @@ export class Repository {
   }
 
   /** Reads one version from the history; 404 if there is no such version, 410 for a delete. */
-  async vread(_ctx: RequestContext, type: string, id: string, versionId: string): Promise<Resource> {
+  async vread(ctx: RequestContext, type: string, id: string, versionId: string): Promise<Resource> {
     assertResourceType(type);
+    assertPermits(ctx.access, type, 'r');
     const vid = Number(versionId);
     if (!Number.isInteger(vid) || vid < 1) fail(withText(notFound, `${type}/${id}/_history/${versionId} not found`));
     const doc = await this.database.c.history.findOne({ _id: `${type}/${id}/${vid}` });
     if (!doc) fail(withText(notFound, `${type}/${id}/_history/${versionId} not found`));
     const res = resourceOf(doc);
-    if (doc.deleted || !res) fail(withText(gone, `${type}/${id} version ${versionId} is a deletion`));
+    if (doc.deleted || !res) {
+      const current = await this.currentDoc(type, id);
+      if (current) await assertVisible(this.database, ctx, guardedDoc(current), 'r');
+      fail(withText(gone, `${type}/${id} version ${versionId} is a deletion`));
+    }
+    await assertVisible(this.database, ctx, guardedResource(res, computeSearchKeys(res).patients), 'r');
     return res;
   }
 
   /** Creates a resource with a server-assigned id; with `ifNoneExist`, returns the match instead. */
   async create(ctx: RequestContext, resource: Resource, options: { ifNoneExist?: string; scope?: WriteScope; id?: string } = {}): Promise<WriteResult> {
     assertValidResource(resource);
+    await this.assertMayWrite(ctx, resource, 'c');
     if (options.ifNoneExist) {
       const matches = await this.searchByQuery(ctx, resource.resourceType, options.ifNoneExist, 2);
       if (matches.length > 1) fail(withText(preconditionFailed, `If-None-Exist "${options.ifNoneExist}" matched ${matches.length} ${resource.resourceType} resources`));
@@ -108,7 +122,7 @@ export class Repository {
     if (previous && !previous.deleted && previous.res) return { resource: previous.res, created: false, unchanged: true };
     await assertReferencesResolve(this.database, resource, this.referencePolicy, options.scope);
     const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'POST', now: this.clock() }, options.scope).catch(conditionalRefusal(!!options.ifNoneExist));
-    this.written(ctx, doc.res as Resource);
+    this.written(ctx, doc.res as Resource, doc.patients);
     return { resource: doc.res as Resource, created: true, unchanged: false };
   }
 
@@ -121,6 +135,9 @@ export class Repository {
     const id = resource.id;
     if (!id) fail(badRequest('Missing id: an update needs the id of the resource it replaces', `${resource.resourceType}.id`));
     const previous = await this.currentDoc(resource.resourceType, id);
+    // Update-as-create needs the create permission; an update must be allowed on the old and the new compartments.
+    if (previous && !previous.deleted) await assertVisible(this.database, ctx, guardedDoc(previous), 'u');
+    await this.assertMayWrite(ctx, resource, previous && !previous.deleted ? 'u' : 'c');
     if (options.ifMatch !== undefined) {
       const expected = parseETag(options.ifMatch);
       if (!previous || previous.deleted || String(previous.vid) !== expected) {
@@ -132,7 +149,7 @@ export class Repository {
     }
     await assertReferencesResolve(this.database, resource, this.referencePolicy, options.scope);
     const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'PUT', now: this.clock() }, options.scope);
-    this.written(ctx, doc.res as Resource);
+    this.written(ctx, doc.res as Resource, doc.patients);
     return { resource: doc.res as Resource, created: !previous || previous.deleted, unchanged: false };
   }
 
@@ -167,32 +184,51 @@ export class Repository {
   }
 
   /** Deletes a resource (a tombstone version); deleting a missing or deleted resource is a no-op. */
-  async delete(_ctx: RequestContext, type: string, id: string, options: { scope?: WriteScope } = {}): Promise<{ deleted: boolean }> {
+  async delete(ctx: RequestContext, type: string, id: string, options: { scope?: WriteScope } = {}): Promise<{ deleted: boolean }> {
     assertResourceType(type);
+    assertPermits(ctx.access, type, 'd');
     const previous = await this.currentDoc(type, id);
     if (!previous || previous.deleted) return { deleted: false };
+    await assertVisible(this.database, ctx, guardedDoc(previous), 'd');
     await putVersion(this.database.c, { type, id, resource: undefined, previous, method: 'DELETE', now: this.clock() }, options.scope);
+    ctx.seen?.add(type, id, previous.patients);
     return { deleted: true };
   }
 
   /** The history of one resource (newest first) or of a whole type. */
-  async history(_ctx: RequestContext, type: string, id: string | undefined, page: { count: number; offset: number; since?: Date }): Promise<HistoryPage> {
+  async history(ctx: RequestContext, type: string, id: string | undefined, page: { count: number; offset: number; since?: Date }): Promise<HistoryPage> {
     assertResourceType(type);
+    assertPermits(ctx.access, type, 'r');
     const filter: Record<string, unknown> = { rt: type };
     if (id) filter.id = id;
     if (page.since) filter.lu = { $gte: page.since };
-    if (id && !(await this.currentDoc(type, id))) fail(withText(notFound, `${type}/${id} not found`));
-    const [entries, total] = await Promise.all([
+    const current = id ? await this.currentDoc(type, id) : null;
+    if (id && !current) fail(withText(notFound, `${type}/${id} not found`));
+    if (current) await assertVisible(this.database, ctx, guardedDoc(current), 'r');
+    const [found, total] = await Promise.all([
       this.database.c.history.find(filter).sort(id ? { vid: -1 } : { lu: -1, _id: 1 }).skip(page.offset).limit(page.count).toArray(),
       this.database.c.history.countDocuments(filter),
     ]);
+    // A type's history spans patients: each version shows only when the caller may read it.
+    const entries = current ? found : await keepVisible(this.database, ctx, found, (h) => {
+      const res = resourceOf(h);
+      return { type: h.rt, id: h.id, patients: res ? computeSearchKeys(res).patients : [] };
+    });
     return { entries, total };
   }
 
   /** Searches with a parsed FHIR search request. */
-  async search(_ctx: RequestContext, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+  async search(ctx: RequestContext, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
     assertResourceType(request.resourceType);
-    return searchResources(this.database, request, options);
+    assertPermits(ctx.access, request.resourceType, 's');
+    return searchResources(this.database, ctx, request, options);
+  }
+
+  /** 403 unless the caller may write this resource into the compartments it names. */
+  private async assertMayWrite(ctx: RequestContext, resource: Resource, permission: 'c' | 'u'): Promise<void> {
+    assertPermits(ctx.access, resource.resourceType, permission);
+    if (ctx.access.unrestricted) return;
+    await assertVisible(this.database, ctx, guardedResource(resource, computeSearchKeys(resource).patients), permission, false);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
-import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { labMessage, newBsn, uid } from './fixtures/ingest/messages.ts';
 
 /**
@@ -74,7 +74,7 @@ describe('Prefer: respond-async', { timeout: 180_000 }, () => {
 
   it('an HL7 v2 batch: every message stored before the 202, the per-message results at the status URL', async () => {
     const messages = Array.from({ length: 6 }, () => labMessage({ controlId: uid(), bsn: newBsn(), filler: `F-${uid()}` }));
-    const r = await fetch(`${server.url}/ingest/hl7v2`, { method: 'POST', headers: { 'content-type': 'x-application/hl7-v2+er7', prefer: 'respond-async' }, body: messages.join('\r\n') });
+    const r = await authFetch(`${server.url}/ingest/hl7v2`, { method: 'POST', headers: { 'content-type': 'x-application/hl7-v2+er7', prefer: 'respond-async' }, body: messages.join('\r\n') });
     expect(r.status).toBe(202);
     const statusUrl = new URL(r.headers.get('content-location') as string, server.url).toString();
     expect(statusUrl).toMatch(/\/ingest\/jobs\/[0-9a-f-]{36}$/);

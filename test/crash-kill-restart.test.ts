@@ -10,7 +10,7 @@ import { resourceOf } from '../schema/collections.ts';
 import { startChildService, waitForDataDirReleased, type ChildService } from './support/child-service.ts';
 import { checkIntegrity } from './support/store-integrity.ts';
 import { mllpExchange, postHl7 } from './fixtures/ingest/clients.ts';
-import { fhirFetch } from './support/server.ts';
+import { authFetch, fhirFetch } from './support/server.ts';
 import { CREA, HB, labMessage, mllpFrame, newBsn, type LabResult } from './fixtures/ingest/messages.ts';
 import { mulberry32 } from '../seed/hl7v2/random.ts';
 
@@ -88,7 +88,7 @@ async function lateStart(dataDir: string): Promise<RunningServer> {
 async function untilNoneReceived(service: ChildService, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const r = await fetch(`${service.url}/ingest/messages?status=received`).then((x) => x.json() as Promise<{ total: number }>);
+    const r = await authFetch(`${service.url}/ingest/messages?status=received`).then((x) => x.json() as Promise<{ total: number }>);
     if (r.total === 0) return;
     if (Date.now() > deadline) throw new Error(`${r.total} input(s) still "received" after ${ms} ms`);
     await sleep(250);
@@ -218,7 +218,7 @@ describe('kill and restart the service while messages arrive', () => {
         if (seed % 2) {
           await sleep(Math.floor(random() * 250));
         } else {
-          const processed = async (): Promise<number> => ((await fetch(`${first.url}/ingest/messages?status=processed`).then((r) => r.json())) as { total: number }).total;
+          const processed = async (): Promise<number> => ((await authFetch(`${first.url}/ingest/messages?status=processed`).then((r) => r.json())) as { total: number }).total;
           for (let i = 0; i < 2000 && (await processed().catch(() => 2)) < 2; i++);
         }
         await first.kill();

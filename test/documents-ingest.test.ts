@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentReference } from '@medplum/fhirtypes';
-import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 
 const BSN = 'http://fhir.nl/fhir/NamingSystem/bsn';
 const PATIENT = `${BSN}|999911120`;
@@ -38,7 +38,7 @@ describe('POST /ingest/documents', () => {
     expect(doc.author?.[0]?.display).toBe('Dr. P. de Vries');
     expect(Buffer.from(doc.content[1]?.attachment.data ?? '', 'base64').toString()).toContain('Thank you for seeing Mrs Jansen');
     expect(doc.content[0]?.attachment.url).toMatch(/^\/ingest\/messages\/[0-9a-f-]+\/raw$/);
-    const raw = await fetch(new URL(doc.content[0]?.attachment.url ?? '', server.url));
+    const raw = await authFetch(new URL(doc.content[0]?.attachment.url ?? '', server.url));
     expect(Buffer.from(await raw.arrayBuffer()).equals(pdf)).toBe(true);
     // identical content twice is one document
     const again = await upload(pdf, 'application/pdf', { patient: PATIENT, type: 'referral' });
@@ -110,7 +110,7 @@ describe('bad input: clear errors, raw kept, service keeps running', () => {
       expect(r.status, JSON.stringify(r.body)).toBe(status);
       const result = r.body.results[0];
       expect(`${result.error.location}: ${result.error.message}`).toMatch(reason);
-      const raw = await fetch(`${server.url}/ingest/messages/${result.inboxId}/raw`);
+      const raw = await authFetch(`${server.url}/ingest/messages/${result.inboxId}/raw`);
       expect(Buffer.from(await raw.arrayBuffer()).equals(bytes)).toBe(true);
       expect((await fhirFetch(`${server.url}/ingest/messages/${result.inboxId}`)).body.status).toBe('failed');
     });
@@ -124,7 +124,7 @@ describe('bad input: clear errors, raw kept, service keeps running', () => {
     expect(result.status).toBe('waiting');
     expect(result.waitingFor).toEqual([`${BSN}|000000000`]);
     expect(result.error.message).toMatch(/no known patient/);
-    const raw = await fetch(`${server.url}/ingest/messages/${result.inboxId}/raw`);
+    const raw = await authFetch(`${server.url}/ingest/messages/${result.inboxId}/raw`);
     expect(Buffer.from(await raw.arrayBuffer()).equals(bytes)).toBe(true);
     expect((await fhirFetch(`${server.url}/ingest/messages/${result.inboxId}`)).body.status).toBe('waiting');
   });

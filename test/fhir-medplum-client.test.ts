@@ -15,12 +15,14 @@ beforeAll(async () => {
     return fetch(input, init);
   };
   medplum = new MedplumClient({ baseUrl: `${server.url}/`, fhirUrlPath: 'fhir', fetch: recordingFetch, cacheTime: 0 });
+  // The client sends the bearer token itself (Authorization: Bearer …), as a SMART client would.
+  medplum.setAccessToken(server.token);
 });
 afterAll(async () => {
   await server?.close();
 });
 
-describe('MedplumClient against the running server (no auth)', () => {
+describe('MedplumClient with a bearer token against the running server', () => {
   it('createResource, readResource, updateResource, readHistory, deleteResource', async () => {
     const sent = patient('999933301');
     const created = await medplum.createResource(sent);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle } from '@medplum/fhirtypes';
-import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { BSN, create, labObservation, matches, patient, search } from './support/factory.ts';
 
 let server: TestServer;
@@ -152,7 +152,7 @@ describe('POST _search', () => {
   it('with a form body gives the same result as GET', async () => {
     const query = `subject=Patient/${pid}&status=final&date=ge2024-01-05&_sort=-date&_count=3`;
     const get = await search(server.fhir, `Observation?${query}`);
-    const res = await fetch(`${server.fhir}/Observation/_search`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: query });
+    const res = await authFetch(`${server.fhir}/Observation/_search`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: query });
     expect(res.status).toBe(200);
     const post = (await res.json()) as Bundle;
     expect(lab(post)).toEqual(lab(get));

@@ -6,7 +6,7 @@ import { splitHl7Batch } from '../ingestion/adapters/hl7v2/index.ts';
 import { seedHl7Messages } from '../seed/hl7v2/index.ts';
 import { fuzzCase, loadFuzzCorpus, describeCase, type FuzzCase, type FuzzCorpus } from '../ingestion/adapters/testing/fuzz-cases.ts';
 import { caseRng } from '../ingestion/adapters/testing/mutator.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, startTestServer, type TestServer } from './support/server.ts';
 import { entryOf, type Json, postHl7, rawOf, searchOf } from './fixtures/ingest/clients.ts';
 import { BSN_SYSTEM, HB, labSegments, newBsn, uid } from './fixtures/ingest/messages.ts';
 
@@ -37,7 +37,7 @@ beforeAll(async () => {
   corpus = loadFuzzCorpus(seedHl7Messages({ count: 2 }).filter((_, i) => i % 6 === 0).map((m) => ({ name: `seed/${m.name}`, text: m.text })));
   // The fixtures' patient (BSN 999911120), so that documents and images about it can be filed.
   const mdm = corpus.mdm[0]?.text ?? '';
-  const first = await fetch(`${server.url}/ingest/hl7v2`, { method: 'POST', headers: { 'content-type': 'x-application/hl7-v2+er7' }, body: mdm });
+  const first = await authFetch(`${server.url}/ingest/hl7v2`, { method: 'POST', headers: { 'content-type': 'x-application/hl7-v2+er7' }, body: mdm });
   expect(first.status).toBe(201);
 });
 afterAll(async () => {
@@ -72,7 +72,7 @@ async function checkStored(result: Json, expected: Uint8Array, where: string, re
   expect((await entryOf(server.url, result.inboxId)).status, where).toBe(result.status);
   if (result.status === 'failed' && reprocess) {
     // Reprocessing the stored bytes (as an operator would after a fix) fails the same way, without a 5xx.
-    const again = await fetch(`${server.url}/ingest/messages/${result.inboxId}/reprocess`, { method: 'POST', signal: AbortSignal.timeout(CASE_BOUND_MS) });
+    const again = await authFetch(`${server.url}/ingest/messages/${result.inboxId}/reprocess`, { method: 'POST', signal: AbortSignal.timeout(CASE_BOUND_MS) });
     expect(again.status, `${where}: reprocess`).toBe(422);
     expect(((await again.json()) as Json).error?.location, `${where}: reprocess`).toBe(result.error.location);
   }
@@ -82,7 +82,7 @@ async function checkStored(result: Json, expected: Uint8Array, where: string, re
 async function postCase(fc: FuzzCase): Promise<void> {
   const where = describeCase(fc);
   const { path, contentType } = requestOf(fc);
-  const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.from(fc.bytes), signal: AbortSignal.timeout(CASE_BOUND_MS) });
+  const res = await authFetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.from(fc.bytes), signal: AbortSignal.timeout(CASE_BOUND_MS) });
   const text = await res.text();
   expect(res.status, `${where}: ${text.slice(0, 300)}`).toBeLessThan(500);
   if (fc.bytes.length === 0) {
@@ -104,7 +104,7 @@ async function postCase(fc: FuzzCase): Promise<void> {
   for (const [i, result] of (body.results as Json[]).entries()) await checkStored(result, pieces[i] as Uint8Array, where, fc.index % 4 === 0);
   if (fc.index % 8 !== 3) return;
   // Sent again: what was written is a duplicate (nothing new written), what failed fails at the same place.
-  const again = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.from(fc.bytes), signal: AbortSignal.timeout(CASE_BOUND_MS) });
+  const again = await authFetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.from(fc.bytes), signal: AbortSignal.timeout(CASE_BOUND_MS) });
   const second = (await again.json()) as Json;
   for (const [i, first] of (body.results as Json[]).entries()) {
     const result = second.results[i];
@@ -120,7 +120,7 @@ async function postCase(fc: FuzzCase): Promise<void> {
 describe('fuzzer findings over HTTP', () => {
   it('a document whose metadata holds a NUL is kept and refused naming the field (it was a 500 and the input was lost)', async () => {
     const body = Buffer.from('MDT letter: fuzzer finding.\n');
-    const res = await fetch(`${server.url}/ingest/documents?patient=http://fhir.nl/fhir/NamingSystem/bsn|999911120&title=MDT%00letter&filename=a%00b.txt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
+    const res = await authFetch(`${server.url}/ingest/documents?patient=http://fhir.nl/fhir/NamingSystem/bsn|999911120&title=MDT%00letter&filename=a%00b.txt`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
     expect(res.status).toBe(400);
     const result = ((await res.json()) as Json).results[0];
     expect(result.status).toBe('failed');
@@ -153,7 +153,7 @@ describe('ingestion fuzzing over HTTP', () => {
       if (fc.kind === 'qido') continue;
       await postCase(fc);
       statuses.set(fc.kind, (statuses.get(fc.kind) ?? 0) + 1);
-      if (index % 25 === 24) expect((await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(CASE_BOUND_MS) })).status).toBe(200);
+      if (index % 25 === 24) expect((await authFetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(CASE_BOUND_MS) })).status).toBe(200);
     }
     // Every way in was exercised.
     expect([...statuses.keys()].sort()).toEqual(['ccda', 'dicom', 'hl7v2', 'mdm', 'pdf', 'text']);
@@ -233,7 +233,7 @@ describe('ingestion fuzzing over MLLP', () => {
     }
     expect(codes.get('AA'), 'some mutants are still accepted').toBeGreaterThan(0);
     expect((codes.get('AE') ?? 0) + (codes.get('AR') ?? 0), 'some mutants are refused').toBeGreaterThan(0);
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect((await authFetch(`${server.url}/healthz`)).status).toBe(200);
   }, 300_000);
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, startTestServer, type TestServer } from './support/server.ts';
 
 /** In development, GraphiQL is served with its scripts inlined: it works on a machine without internet. */
 
@@ -13,7 +13,7 @@ afterAll(async () => {
 
 describe('GraphiQL in development', () => {
   it('is one page that loads nothing from elsewhere', async () => {
-    const res = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
+    const res = await authFetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toMatch(/graphiql/i);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -10,14 +10,14 @@ afterAll(async () => {
 });
 
 async function gql(query: string): Promise<{ status: number; text: string; body: { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] } }> {
-  const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+  const res = await authFetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
   const text = await res.text();
   return { status: res.status, text, body: JSON.parse(text) };
 }
 
 describe('GraphQL outside development', () => {
   it('serves no GraphiQL page', async () => {
-    const res = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
+    const res = await authFetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(await res.text()).not.toMatch(/graphiql/i);
   });
 

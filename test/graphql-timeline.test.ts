@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 
 /** The timeline over GraphQL (plain fetch POSTs of GraphQL documents) with data ingested through the real pipeline. */
 
@@ -11,7 +11,7 @@ let patientId: string;
 const fixture = (name: string): Buffer => readFileSync(path.join(import.meta.dirname, 'fixtures', 'hl7v2', name));
 
 async function gql<T = any>(query: string, variables: Record<string, unknown> = {}): Promise<{ data: T; errors?: { message: string; extensions?: { code?: string } }[]; status: number }> {
-  const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const res = await authFetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ query, variables }) });
   return { ...((await res.json()) as { data: T; errors?: [] }), status: res.status };
 }
 

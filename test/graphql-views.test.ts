@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { CommandStartedEvent } from 'mongodb';
-import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { loadDemoData } from '../seed/load-demo.ts';
 import { systemContext } from '../store/request-context.ts';
 
@@ -12,7 +12,7 @@ let server: TestServer;
 let patientId: string;
 
 async function gql<T = any>(query: string, variables: Record<string, unknown> = {}): Promise<{ data: T; errors?: { message: string; extensions?: { code?: string } }[]; status: number }> {
-  const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const res = await authFetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ query, variables }) });
   return { ...((await res.json()) as { data: T }), status: res.status };
 }
 const subject = (): { reference: string } => ({ reference: `Patient/${patientId}` });

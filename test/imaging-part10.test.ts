@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImagingStudy } from '@medplum/fhirtypes';
-import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { writeDicomPart10, type DicomElement } from '../ingestion/adapters/dicom/testing/write-dicom.ts';
 import { sampleInstance } from '../ingestion/adapters/dicom/testing/sample-instances.ts';
 
@@ -74,7 +74,7 @@ describe('POST /ingest/dicom (Part 10, header only)', () => {
     const noId = await postDicom(await fixture('no-patient-id.dcm'));
     expect(noId.status).toBe(422);
     expect(noId.body.results[0].error.location).toContain('(0010,0020)');
-    const raw = await fetch(`${server.url}/ingest/messages/${noId.body.results[0].inboxId}/raw`);
+    const raw = await authFetch(`${server.url}/ingest/messages/${noId.body.results[0].inboxId}/raw`);
     expect(Buffer.from(await raw.arrayBuffer()).equals(await fixture('no-patient-id.dcm'))).toBe(true);
     const notDicom = await postDicom(await fixture('not-dicom.dcm'));
     expect(notDicom.status).toBe(422);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, startTestServer, type TestServer } from './support/server.ts';
 import { countOf, entryOf, type Json, patientIdByBsn, postHl7, rawOf } from './fixtures/ingest/clients.ts';
 import { CREA, HB, adtMessage, batchFile, labMessage, newBsn, uid } from './fixtures/ingest/messages.ts';
 
@@ -33,7 +33,7 @@ describe('POST /ingest/hl7v2', () => {
     expect(typesOf(res.outputs)).toEqual(['DiagnosticReport', 'Observation', 'Patient', 'Provenance']);
     for (const ref of res.outputs) expect(ref).toMatch(/^[A-Za-z]+\/[\w-]+\/_history\/\d+$/);
     const [type, id] = (res.outputs.find((o: string) => o.startsWith('Observation/')) as string).split('/');
-    const obs = await fetch(`${server.fhir}/${type}/${id}`);
+    const obs = await authFetch(`${server.fhir}/${type}/${id}`);
     expect(obs.status).toBe(200);
     expect(await countOf(server.fhir, `Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|${bsn}`)).toBe(1);
   });

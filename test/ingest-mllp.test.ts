@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, startTestServer, type TestServer } from './support/server.ts';
 import { countOf, entryOf, type Json, mllpExchange, patientIdByBsn, rawOf, searchOf } from './fixtures/ingest/clients.ts';
 import { CREA, HB, labMessage, mllpFrame, newBsn, uid } from './fixtures/ingest/messages.ts';
 
@@ -119,7 +119,7 @@ describe('MLLP bad input over a raw socket', () => {
     const { ack } = await mllpExchange(server.mllpPort as number, mllpFrame(bytes), 120_000);
     expect(ack?.segment('MSA')?.slice(1, 3)).toEqual(['AR', id]);
     expect(ack?.text).toContain(`limit of ${16 * 1024 * 1024} bytes (IDR_MLLP_MAX_FRAME_BYTES)`);
-    const inbox = (await (await fetch(`${server.url}/ingest/messages?_count=500`)).json()) as { entries: Json[] };
+    const inbox = (await (await authFetch(`${server.url}/ingest/messages?_count=500`)).json()) as { entries: Json[] };
     expect(inbox.entries.some((e) => e.size >= 16 * 1024 * 1024)).toBe(false);
   }, 180_000);
 

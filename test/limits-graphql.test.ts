@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions read GraphQL JSON bodies */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 
 /**
  * GraphQL limits through the running server: 300 aliased `patients` fields, too many root fields
@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 async function gql(query: string): Promise<{ status: number; data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] }> {
-  const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ query }) });
+  const res = await authFetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ query }) });
   return { status: res.status, ...((await res.json()) as object) };
 }
 

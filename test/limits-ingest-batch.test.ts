@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, startTestServer, type TestServer } from './support/server.ts';
 import { type Json, ingestOk, postHl7, rawOf } from './fixtures/ingest/clients.ts';
 import { batchFile, labMessage, manyObxMessage, newBsn, uid } from './fixtures/ingest/messages.ts';
 import { fhirFetch } from './support/server.ts';
@@ -58,7 +58,7 @@ describe('HTTP ingestion batch limits', () => {
       return manyObxMessage(id, newBsn(), `F-${id}`, 40);
     });
     const abort = new AbortController();
-    const request = fetch(`${server.url}/ingest/hl7v2`, { method: 'POST', headers: { 'content-type': 'x-application/hl7-v2+er7' }, body: batchFile(messages), signal: abort.signal }).catch((err: Error) => err);
+    const request = authFetch(`${server.url}/ingest/hl7v2`, { method: 'POST', headers: { 'content-type': 'x-application/hl7-v2+er7' }, body: batchFile(messages), signal: abort.signal }).catch((err: Error) => err);
     // Wait until every message is stored, then leave.
     while ((await inbox()).total < before + MAX) await sleep(50);
     abort.abort();

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, startTestServer, type TestServer } from './support/server.ts';
 import { type Ack, mllpExchange, parseAck, rawOf } from './fixtures/ingest/clients.ts';
 import { labMessage, mllpFrame, newBsn, uid } from './fixtures/ingest/messages.ts';
 
@@ -100,7 +100,7 @@ describe('MLLP frame size limit', () => {
     expect((await big.next()).segment('MSA')?.slice(1, 3)).toEqual(['AA', after]);
     big.end();
 
-    const stored = await fetch(`${small.url}/ingest/messages?kind=hl7v2&_count=500`).then((r) => r.json() as Promise<{ entries: { externalId?: string; size: number }[] }>);
+    const stored = await authFetch(`${small.url}/ingest/messages?kind=hl7v2&_count=500`).then((r) => r.json() as Promise<{ entries: { externalId?: string; size: number }[] }>);
     expect(stored.entries.some((e) => e.size > LIMIT)).toBe(false);
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentReference } from '@medplum/fhirtypes';
-import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { inflatingPdf, manyPagesPdf } from '../ingestion/adapters/documents/testing/large-pdfs.ts';
 
 /**
@@ -48,7 +48,7 @@ async function expectKeptWithoutText(server: TestServer, pdf: Uint8Array, warnin
   const doc = (await fhirFetch(`${server.fhir}/${ref}`)).body as DocumentReference;
   expect(doc.content).toHaveLength(1);
   expect(doc.content[0]?.attachment).toMatchObject({ contentType: 'application/pdf', size: pdf.length });
-  const raw = await fetch(new URL(doc.content[0]?.attachment.url ?? '', server.url));
+  const raw = await authFetch(new URL(doc.content[0]?.attachment.url ?? '', server.url));
   expect(Buffer.from(await raw.arrayBuffer()).equals(Buffer.from(pdf))).toBe(true);
 }
 

@@ -1,4 +1,5 @@
 import type { DiagnosticReport, Resource } from '@medplum/fhirtypes';
+import { guardedDoc, keepVisible } from '../store/access-guard.ts';
 import type { Repository } from '../store/repository.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { parseFhirSearch } from '../store/search-to-mongo.ts';
@@ -23,11 +24,12 @@ export async function searchPatient<T extends Resource>(repo: Repository, ctx: R
  * The radiology reports linked to each of the given ImagingStudies ("ImagingStudy/id"), in one
  * indexed query (R4 has no search parameter for DiagnosticReport.imagingStudy: IDR keeps its own key).
  */
-export async function reportsForStudies(repo: Repository, _ctx: RequestContext, studies: readonly string[]): Promise<Map<string, DiagnosticReport[]>> {
+export async function reportsForStudies(repo: Repository, ctx: RequestContext, studies: readonly string[]): Promise<Map<string, DiagnosticReport[]>> {
   const out = new Map<string, DiagnosticReport[]>(studies.map((s) => [s, []]));
   if (!studies.length) return out;
   const keys = studies.map((s) => searchKey(IMAGING_STUDY_KEY, s));
-  const docs = await findAnyOf(repo.database.c.resources, repo.database.idLookupsOnly, { rt: 'DiagnosticReport', deleted: false }, 'keys', keys, { projection: { json: 1 } });
+  const found = await findAnyOf(repo.database.c.resources, repo.database.idLookupsOnly, { rt: 'DiagnosticReport', deleted: false }, 'keys', keys, { projection: { json: 1, patients: 1 } });
+  const docs = await keepVisible(repo.database, ctx, found, guardedDoc);
   for (const d of docs) {
     const r = resourceOf<DiagnosticReport>(d) as DiagnosticReport;
     if (r.status === 'entered-in-error') continue;

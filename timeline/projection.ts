@@ -6,6 +6,8 @@ import { searchKey } from '../schema/search-index.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { timelineDocId, type TimelineDoc } from '../schema/timeline-event.ts';
 import { findAnyOf } from '../store/find-any-of.ts';
+import { assertPatientVisible } from '../store/access-guard.ts';
+import { permits } from '../store/access.ts';
 import { buildTimelineEvents } from './map.ts';
 import { refKey } from './events.ts';
 import { afterCursor, decodeCursor, timelineMongoFilter, validateTimelineRequest, type TimelineFilter, type TimelinePageRequest } from './query.ts';
@@ -29,31 +31,36 @@ export class TimelineStore {
   private readonly resources: Collection<ResourceDoc>;
 
   private readonly idLookupsOnly: boolean;
+  private readonly database: Database;
 
   constructor(database: Database) {
+    this.database = database;
     this.events = database.db.collection<TimelineDoc>(COLLECTION_NAMES.timeline);
     this.resources = database.c.resources;
     this.idLookupsOnly = database.idLookupsOnly;
   }
 
   /** One page of a patient's events, newest first, strictly after the cursor. */
-  async page(_ctx: RequestContext, patient: string, req: TimelinePageRequest): Promise<TimelinePage> {
+  async page(ctx: RequestContext, patient: string, req: TimelinePageRequest): Promise<TimelinePage> {
     validateTimelineRequest(req);
+    await assertPatientVisible(this.database, ctx, patient);
     if (req.first === 0) return { events: [], hasNextPage: false };
     let q = timelineMongoFilter(patient, req);
     if (req.after) q = afterCursor(patient, q, decodeCursor(req.after));
     const docs = await this.events.find(q).sort({ time: -1, _id: -1 }).limit(req.first + 1).toArray();
-    return { events: docs.slice(0, req.first), hasNextPage: docs.length > req.first };
+    return { events: readable(ctx, docs.slice(0, req.first)), hasNextPage: docs.length > req.first };
   }
 
   /** The number of a patient's events matching a filter. */
-  async count(_ctx: RequestContext, patient: string, filter: TimelineFilter): Promise<number> {
+  async count(ctx: RequestContext, patient: string, filter: TimelineFilter): Promise<number> {
+    await assertPatientVisible(this.database, ctx, patient);
     return this.events.countDocuments(timelineMongoFilter(patient, filter));
   }
 
   /** Events changed (lastUpdated) at or after `since`, newest first. */
-  async changedSince(_ctx: RequestContext, patient: string, since: Date, limit: number): Promise<TimelineDoc[]> {
-    return this.events.find({ patient, lastUpdated: { $gte: since } }).sort({ time: -1, _id: -1 }).limit(limit).toArray();
+  async changedSince(ctx: RequestContext, patient: string, since: Date, limit: number): Promise<TimelineDoc[]> {
+    await assertPatientVisible(this.database, ctx, patient);
+    return readable(ctx, await this.events.find({ patient, lastUpdated: { $gte: since } }).sort({ time: -1, _id: -1 }).limit(limit).toArray());
   }
 
   /** The events anchored at the given resources (for the FHIR operation and GraphQL lookups). */
@@ -148,4 +155,16 @@ function referencedKeys(docs: LoadedDoc[]): string[] {
     }
   }
   return [...out];
+}
+
+/** The events whose anchor resource type the caller may read (a scope limited to some types sees only their events). */
+function readable(ctx: RequestContext, events: TimelineDoc[]): TimelineDoc[] {
+  if (ctx.access.unrestricted) return events;
+  return events.filter((e) => {
+    const type = e.anchor.split('/')[0] ?? '';
+    const ok = permits(ctx.access, type, 'r');
+    if (ok) ctx.seen?.add(type, e.anchor.slice(type.length + 1), [e.patient]);
+    else if (ctx.seen) ctx.seen.withheld++;
+    return ok;
+  });
 }

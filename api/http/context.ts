@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { RequestContext } from '../../store/request-context.ts';
+import { AccessLog, type RequestContext } from '../../store/request-context.ts';
+import { noAccess } from '../../store/access.ts';
 
 /**
- * Attaches a RequestContext to every request: a request id (echoed in X-Request-Id), the actor
- * (until authentication exists: the X-IDR-Actor header, else "anonymous") and the purpose of use
- * (X-IDR-Purpose, default "treatment").
+ * Attaches a RequestContext to every request: a request id (echoed in X-Request-Id), no access
+ * (authentication, api/auth/authenticate.ts, fills in the caller's) and an empty access log for
+ * the audit record. Headers never name the actor: only a verified token does.
  */
 export function requestContext(req: Request, res: Response, next: NextFunction): void {
   const incoming = req.header('x-request-id');
@@ -13,14 +14,12 @@ export function requestContext(req: Request, res: Response, next: NextFunction):
   res.setHeader('X-Request-Id', requestId);
   res.locals.ctx = {
     requestId,
-    actor: sanitize(req.header('x-idr-actor')) ?? 'anonymous',
-    purpose: sanitize(req.header('x-idr-purpose')) ?? 'treatment',
+    actor: 'anonymous',
+    purpose: 'treatment',
+    access: noAccess(req.ip),
+    seen: new AccessLog(),
   } satisfies RequestContext;
   next();
-}
-
-function sanitize(v: string | undefined): string | undefined {
-  return v && /^[\w:@./-]{1,128}$/.test(v) ? v : undefined;
 }
 
 /** The RequestContext of a request. */

@@ -6,6 +6,43 @@ import { startServer, type RunningServer } from '../../api/server.ts';
 export interface TestServer extends RunningServer {
   /** The FHIR base URL, e.g. http://127.0.0.1:41234/fhir */
   fhir: string;
+  /** A bearer token of the demo client (role admin, every system scope), from the server's own token endpoint. */
+  token: string;
+}
+
+/** The demo client's credentials the test servers register (IDR_DEMO_AUTH). */
+export const TEST_CLIENT = { id: 'idr-test-client', secret: 'idr-test-client-secret' };
+
+/** Bearer tokens per server origin: authFetch and fhirFetch send the one of the server they call. */
+const tokens = new Map<string, string>();
+
+/**
+ * A token from a server's token endpoint (named by its SMART discovery document) with
+ * client_credentials and HTTP Basic client authentication — what a script or interface engine does.
+ */
+export async function clientCredentialsToken(baseUrl: string, client = TEST_CLIENT, scope = 'system/*.cruds idr/ingest idr/audit'): Promise<string> {
+  const smart = (await (await fetch(`${baseUrl}/fhir/.well-known/smart-configuration`)).json()) as { token_endpoint: string };
+  const res = await fetch(smart.token_endpoint, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
+  });
+  const body = (await res.json()) as { access_token?: string };
+  if (!res.ok || !body.access_token) throw new Error(`no token from ${smart.token_endpoint}: ${res.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+/** Remembers the token to send to a server (tests that start the service themselves). */
+export function useToken(baseUrl: string, token: string): void {
+  tokens.set(new URL(baseUrl).origin, token);
+}
+
+/** fetch that sends the bearer token of the test server it calls (unless the request sets Authorization itself). */
+export function authFetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  const token = tokens.get(new URL(input).origin);
+  if (token && !headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+  return fetch(input, { ...init, headers });
 }
 
 /**
@@ -14,11 +51,14 @@ export interface TestServer extends RunningServer {
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dbName = `idr_test_${randomBytes(6).toString('hex')}`;
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MONGODB_URL: inject('mongoUrl'), IDR_DB_NAME: dbName, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', NODE_ENV: 'test', IDR_MLLP_PORT: '0', ...env });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MONGODB_URL: inject('mongoUrl'), IDR_DB_NAME: dbName, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', NODE_ENV: 'test', IDR_MLLP_PORT: '0', IDR_DEMO_AUTH: 'true', IDR_DEMO_CLIENT_ID: TEST_CLIENT.id, IDR_DEMO_CLIENT_SECRET: TEST_CLIENT.secret, IDR_RATE_LIMIT_PER_MINUTE: '0', ...env });
   const server = await startServer(config);
+  const token = await clientCredentialsToken(server.url);
+  useToken(server.url, token);
   return {
     ...server,
     fhir: `${server.url}/fhir`,
+    token,
     close: async () => {
       await server.services.database.db.dropDatabase().catch(() => undefined);
       await server.close();
@@ -36,7 +76,7 @@ export async function fhirFetch(url: string, init: RequestInit & { json?: unknow
   if (init.json !== undefined) {
     headers.set('content-type', 'application/fhir+json');
   }
-  const res = await fetch(url, { ...init, headers, ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}) });
+  const res = await authFetch(url, { ...init, headers, ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}) });
   const text = await res.text();
   let body: unknown = text;
   try {
