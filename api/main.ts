@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     `  Patients             ${server.url}/fhir/Patient`,
     `  GraphQL              ${server.url}/graphql${config.NODE_ENV === 'development' ? ' (GraphiQL in the browser)' : ''}`,
     `  HL7 v2 over HTTP     POST ${server.url}/ingest/hl7v2`,
-    ...(server.mllpPort !== undefined ? [`  HL7 v2 over MLLP     ${config.HOST}:${server.mllpPort}`] : []),
+    ...(server.mllpPort !== undefined ? [`  HL7 v2 over MLLP     ${config.IDR_MLLP_HOST}:${server.mllpPort}`] : []),
     `  DICOM / DICOMweb     POST ${server.url}/ingest/dicom   POST ${server.url}/ingest/dicomweb`,
     `  Documents            POST ${server.url}/ingest/documents`,
     `  Inbox                ${server.url}/ingest/messages`,

@@ -39,16 +39,24 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
  * AR naming the limit as soon as the limit is passed (its remaining bytes are read and dropped),
  * or the connection is closed when its first bytes hold no MSH to answer. With a `gate`, a frame
  * that arrives while the store is down or ingestion is saturated is answered AR ("not stored;
- * resend" / "busy; resend") at once, not stored.
+ * resend" / "busy; resend") at once, not stored. With a non-empty `allow` (IDR_MLLP_ALLOW), a
+ * connection from any other address is closed at once, before a byte is read (and logged with its
+ * address). MLLP has no authentication of its own: production puts it behind TLS or a VPN.
  * See: HL7 v2.5.1 Appendix C (MLLP) and section 2.9 (original acknowledgment mode).
  */
-export async function startMllpServer(options: { pipeline: Pipeline; port: number; host?: string; logger?: Logger; maxFrameBytes?: number; gate?: MllpGate }): Promise<MllpServer> {
+export async function startMllpServer(options: { pipeline: Pipeline; port: number; host?: string; logger?: Logger; maxFrameBytes?: number; gate?: MllpGate; allow?: readonly string[] }): Promise<MllpServer> {
   const maxFrame = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const allowed = new Set((options.allow ?? []).map(plainAddress));
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    socket.on('error', (err) => options.logger?.warn({ err: err.message, peer: socket.remoteAddress }, 'MLLP connection error'));
+    if (allowed.size && !allowed.has(plainAddress(socket.remoteAddress ?? ''))) {
+      options.logger?.warn({ peer: socket.remoteAddress }, 'MLLP connection from an address not in IDR_MLLP_ALLOW: closed, nothing read');
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    socket.on('error', (err) => options.logger?.warn({ err: err.message, peer: socket.remoteAddress }, 'MLLP connection error'));
     let queue = Promise.resolve();
     let pending = 0;
     const enqueue = (work: () => Promise<void>): void => {
@@ -143,6 +151,12 @@ export async function startMllpServer(options: { pipeline: Pipeline; port: numbe
         server.close(() => resolve());
       }),
   };
+}
+
+/** An address as compared with the allow-list: IPv4-mapped IPv6 ("::ffff:10.0.0.1") as IPv4, lower case. */
+function plainAddress(address: string): string {
+  const a = address.trim().toLowerCase();
+  return a.startsWith('::ffff:') && net.isIPv4(a.slice(7)) ? a.slice(7) : a;
 }
 
 /** True when the text starts with an MSH segment whose header can be read (to address an ACK). */
