@@ -11,9 +11,10 @@ bootstrap:
 	@$(BOOT) node --version
 
 ## make demo: start IDR with demo data on the embedded database (PORT, default 8080); development
-## mode (GraphiQL, unmasked GraphQL errors) unless NODE_ENV says otherwise. `node api/main.ts` alone is production.
+## mode (GraphiQL, unmasked GraphQL errors) unless NODE_ENV says otherwise, with the demo accounts
+## (IDR_DEMO_AUTH, docs/security.md). `node api/main.ts` alone is production.
 demo:
-	@$(BOOT) NODE_ENV="$${NODE_ENV:-development}" node api/main.ts --demo
+	@$(BOOT) NODE_ENV="$${NODE_ENV:-development}" IDR_DEMO_AUTH="$${IDR_DEMO_AUTH:-true}" node api/main.ts --demo
 
 ## make test: type-check, lint, then the whole test suite against the embedded database
 test:
