@@ -1,4 +1,5 @@
 import { allOk, badRequest } from '@medplum/core';
+import { assertPermits } from '../store/access.ts';
 import type { Parameters } from '@medplum/fhirtypes';
 import { fail } from '../schema/outcomes.ts';
 import type { RequestContext } from '../store/request-context.ts';
@@ -67,6 +68,8 @@ export const OPERATIONS: readonly FhirOperation[] = [
     run: async (deps, ctx, { id, query, body, method }) => {
       if (!deps.mergePatients) throw new Error('$merge needs the merge service');
       if (method !== 'POST') fail(badRequest('$merge changes data: use POST', '$merge'));
+      // A merge rewrites every resource of two compartments: it needs write access to all types.
+      assertPermits(ctx.access, '*', 'u');
       const target = mergeTarget(query, body);
       const r = await deps.mergePatients(ctx, id, target);
       const result: Parameters = {

@@ -60,8 +60,9 @@ async function reasons(database: Database, ctx: RequestContext, items: readonly 
 export async function assertVisible(database: Database, ctx: RequestContext, item: Guarded, permission: Permission, note = true): Promise<void> {
   assertPermits(ctx.access, item.type, permission);
   const [why] = await reasons(database, ctx, [item], permission);
-  if (why) fail(withText(forbidden, why));
+  // Refused or not, the audit names what was asked for (a refusal is audited with its patient).
   if (note) ctx.seen?.add(item.type, item.id, item.patients);
+  if (why) fail(withText(forbidden, why));
 }
 
 /** Keeps the items the caller may read (in order), notes them for the audit and counts the rest as withheld. */

@@ -79,9 +79,17 @@ export function parseScopes(scope: string): ScopeGrant[] {
   return out;
 }
 
-/** True when some scope grants `permission` on `type`. */
+/**
+ * True when some scope grants `permission` on `type` ("*" = on every type: only a wildcard scope
+ * does). The audit trail is special: AuditEvents are written by IDR alone, never through the API,
+ * and read only with the idr/audit scope (administrators) or by a patient about their own record.
+ */
 export function permits(access: Access, type: string, permission: Permission): boolean {
   if (access.unrestricted) return true;
+  if (type === 'AuditEvent') {
+    if (permission !== 'r' && permission !== 's') return false;
+    if (!access.otherScopes?.includes('idr/audit') && access.patient === undefined) return false;
+  }
   return access.scopes.some((s) => (s.type === '*' || s.type === type) && s.permissions.has(permission) && (s.level !== 'patient' || access.patient !== undefined));
 }
 
@@ -109,8 +117,9 @@ export function describe(access: Access): string {
 export function hiddenBecause(access: Access, type: string, id: string, patients: readonly string[], permission: Permission, restricted: (patient: string) => boolean): string | undefined {
   if (access.unrestricted) return undefined;
   const compartment = type === 'Patient' ? [id] : patients;
-  if (access.patient !== undefined && patientLevelOnly(access, type, permission) && !compartment.includes(access.patient)) {
-    return `${type}/${id} is outside the patient context of your access`;
+  if (access.patient !== undefined && patientLevelOnly(access, type, permission)) {
+    // A Group lists other patients too: never shown in a patient context.
+    if (!compartment.includes(access.patient) || type === 'Group') return `${type}/${id} is outside the patient context of your access`;
   }
   if (access.boardPatients && compartment.length && !compartment.some((p) => access.boardPatients?.has(p))) {
     if (!access.breakGlass) return `${type}/${id} belongs to a patient who is not on your tumour boards (break the glass with a stated reason to read it)`;

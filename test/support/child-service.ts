@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { clientCredentialsToken, TEST_CLIENT, useToken } from './server.ts';
 
 /**
  * The real service (`node api/main.ts`) as a child process on its own embedded database (data in
@@ -28,7 +29,7 @@ export interface ChildService {
 export async function startChildService(dataDir: string, timeoutMs = 90_000): Promise<ChildService> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'MONGODB_URL') env[k] = v;
-  Object.assign(env, { IDR_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', IDR_MLLP_PORT: '0', NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' });
+  Object.assign(env, { IDR_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', IDR_MLLP_PORT: '0', NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', IDR_DEMO_AUTH: 'true', IDR_DEMO_CLIENT_ID: TEST_CLIENT.id, IDR_DEMO_CLIENT_SECRET: TEST_CLIENT.secret, IDR_RATE_LIMIT_PER_MINUTE: '0' });
   const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
@@ -59,6 +60,8 @@ export async function startChildService(dataDir: string, timeoutMs = 90_000): Pr
     if (child.exitCode === null && child.signalCode === null) child.kill(sig);
     return exited;
   };
+  // A fresh process (and port) each start: the test client signs in to it like any script would.
+  useToken(ready.url, await clientCredentialsToken(ready.url));
   return { ...ready, fhir: `${ready.url}/fhir`, process: child, output: () => out, exited, kill: () => signal('SIGKILL'), stop: () => signal('SIGTERM') };
 }
 
