@@ -17,11 +17,14 @@ export { type AccessRecord } from './audit-event.ts';
  * background chainer turns each buffered record, in buffer order, into one AuditEvent resource
  * (audit-000000000001, …) stored through the repository, linked by a SHA-256 hash chain.
  *
- * Crash safety without transactions: the chain head document names the record being chained
- * (`pending`, with the exact AuditEvent) before the AuditEvent is written, and the record chained
- * last (`last`) until its buffer entry is gone. A restart finishes the pending write (or finds it
- * done) and removes the chained buffer entry, so a record is never lost and never chained twice.
- * One chainer per database: run the AuditTrail in one process.
+ * Crash safety without transactions: before its AuditEvent is written, a record claims the next
+ * sequence with a document of its own (`_id` "seq-<sequence>", an atomic insert, holding the exact
+ * AuditEvent); the head names the record chained last (`last`) until its buffer entry is gone. A
+ * restart finishes the claim of the sequence after the head (writes the AuditEvent or finds it
+ * written) and removes the chained buffer entry, so a record is never lost and never chained twice.
+ * Meant for one chainer per database (one IDR process); a second one neither forks the chain (the
+ * claims are exclusive) nor chains a record twice (a head behind the stored chain catches up
+ * first), but a pass that loses a race fails and the next one carries on.
  */
 
 /** A buffered access record. `_id` sorts in arrival order: "<ms since epoch, 13 digits>-<instance>-<counter>". */
@@ -38,8 +41,16 @@ export interface AuditChainDoc {
   hash: string;
   /** The buffer entry chained last; removed from the buffer right after the head moved. */
   last?: string;
-  /** The record being chained: its AuditEvent as written (JSON), so a restart writes exactly that. */
-  pending?: { bufferId: string; sequence: number; hash: string; json: string };
+}
+
+/** The claim of one sequence by one buffered record (`_id` "seq-<12 digits>"), removed once chained. */
+export interface AuditClaimDoc {
+  _id: string;
+  sequence: number;
+  bufferId: string;
+  hash: string;
+  /** The AuditEvent as it is written (JSON), so a restart writes exactly that. */
+  json: string;
 }
 
 export interface AuditLogger {
@@ -64,13 +75,14 @@ export interface VerifyResult {
   firstBroken?: { sequence: number; id: string; reason: string };
 }
 
-/** Where a simulated crash stops the chainer (tests): after the head names the pending record, after the AuditEvent is written, after the head moved. */
-export type ChainStep = 'pending' | 'event' | 'head';
+/** Where a simulated crash stops the chainer (tests): after the claim, after the AuditEvent is written, after the head moved. */
+export type ChainStep = 'claim' | 'event' | 'head';
 
 /** Thrown by a simulated crash (tests only). */
 export class SimulatedCrash extends Error {}
 
 const HEAD_ID = 'head';
+const DUPLICATE_KEY = 11000;
 const READ_BATCH = 200;
 const STOP_WAIT_MS = 10_000;
 
@@ -83,6 +95,8 @@ interface Waiter {
 export class AuditTrail {
   readonly buffer: Collection<AuditBufferDoc>;
   readonly chain: Collection<AuditChainDoc>;
+  /** The same collection, for the claims. */
+  readonly claims: Collection<AuditClaimDoc>;
   /** How many insertMany calls record() has made (group commit shows as fewer calls than records). */
   insertCalls = 0;
   /** Tests: the step after which the next chaining pass stops as if the process died. */
@@ -114,6 +128,7 @@ export class AuditTrail {
     this.intervalMs = options.flushIntervalMs ?? 1000;
     this.buffer = options.database.db.collection<AuditBufferDoc>(COLLECTION_NAMES.auditBuffer);
     this.chain = options.database.db.collection<AuditChainDoc>(COLLECTION_NAMES.auditChain);
+    this.claims = options.database.db.collection<AuditClaimDoc>(COLLECTION_NAMES.auditChain);
     this.ctx = systemContext('audit');
   }
 
@@ -209,43 +224,73 @@ export class AuditTrail {
     if (head) return head;
     const fresh: AuditChainDoc = { _id: HEAD_ID, sequence: 0, hash: GENESIS_HASH };
     await this.chain.insertOne(fresh).catch((err: { code?: number }) => {
-      if (err.code !== 11000) throw err;
+      if (err.code !== DUPLICATE_KEY) throw err;
     });
     return (await this.chain.findOne({ _id: HEAD_ID })) ?? fresh;
   }
 
-  /** Finishes what a pass that died left: the pending record's AuditEvent and head, the chained record's buffer entry. */
+  /** Finishes what a pass that died left: the claimed next record (AuditEvent, head), the chained record's buffer entry. */
   private async recover(head: AuditChainDoc): Promise<AuditChainDoc> {
-    if (head.pending) {
-      const p = head.pending;
-      this.logger.warn({ sequence: p.sequence, bufferId: p.bufferId }, 'finishing an audit record an earlier chainer left pending');
-      await this.writeEvent(p);
-      head = await this.advance(p.bufferId, p.sequence, p.hash);
-      await this.buffer.deleteOne({ _id: p.bufferId });
-    } else if (head.last) {
-      await this.buffer.deleteOne({ _id: head.last });
+    for (;;) {
+      const claim = await this.claims.findOne({ _id: claimId(head.sequence + 1) });
+      if (!claim) break;
+      this.logger.warn({ sequence: claim.sequence, bufferId: claim.bufferId }, 'finishing an audit record an earlier chainer had claimed');
+      head = (await this.complete(claim)) ?? (await this.readHead());
     }
+    // A crash right after the head moved leaves the chained record's buffer entry and claim.
+    if (head.last) await this.buffer.deleteOne({ _id: head.last });
+    if (head.sequence) await this.claims.deleteOne({ _id: claimId(head.sequence) });
     return head;
   }
 
-  /** Chains one buffered record: head names it pending → AuditEvent written → head moves → buffer entry removed. */
+  /**
+   * Chains one buffered record: the claim of the next sequence (with the exact AuditEvent) →
+   * the AuditEvent → the head moves → the buffer entry and the claim are removed.
+   */
   private async chainOne(head: AuditChainDoc, doc: AuditBufferDoc): Promise<AuditChainDoc> {
     if (doc._id === head.last) {
       await this.buffer.deleteOne({ _id: doc._id });
       return head;
     }
     const sequence = head.sequence + 1;
+    // A head behind the stored chain (another chainer moved on): catch up instead of forking.
+    const ahead = await this.storedChainFields(sequence);
+    if (ahead) {
+      // Its claim, while it exists, names its buffer entry (removed before the claim).
+      const claim = await this.claims.findOne({ _id: claimId(sequence) });
+      if (claim && claim.hash === ahead.hash) return (await this.complete(claim, true)) ?? (await this.readHead());
+      return this.advance('', sequence, ahead.hash ?? '');
+    }
+    if (!(await this.buffer.findOne({ _id: doc._id }, { projection: { _id: 1 } }))) return head; // chained meanwhile
     const event = await this.eventFor(revive(doc.record), sequence, head.hash);
     const hash = sealAuditEvent(event, head.hash);
-    const pending = { bufferId: doc._id, sequence, hash, json: JSON.stringify(event) };
-    await this.chain.updateOne({ _id: HEAD_ID }, { $set: { pending } });
-    this.crashPoint('pending');
-    await this.writeEvent(pending);
+    const claim: AuditClaimDoc = { _id: claimId(sequence), sequence, bufferId: doc._id, hash, json: JSON.stringify(event) };
+    try {
+      await this.claims.insertOne(claim);
+    } catch (err) {
+      // Claimed already: an earlier chainer's record; finish that one (ours stays buffered).
+      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      return this.recover(head);
+    }
+    this.crashPoint('claim');
+    return (await this.complete(claim, false)) ?? (await this.readHead());
+  }
+
+  /**
+   * Writes a claimed record's AuditEvent (unless written already: `mayExist`, false only right after
+   * claiming) and moves the head; null when the claim could not be written and was given up.
+   */
+  private async complete(claim: AuditClaimDoc, mayExist = true): Promise<AuditChainDoc | null> {
+    if (!(await this.writeEvent(claim, mayExist))) {
+      await this.claims.deleteOne({ _id: claim._id });
+      return null;
+    }
     this.crashPoint('event');
-    const next = await this.advance(doc._id, sequence, hash);
+    const head = await this.advance(claim.bufferId, claim.sequence, claim.hash);
     this.crashPoint('head');
-    await this.buffer.deleteOne({ _id: doc._id });
-    return next;
+    await this.buffer.deleteOne({ _id: claim.bufferId });
+    await this.claims.deleteOne({ _id: claim._id });
+    return head;
   }
 
   private crashPoint(step: ChainStep): void {
@@ -254,30 +299,42 @@ export class AuditTrail {
     throw new SimulatedCrash(`simulated crash after step "${step}"`);
   }
 
+  /** Moves the head forward (never back: a slower chainer finishing the same record leaves a newer head alone). */
   private async advance(bufferId: string, sequence: number, hash: string): Promise<AuditChainDoc> {
-    await this.chain.updateOne({ _id: HEAD_ID }, { $set: { sequence, hash, last: bufferId }, $unset: { pending: '' } });
+    await this.chain.updateOne({ _id: HEAD_ID, sequence: { $lt: sequence } }, { $set: { sequence, hash, last: bufferId } });
     return { _id: HEAD_ID, sequence, hash, last: bufferId };
   }
 
-  /** Writes the pending AuditEvent unless it is there already (written before a crash). */
-  private async writeEvent(p: NonNullable<AuditChainDoc['pending']>): Promise<void> {
-    const id = auditEventId(p.sequence);
-    const existing = await this.existingHash(id);
-    if (existing === p.hash) return;
-    if (existing !== undefined) throw new Error(`AuditEvent/${id} exists with another hash: the chain has a second writer`);
+  /**
+   * Writes a claimed AuditEvent unless it is there already (written before a crash). False when it
+   * can no longer be written as claimed (e.g. a resource it names was deleted meanwhile): the
+   * record stays buffered and is built again.
+   */
+  private async writeEvent(claim: AuditClaimDoc, mayExist: boolean): Promise<boolean> {
+    const id = auditEventId(claim.sequence);
+    const existing = mayExist ? await this.storedChainFields(claim.sequence) : undefined;
+    if (existing) {
+      if (existing.hash === claim.hash) return true;
+      throw new Error(`AuditEvent/${id} exists with another hash than its claim`);
+    }
     try {
-      await this.repo.create(this.ctx, JSON.parse(p.json) as AuditEvent, { id });
+      await this.repo.create(this.ctx, JSON.parse(claim.json) as AuditEvent, { id });
+      return true;
     } catch (err) {
-      // Written concurrently by… nobody else should; a 409 that left our event in place is success.
-      if (err instanceof OperationOutcomeError && (await this.existingHash(id)) === p.hash) return;
-      throw err;
+      if (!(err instanceof OperationOutcomeError)) throw err;
+      const now = await this.storedChainFields(claim.sequence);
+      if (now?.hash === claim.hash) return true; // written concurrently by another chainer finishing the same claim
+      if (now) throw err;
+      this.logger.warn({ err, sequence: claim.sequence }, 'a claimed audit record could not be written as built; it is built again');
+      return false;
     }
   }
 
-  private async existingHash(id: string): Promise<string | undefined> {
-    const doc = await this.database.c.resources.findOne({ _id: resourceKey('AuditEvent', id) }, { projection: { json: 1 } });
+  /** The chain fields of the stored AuditEvent at a sequence, or undefined when there is none. */
+  private async storedChainFields(sequence: number): Promise<ReturnType<typeof chainFields> | undefined> {
+    const doc = await this.database.c.resources.findOne({ _id: resourceKey('AuditEvent', auditEventId(sequence)) }, { projection: { json: 1 } });
     const res = resourceOf<AuditEvent>(doc);
-    return res ? (chainFields(res).hash ?? '') : undefined;
+    return res ? chainFields(res) : undefined;
   }
 
   /** The AuditEvent of one record (agents created as needed; only references to stored resources). */
@@ -351,6 +408,10 @@ export class AuditTrail {
     if (head && head.hash !== previous) return { ok: false, checked, firstBroken: { sequence: last, id: auditEventId(last), reason: 'chain head does not match the last record' } };
     return { ok: true, checked };
   }
+}
+
+function claimId(sequence: number): string {
+  return `seq-${String(sequence).padStart(12, '0')}`;
 }
 
 function application(): Device['type'] {
