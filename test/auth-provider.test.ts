@@ -188,6 +188,12 @@ describe('embedded OpenID Connect provider', () => {
     expect(claims.exp! - claims.iat!).toBe(600);
   });
 
+  it('narrows a system client’s wider or finer request to what it registered', async () => {
+    const { status, body } = await tokenRequest(run, { grant_type: 'client_credentials', scope: 'system/Patient.rs idr/audit user/*.rs' }, { authorization: basic('idr-demo-client', 'idr-demo-client-secret') });
+    expect(status).toBe(200);
+    expect((await verify(run, body.access_token!)).scope).toBe('system/Patient.rs idr/audit');
+  });
+
   it('gives a system client every scope it registered when it names none', async () => {
     const { status, body } = await tokenRequest(run, { grant_type: 'client_credentials' }, { authorization: basic('idr-demo-client', 'idr-demo-client-secret') });
     expect(status).toBe(200);
@@ -231,10 +237,16 @@ describe('embedded OpenID Connect provider', () => {
     expect(token!.body.id_token).toBeTruthy();
     const claims = await verify(run, token!.body.access_token!);
     expect(claims).toMatchObject({ sub: 'clinician', client_id: 'idr-demo-app', idr_role: 'clinician', name: 'Dr. A. Jansen' });
-    const scopes = String(claims.scope).split(' ');
-    expect(scopes).toContain('user/*.rs');
-    expect(scopes).not.toContain('user/*.cruds');
+    // user/*.cruds is narrowed to the role's user/*.rs, never granted as asked.
+    expect(claims.scope).toBe('user/*.rs');
     expect(claims.patient).toBeUndefined();
+    expect(token!.body.scope).toBe('user/*.rs');
+  });
+
+  it('narrows a data scientist’s request for all patient data to cohorts', async () => {
+    const { token } = await signIn(run, 'scientist', 'openid user/*.cruds patient/*.rs');
+    const claims = await verify(run, token!.body.access_token!);
+    expect(claims).toMatchObject({ idr_role: 'data-scientist', name: 'C. de Vries', scope: 'user/Group.cruds' });
   });
 
   it('gives a board member the boards they sit on', async () => {

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type Provider from 'oidc-provider';
-import type { InteractionResults } from 'oidc-provider';
+import type { Interaction, InteractionResults } from 'oidc-provider';
 import { DEMO_PASSWORD, demoUser, type DemoUser } from './provider-accounts.ts';
 import { grantableScopes } from './roles.ts';
 
@@ -104,19 +104,21 @@ function samePassword(given: string, expected: string): boolean {
 export function loginPages(options: LoginPagesOptions) {
   const { provider, audience, oidcScopes, logger } = options;
 
-  /** A grant of the requested scopes the user's role allows; the others rejected. */
-  async function implicitConsent(user: DemoUser, clientId: string, requestedScope: unknown, grantId?: string): Promise<string> {
-    const requested = typeof requestedScope === 'string' ? requestedScope.split(' ').filter(Boolean) : [];
-    const allowed = new Set(grantableScopes(user.role, requested));
-    const grant = (grantId ? await provider.Grant.find(grantId) : undefined) ?? new provider.Grant({ accountId: user.username, clientId });
-    const oidc = requested.filter((s) => oidcScopes.has(s));
-    const resource = requested.filter((s) => !oidcScopes.has(s));
-    const granted = (list: string[]) => list.filter((s) => allowed.has(s)).join(' ');
-    const rejected = (list: string[]) => list.filter((s) => !allowed.has(s)).join(' ');
-    if (granted(oidc)) grant.addOIDCScope(granted(oidc));
-    if (rejected(oidc)) grant.rejectOIDCScope(rejected(oidc));
-    if (granted(resource)) grant.addResourceScope(audience, granted(resource));
-    if (rejected(resource)) grant.rejectResourceScope(audience, rejected(resource));
+  /**
+   * Implicit consent: the request's scopes are narrowed to what the user's role allows (kept in
+   * the interaction, so the code and its tokens carry exactly those), and granted.
+   */
+  async function implicitConsent(user: DemoUser, details: Interaction): Promise<string> {
+    const clientId = String(details.params.client_id);
+    const requested = typeof details.params.scope === 'string' ? details.params.scope.split(' ').filter(Boolean) : [];
+    const allowed = grantableScopes(user.role, requested);
+    details.params.scope = allowed.join(' ');
+    await details.save(details.exp - Math.floor(Date.now() / 1000));
+    const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? new provider.Grant({ accountId: user.username, clientId });
+    const oidc = allowed.filter((s) => oidcScopes.has(s));
+    const resource = allowed.filter((s) => !oidcScopes.has(s));
+    if (oidc.length) grant.addOIDCScope(oidc.join(' '));
+    if (resource.length) grant.addResourceScope(audience, resource.join(' '));
     return grant.save();
   }
 
@@ -138,7 +140,7 @@ export function loginPages(options: LoginPagesOptions) {
         await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'unknown account' }, { mergeWithLastSubmission: false });
         return;
       }
-      const grantId = await implicitConsent(user, clientId, details.params.scope, details.grantId);
+      const grantId = await implicitConsent(user, details);
       await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
       return;
     }
@@ -164,7 +166,7 @@ export function loginPages(options: LoginPagesOptions) {
     }
     const result: InteractionResults = { login: { accountId: user.username } };
     if (details.prompt.name === 'login') {
-      result.consent = { grantId: await implicitConsent(user, clientId, details.params.scope, details.grantId) };
+      result.consent = { grantId: await implicitConsent(user, details) };
     }
     await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
   }

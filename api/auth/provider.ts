@@ -9,7 +9,7 @@ import { demoClients, demoUser, readClientsFile, systemClient, type IdrClientMet
 import { mongoAdapter, oauthCollection, removeExpired } from './provider-adapter.ts';
 import { loadOrCreateKeys, publicKeys } from './provider-keys.ts';
 import { escapeHtml, loginPages, page } from './provider-login.ts';
-import { isKnownScope, isRole, ROLE_SCOPES, ROLES } from './roles.ts';
+import { isKnownScope, isRole, narrowScopes, ROLE_SCOPES, ROLES } from './roles.ts';
 
 /**
  * IDR's embedded OpenID Connect / OAuth 2.0 authorisation server (oidc-provider), used when no
@@ -87,9 +87,15 @@ export async function createEmbeddedProvider(options: EmbeddedProviderOptions): 
   function resourceScopes(ctx: KoaContextWithOIDC, client: { metadata(): ClientMetadata } | undefined): string {
     const registered = client?.metadata().idr_scope;
     if (typeof registered === 'string') {
-      // A system client: what it registered. SMART asks for a scope; without one, all of them.
-      if (ctx.oidc.route === 'token' && !ctx.oidc.params?.scope) (ctx.oidc.params as Record<string, unknown>).scope = registered;
-      return registered;
+      // A system client: what it asks for narrowed to what it registered, or all of that when it
+      // names no scope. The request's scope is rewritten so oidc-provider grants exactly these.
+      const ceiling = registered.split(' ').filter(Boolean);
+      if (ctx.oidc.route !== 'token') return registered;
+      const params = ctx.oidc.params as Record<string, unknown>;
+      const asked = typeof params.scope === 'string' ? params.scope.split(' ').filter(Boolean) : [];
+      const granted = (asked.length ? narrowScopes(asked, ceiling) : ceiling).join(' ');
+      params.scope = granted || undefined;
+      return granted;
     }
     const grant = ctx.oidc.entities.Grant;
     if (ctx.oidc.route === 'token' && grant) return grant.getResourceScope(audience);

@@ -1,6 +1,7 @@
 /**
  * IDR's roles and the most each may be granted (its scope ceiling). A token carries one role
- * (`idr_role`) and only scopes its role allows: whatever else a client asks for is dropped.
+ * (`idr_role`) and only scopes its role allows: a wider scope than allowed is narrowed to what the
+ * role may have (`user/*.cruds` becomes `user/*.rs` for a clinician), anything else is dropped.
  *
  * Scopes follow SMART App Launch v2 (`user/*.rs`, `patient/Observation.rs`, `system/*.cruds`)
  * plus IDR's own `idr/ingest` (send data to /ingest) and `idr/audit` (read the audit trail).
@@ -10,7 +11,7 @@
 export const ROLES = ['clinician', 'board-member', 'data-scientist', 'ingestion', 'admin', 'patient'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** The scopes each role may be granted; a narrower SMART scope inside one of them is allowed too. */
+/** The scopes each role may be granted; a narrower SMART scope inside one of them is allowed too, and a wider one is narrowed to it. */
 export const ROLE_SCOPES: Record<Role, readonly string[]> = {
   clinician: ['openid', 'fhirUser', 'user/*.rs'],
   'board-member': ['openid', 'fhirUser', 'user/*.rs'],
@@ -57,9 +58,34 @@ export function scopeWithin(scope: string, ceiling: readonly string[]): boolean 
   });
 }
 
-/** The requested scopes `role` may have, in request order, without duplicates (the rest are dropped). */
+/**
+ * What `ceiling` allows of one requested scope: the scope itself when it is within, else the
+ * SMART scopes it narrows to (`user/*.cruds` under `user/*.rs` gives `user/*.rs`; under
+ * `user/Group.cruds` it gives `user/Group.cruds`), else nothing.
+ */
+export function narrowScope(scope: string, ceiling: readonly string[]): string[] {
+  if (scopeWithin(scope, ceiling)) return [scope];
+  const wanted = parseSmartScope(scope);
+  if (!wanted) return [];
+  const narrowed: string[] = [];
+  for (const c of ceiling) {
+    const has = parseSmartScope(c);
+    if (!has || has.context !== wanted.context) continue;
+    const type = wanted.type === '*' ? has.type : has.type === '*' || has.type === wanted.type ? wanted.type : undefined;
+    const permissions = [...'cruds'].filter((p) => wanted.permissions.includes(p) && has.permissions.includes(p)).join('');
+    if (type && permissions) narrowed.push(`${wanted.context}/${type}.${permissions}`);
+  }
+  return narrowed;
+}
+
+/** The requested scopes narrowed to `ceiling`, in request order, without duplicates (what it allows nothing of is dropped). */
+export function narrowScopes(requested: Iterable<string>, ceiling: readonly string[]): string[] {
+  return [...new Set([...requested].flatMap((s) => narrowScope(s, ceiling)))];
+}
+
+/** The requested scopes narrowed to what `role` may have (see narrowScope). */
 export function grantableScopes(role: Role, requested: Iterable<string>): string[] {
-  return [...new Set(requested)].filter((s) => scopeWithin(s, ROLE_SCOPES[role]));
+  return narrowScopes(requested, ROLE_SCOPES[role]);
 }
 
 /** True when some role may be granted `scope`: the scopes IDR knows at all. */
