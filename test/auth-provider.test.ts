@@ -290,6 +290,15 @@ describe('embedded OpenID Connect provider', () => {
     ]);
   });
 
+  it('answers a bad authorisation request with its own page: the error, no stack trace', async () => {
+    const res = await fetch(`${run.provider.authorizationEndpoint}?client_id=no-such-client&response_type=code&scope=openid`);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('invalid_client');
+    expect(html).not.toMatch(/\bat .+\.(js|ts):\d+/);
+    expect(html).not.toContain('googleapis');
+  });
+
   it('prints no oidc-provider development warnings', () => {
     const printed = [...warn.mock.calls, ...info.mock.calls].flat().map(String);
     expect(printed.filter((line) => line.includes('oidc-provider'))).toEqual([]);
