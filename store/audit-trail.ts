@@ -17,11 +17,12 @@ export { type AccessRecord } from './audit-event.ts';
  * background chainer turns each buffered record, in buffer order, into one AuditEvent resource
  * (audit-000000000001, …) stored through the repository, linked by a SHA-256 hash chain.
  *
- * Crash safety without transactions: before its AuditEvent is written, a record claims the next
- * sequence with a document of its own (`_id` "seq-<sequence>", an atomic insert, holding the exact
- * AuditEvent); the head names the record chained last (`last`) until its buffer entry is gone. A
- * restart finishes the claim of the sequence after the head (writes the AuditEvent or finds it
- * written) and removes the chained buffer entry, so a record is never lost and never chained twice.
+ * Crash safety without transactions: before its AuditEvent is written, a record claims its
+ * sequence with a document of its own (`_id` "seq-<sequence>", inserted atomically, holding the
+ * exact AuditEvent); AuditEvents are written in sequence order, then the records leave the buffer,
+ * then the head moves, then the claims go. A restart finishes the claims after the head (writes each
+ * AuditEvent or finds it written, removes its buffer entry), so a record is never lost and never
+ * chained twice.
  * Meant for one chainer per database (one IDR process); a second one neither forks the chain (the
  * claims are exclusive) nor chains a record twice (a head behind the stored chain catches up
  * first), but a pass that loses a race fails and the next one carries on.
@@ -39,8 +40,6 @@ export interface AuditChainDoc {
   _id: string;
   sequence: number;
   hash: string;
-  /** The buffer entry chained last; removed from the buffer right after the head moved. */
-  last?: string;
 }
 
 /** The claim of one sequence by one buffered record (`_id` "seq-<12 digits>"), removed once chained. */
@@ -48,6 +47,8 @@ export interface AuditClaimDoc {
   _id: string;
   sequence: number;
   bufferId: string;
+  /** The hash the claim links to (the head's when it was claimed). */
+  previous: string;
   hash: string;
   /** The AuditEvent as it is written (JSON), so a restart writes exactly that. */
   json: string;
@@ -75,15 +76,16 @@ export interface VerifyResult {
   firstBroken?: { sequence: number; id: string; reason: string };
 }
 
-/** Where a simulated crash stops the chainer (tests): after the claim, after the AuditEvent is written, after the head moved. */
-export type ChainStep = 'claim' | 'event' | 'head';
+/** Where a simulated crash stops the chainer (tests): after the claims, after the first AuditEvent is written, after the buffer entries are removed, after the head moved. */
+export type ChainStep = 'claim' | 'event' | 'buffer' | 'head';
 
 /** Thrown by a simulated crash (tests only). */
 export class SimulatedCrash extends Error {}
 
 const HEAD_ID = 'head';
 const DUPLICATE_KEY = 11000;
-const READ_BATCH = 200;
+/** Records chained per round (claimed in one insert). */
+const CHAIN_BATCH = 50;
 const STOP_WAIT_MS = 10_000;
 
 interface Waiter {
@@ -207,12 +209,10 @@ export class AuditTrail {
     try {
       let head = await this.recover(await this.readHead());
       for (;;) {
-        const batch = await this.buffer.find({}).sort({ _id: 1 }).limit(READ_BATCH).toArray();
+        if (this.generation !== generation) return;
+        const batch = await this.buffer.find({}).sort({ _id: 1 }).limit(CHAIN_BATCH).toArray();
         if (!batch.length) return;
-        for (const doc of batch) {
-          if (this.generation !== generation) return;
-          head = await this.chainOne(head, doc);
-        }
+        head = await this.chainBatch(head, batch);
       }
     } finally {
       this.running = false;
@@ -229,68 +229,89 @@ export class AuditTrail {
     return (await this.chain.findOne({ _id: HEAD_ID })) ?? fresh;
   }
 
-  /** Finishes what a pass that died left: the claimed next record (AuditEvent, head), the chained record's buffer entry. */
+  /**
+   * Finishes what a pass that died left: the claims after the head, in order (AuditEvent, buffer
+   * entry, head). A claim that no longer links to the head, or can no longer be written, is given
+   * up with every claim after it (their records are still buffered and are built again).
+   */
   private async recover(head: AuditChainDoc): Promise<AuditChainDoc> {
     for (;;) {
       const claim = await this.claims.findOne({ _id: claimId(head.sequence + 1) });
       if (!claim) break;
       this.logger.warn({ sequence: claim.sequence, bufferId: claim.bufferId }, 'finishing an audit record an earlier chainer had claimed');
-      head = (await this.complete(claim)) ?? (await this.readHead());
+      const done = claim.previous === head.hash && (await this.writeEvent(claim, true));
+      if (!done) {
+        await this.dropClaimsFrom(claim.sequence);
+        break;
+      }
+      head = await this.settle(head, [claim]);
     }
-    // A crash right after the head moved leaves the chained record's buffer entry and claim.
-    if (head.last) await this.buffer.deleteOne({ _id: head.last });
-    if (head.sequence) await this.claims.deleteOne({ _id: claimId(head.sequence) });
+    // What is left: claims of records chained already (a crash after the head moved) and claims
+    // after one given up (nothing links to them). Not the next one: a claim inserted just now.
+    await this.claims.deleteMany({ _id: { $ne: HEAD_ID }, sequence: { $ne: head.sequence + 1 } });
     return head;
   }
 
   /**
-   * Chains one buffered record: the claim of the next sequence (with the exact AuditEvent) →
-   * the AuditEvent → the head moves → the buffer entry and the claim are removed.
+   * Chains buffered records: their AuditEvents built and sealed in order, the next sequences claimed
+   * (one insert: each claim holds its exact AuditEvent), the AuditEvents written in sequence order,
+   * then their buffer entries removed, the head moved, and the claims removed.
    */
-  private async chainOne(head: AuditChainDoc, doc: AuditBufferDoc): Promise<AuditChainDoc> {
-    if (doc._id === head.last) {
-      await this.buffer.deleteOne({ _id: doc._id });
-      return head;
-    }
-    const sequence = head.sequence + 1;
+  private async chainBatch(head: AuditChainDoc, docs: AuditBufferDoc[]): Promise<AuditChainDoc> {
     // A head behind the stored chain (another chainer moved on): catch up instead of forking.
-    const ahead = await this.storedChainFields(sequence);
+    const ahead = await this.storedChainFields(head.sequence + 1);
     if (ahead) {
-      // Its claim, while it exists, names its buffer entry (removed before the claim).
-      const claim = await this.claims.findOne({ _id: claimId(sequence) });
-      if (claim && claim.hash === ahead.hash) return (await this.complete(claim, true)) ?? (await this.readHead());
-      return this.advance('', sequence, ahead.hash ?? '');
+      const recovered = await this.recover(head);
+      if (recovered.sequence > head.sequence) return recovered;
+      return this.advance(head.sequence + 1, ahead.hash ?? '');
     }
-    if (!(await this.buffer.findOne({ _id: doc._id }, { projection: { _id: 1 } }))) return head; // chained meanwhile
-    const event = await this.eventFor(revive(doc.record), sequence, head.hash);
-    const hash = sealAuditEvent(event, head.hash);
-    const claim: AuditClaimDoc = { _id: claimId(sequence), sequence, bufferId: doc._id, hash, json: JSON.stringify(event) };
+    const records = docs.map((d) => revive(d.record));
+    const existing = await this.existingReferences(records);
+    const claims: AuditClaimDoc[] = [];
+    let previous = head.hash;
+    for (const [i, doc] of docs.entries()) {
+      const sequence = head.sequence + 1 + i;
+      const event = await this.eventFor(records[i] as AccessRecord, sequence, previous, existing);
+      const hash = sealAuditEvent(event, previous);
+      claims.push({ _id: claimId(sequence), sequence, bufferId: doc._id, previous, hash, json: JSON.stringify(event) });
+      previous = hash;
+    }
     try {
-      await this.claims.insertOne(claim);
+      await this.claims.insertMany(claims, { ordered: true });
     } catch (err) {
-      // Claimed already: an earlier chainer's record; finish that one (ours stays buffered).
+      // Claimed already (by an earlier or another chainer): finish those; our records stay buffered.
       if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      const inserted = (err as { insertedCount?: number }).insertedCount ?? 0;
+      await Promise.all(claims.slice(0, inserted).map((c) => this.claims.deleteOne({ _id: c._id, hash: c.hash })));
       return this.recover(head);
     }
     this.crashPoint('claim');
-    return (await this.complete(claim, false)) ?? (await this.readHead());
+    const written: AuditClaimDoc[] = [];
+    for (const claim of claims) {
+      if (!(await this.writeEvent(claim, false))) {
+        await this.dropClaimsFrom(claim.sequence);
+        break;
+      }
+      written.push(claim);
+      this.crashPoint('event');
+    }
+    return written.length ? this.settle(head, written) : head;
   }
 
-  /**
-   * Writes a claimed record's AuditEvent (unless written already: `mayExist`, false only right after
-   * claiming) and moves the head; null when the claim could not be written and was given up.
-   */
-  private async complete(claim: AuditClaimDoc, mayExist = true): Promise<AuditChainDoc | null> {
-    if (!(await this.writeEvent(claim, mayExist))) {
-      await this.claims.deleteOne({ _id: claim._id });
-      return null;
-    }
-    this.crashPoint('event');
-    const head = await this.advance(claim.bufferId, claim.sequence, claim.hash);
+  /** After their AuditEvents are written: the records leave the buffer, the head moves to the last, the claims go. */
+  private async settle(head: AuditChainDoc, written: AuditClaimDoc[]): Promise<AuditChainDoc> {
+    await Promise.all(written.map((c) => this.buffer.deleteOne({ _id: c.bufferId })));
+    this.crashPoint('buffer');
+    const last = written[written.length - 1] as AuditClaimDoc;
+    const next = last.sequence > head.sequence ? await this.advance(last.sequence, last.hash) : head;
     this.crashPoint('head');
-    await this.buffer.deleteOne({ _id: claim.bufferId });
-    await this.claims.deleteOne({ _id: claim._id });
-    return head;
+    await Promise.all(written.map((c) => this.claims.deleteOne({ _id: c._id })));
+    return next;
+  }
+
+  /** Gives up the claims from a sequence on (none of them has its AuditEvent: they are written in order). */
+  private async dropClaimsFrom(sequence: number): Promise<void> {
+    await this.claims.deleteMany({ _id: { $ne: HEAD_ID }, sequence: { $gte: sequence } });
   }
 
   private crashPoint(step: ChainStep): void {
@@ -300,9 +321,9 @@ export class AuditTrail {
   }
 
   /** Moves the head forward (never back: a slower chainer finishing the same record leaves a newer head alone). */
-  private async advance(bufferId: string, sequence: number, hash: string): Promise<AuditChainDoc> {
-    await this.chain.updateOne({ _id: HEAD_ID, sequence: { $lt: sequence } }, { $set: { sequence, hash, last: bufferId } });
-    return { _id: HEAD_ID, sequence, hash, last: bufferId };
+  private async advance(sequence: number, hash: string): Promise<AuditChainDoc> {
+    await this.chain.updateOne({ _id: HEAD_ID, sequence: { $lt: sequence } }, { $set: { sequence, hash } });
+    return { _id: HEAD_ID, sequence, hash };
   }
 
   /**
@@ -337,12 +358,16 @@ export class AuditTrail {
     return res ? chainFields(res) : undefined;
   }
 
+  /** The "Type/id" references of the records that name live resources (one lookup for a batch). */
+  private async existingReferences(records: AccessRecord[]): Promise<Set<string>> {
+    const refs = records.flatMap((r) => [...r.patients.map((p) => `Patient/${p}`), ...r.resources.slice(0, MAX_AUDITED_RESOURCES)]).filter((r) => /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(r));
+    return new Set((await this.repo.readMany(this.ctx, refs)).keys());
+  }
+
   /** The AuditEvent of one record (agents created as needed; only references to stored resources). */
-  private async eventFor(record: AccessRecord, sequence: number, previousHash: string): Promise<AuditEvent> {
+  private async eventFor(record: AccessRecord, sequence: number, previousHash: string, existing: ReadonlySet<string>): Promise<AuditEvent> {
     const user = await this.userReference(record.agent);
     const client = record.agent.client ? await this.clientReference(record.agent.issuer, record.agent.client) : undefined;
-    const refs = [...record.patients.map((p) => `Patient/${p}`), ...record.resources.slice(0, MAX_AUDITED_RESOURCES)].filter((r) => /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(r));
-    const existing = new Set((await this.repo.readMany(this.ctx, refs)).keys());
     return buildAuditEvent({ record, sequence, previousHash, observer: this.observer, user, ...(client ? { client } : {}), existing });
   }
 

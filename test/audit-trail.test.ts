@@ -161,22 +161,22 @@ describe('the access audit trail', () => {
     expect(await trail.verify()).toEqual({ ok: true, checked: 4 });
   });
 
-  it.each(['claim', 'event', 'head'] as ChainStep[])('a record buffered before a crash after step "%s" is chained exactly once after a restart', async (step) => {
+  it.each(['claim', 'event', 'buffer', 'head'] as ChainStep[])('records buffered before a crash after step "%s" are chained exactly once after a restart', async (step) => {
     const before = await auditEventCount();
-    const requestId = `crash-${step}`;
-    await trail.record(access({ requestId, patients: ['p1'], resources: ['Observation/obs1'], types: ['Observation'] }));
+    const requestIds = [1, 2, 3].map((n) => `crash-${step}-${n}`);
+    await Promise.all(requestIds.map((requestId) => trail.record(access({ requestId, patients: ['p1'], resources: ['Observation/obs1'], types: ['Observation'] }))));
     trail.crashAfter = step;
     await expect(trail.flush()).rejects.toBeInstanceOf(SimulatedCrash);
     // The "restarted" process: a new AuditTrail on the same database.
     const restarted = new AuditTrail({ database, logger: silent });
     await restarted.flush();
     await restarted.flush();
-    expect(await auditEventCount()).toBe(before + 1);
+    expect(await auditEventCount()).toBe(before + 3);
     expect(await restarted.buffer.countDocuments({})).toBe(0);
     expect(await restarted.claims.countDocuments({ _id: { $ne: 'head' } })).toBe(0);
-    const matching = (await search('patient=Patient/p1')).filter((e) => e.entity?.some((x) => x.what?.identifier?.value === requestId));
-    expect(matching).toHaveLength(1);
-    expect(await restarted.verify()).toEqual({ ok: true, checked: before + 1 });
+    const events = await search('patient=Patient/p1');
+    for (const requestId of requestIds) expect(events.filter((e) => e.entity?.some((x) => x.what?.identifier?.value === requestId))).toHaveLength(1);
+    expect(await restarted.verify()).toEqual({ ok: true, checked: before + 3 });
     trail = restarted;
   });
 
@@ -205,6 +205,7 @@ describe('the access audit trail', () => {
     await Promise.allSettled([one.flush(), two.flush(), one.flush(), two.flush()]);
     await one.flush();
     expect(await auditEventCount()).toBe(before + 60);
+    expect(await one.claims.countDocuments({ _id: { $ne: 'head' } })).toBe(0);
     const seen = (await search('patient=Patient/p1')).flatMap((e) => e.entity?.flatMap((x) => (x.what?.identifier?.value?.startsWith('twin-') ? [x.what.identifier.value] : [])) ?? []);
     expect(seen.sort()).toEqual(Array.from({ length: 60 }, (_, i) => `twin-${i}`).sort());
     expect(await one.verify()).toEqual({ ok: true, checked: before + 60 });
