@@ -8,14 +8,15 @@ import { guardedDoc, keepVisible } from '../store/access-guard.ts';
 
 /**
  * Patient/$everything: the Patient and every resource in its compartment, one page at a time
- * (the Patient first, then the rest ordered by type and last update).
+ * (the Patient first, then the rest ordered by type and last update; AuditEvents are left out).
  * See: https://hl7.org/fhir/R4/patient-operation-everything.html
  */
 export async function patientEverything(repo: Repository, ctx: RequestContext, id: string, page: { count?: number; offset?: number; since?: Date }): Promise<SearchResult> {
   const patient = await repo.read(ctx, 'Patient', id);
   const count = Math.min(Math.max(page.count ?? DEFAULT_COUNT, 1), MAX_COUNT);
   const offset = Math.max(page.offset ?? 0, 0);
-  const filter: Record<string, unknown> = { patients: id, deleted: false, rt: { $ne: 'Patient' } };
+  // The access audit is about the record, not part of it: its AuditEvents are searched for, never bundled here.
+  const filter: Record<string, unknown> = { patients: id, deleted: false, rt: { $nin: ['Patient', 'AuditEvent'] } };
   if (page.since) filter.lu = { $gte: page.since };
   const c = repo.database.c.resources;
   // The Patient occupies position 0 of the overall list.

@@ -2,6 +2,11 @@ import type { IngestResult, Pipeline } from '../ingestion/pipeline.ts';
 import { seedHl7Messages, seedPatients } from './hl7v2/index.ts';
 import { seedDicomFiles } from './imaging/index.ts';
 import { seedLetters } from './letters/index.ts';
+import type { Group } from '@medplum/fhirtypes';
+import { systemContext } from '../store/request-context.ts';
+
+/** The demo tumour board: a Group of the breast cancer patients; the demo board member sits on it (idr_boards). */
+export const DEMO_BOARD_ID = 'tumour-board-breast';
 
 export interface DemoSummary {
   /** Raw inputs loaded: HL7 v2 messages, DICOM files and letters. */
@@ -55,5 +60,25 @@ export async function loadDemoData(
       summary.letters++;
     }
   }
+  await writeDemoBoard(services.pipeline, patients.filter((p) => p.cancer === 'breast'));
   return summary;
+}
+
+/** The demo board's patient list (a FHIR Group), matched by BSN; rewritten only when it changes. */
+async function writeDemoBoard(pipeline: Pipeline, members: { bsn: string }[]): Promise<void> {
+  const ctx = systemContext('seed');
+  const ids: string[] = [];
+  for (const m of members) {
+    const [found] = await pipeline.repo.searchByQuery(ctx, 'Patient', `identifier=http://fhir.nl/fhir/NamingSystem/bsn|${m.bsn}`, 1);
+    if (found?.id) ids.push(found.id);
+  }
+  const board: Group = {
+    resourceType: 'Group',
+    id: DEMO_BOARD_ID,
+    type: 'person',
+    actual: true,
+    name: 'Breast MDT (Tuesdays)',
+    member: ids.map((id) => ({ entity: { reference: `Patient/${id}` } })),
+  };
+  await pipeline.repo.update(ctx, board);
 }

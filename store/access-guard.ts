@@ -50,7 +50,7 @@ async function reasons(database: Database, ctx: RequestContext, items: readonly 
     if (!why && access.breakGlass) {
       // Would it have been hidden without the stated reason? Then the glass was broken.
       const without = hiddenBecause({ ...access, breakGlass: undefined }, g.type, g.id, g.patients, permission, (p) => restricted.get(p) === true);
-      if (without) ctx.seen && (ctx.seen.glassBroken = true);
+      if (without && ctx.seen) ctx.seen.glassBroken = true;
     }
     return why;
   });

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { DEMO_PATIENT_BSN } from '../api/auth/provider-accounts.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +14,7 @@ import { loadConfig } from '../api/config.ts';
 import { createLogger } from '../api/logger.ts';
 
 const PATIENT_ID = 'pat-demo-1';
-const BSN = 'http://fhir.nl/fhir/NamingSystem/bsn|999911120';
+const BSN = `http://fhir.nl/fhir/NamingSystem/bsn|${DEMO_PATIENT_BSN}`;
 
 interface Running {
   provider: EmbeddedProvider;

@@ -6,7 +6,8 @@ import { SignJWT, importJWK, type JWK } from 'jose';
 import type { AuditEvent, Bundle, Observation } from '@medplum/fhirtypes';
 import { clientCredentialsToken, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { userToken } from './support/auth.ts';
-import { BSN, labObservation, patient } from './support/factory.ts';
+import { DEMO_PATIENT_BSN } from '../api/auth/provider-accounts.ts';
+import { labObservation, patient } from './support/factory.ts';
 import { HB, labMessage, newBsn } from './fixtures/ingest/messages.ts';
 
 /**
@@ -32,8 +33,8 @@ beforeAll(async () => {
     expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
     return res.body.id as string;
   };
-  // 999911120 is the demo patient user's BSN: the patient token's context is this patient.
-  ids.onBoard = await put(patient('999911120'));
+  // The demo patient user is the patient with this BSN: the patient token's context is this patient.
+  ids.onBoard = await put(patient(DEMO_PATIENT_BSN));
   ids.offBoard = await put(patient('999922230'));
   ids.restricted = await put(patient('999933340', { meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R', display: 'restricted' }] } }));
   ids.obsOnBoard = await put(labObservation(ids.onBoard, 'Hb on board'));
@@ -77,7 +78,7 @@ const CALLS: Record<string, Call> = {
   groupRead: { name: 'GET Group (cohort)', path: () => '/fhir/Group/tumour-board-breast' },
 };
 
-async function call(who: string | undefined, c: Call, extra: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+async function call(who: string | undefined, c: Call, extra: Record<string, string> = {}): ReturnType<typeof fhirFetch> {
   const body = c.body?.();
   return fhirFetch(`${server.url}${c.path()}`, {
     method: c.method ?? 'GET',

@@ -126,7 +126,7 @@ export function authenticate(options: AuthOptions) {
         return;
       }
       const reason = glass.trim();
-      if (reason.length < 5 || reason.length > 500 || /[\u0000-\u001f]/.test(reason)) {
+      if (reason.length < 5 || reason.length > 500 || [...reason].some((ch) => ch.charCodeAt(0) < 32)) {
         sendOutcome(res, withText(forbidden, 'X-IDR-Break-Glass must state the reason (5 to 500 characters)'));
         return;
       }

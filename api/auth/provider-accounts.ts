@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { seedPatients } from '../../seed/hl7v2/index.ts';
 import { z } from 'zod';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Config } from '../config.ts';
@@ -25,13 +26,16 @@ export const DEMO_PASSWORD = 'idr-demo';
 /** The public demo client (authorisation code + PKCE). */
 export const DEMO_APP_CLIENT_ID = 'idr-demo-app';
 
+/** The demo patient user is the first patient of the demo data (`make demo`): a breast cancer patient on the demo tumour board. */
+export const DEMO_PATIENT_BSN = (seedPatients({ count: 1 })[0] as { bsn: string }).bsn;
+
 /** The demo users (IDR_DEMO_AUTH only), one per kind of person. */
 export const DEMO_USERS: readonly DemoUser[] = [
   { username: 'clinician', role: 'clinician', name: 'Dr. A. Jansen' },
   { username: 'board', role: 'board-member', name: 'Dr. B. Bakker', boards: ['tumour-board-breast'] },
   { username: 'scientist', role: 'data-scientist', name: 'C. de Vries' },
   { username: 'admin', role: 'admin', name: 'IDR administrator' },
-  { username: 'patient', role: 'patient', name: 'Demo patient', patientIdentifier: 'http://fhir.nl/fhir/NamingSystem/bsn|999911120' },
+  { username: 'patient', role: 'patient', name: 'Demo patient', patientIdentifier: `http://fhir.nl/fhir/NamingSystem/bsn|${DEMO_PATIENT_BSN}` },
 ];
 
 /** The system scopes of the demo confidential client. */
