@@ -115,10 +115,12 @@ export class AuditTrail {
   private queue: Waiter[] = [];
   private inserting = false;
   private readonly agents = new Map<string, AgentReference>();
+  /** Buffered records whose AuditEvent could not be written as built: built again without references to data resources. */
+  private readonly degraded = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private passes: Promise<unknown> = Promise.resolve();
   private running = false;
-  /** Bumped when stop() gives up waiting: a pass of an older generation stops after its current record. */
+  /** Bumped when stop() gives up waiting: a pass of an older generation stops after its current batch. */
   private generation = 0;
 
   constructor(options: AuditTrailOptions) {
@@ -140,7 +142,7 @@ export class AuditTrail {
    */
   record(r: AccessRecord): Promise<void> {
     const now = this.clock();
-    const doc: AuditBufferDoc = { _id: `${String(now.getTime()).padStart(13, '0')}-${this.instance}-${String(this.counter++).padStart(9, '0')}`, at: now, record: stored(r) };
+    const doc: AuditBufferDoc = { _id: `${String(now.getTime()).padStart(13, '0')}-${this.instance}-${String(this.counter++).padStart(9, '0')}`, at: now, record: stored(r, now) };
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ doc, resolve, reject });
       // The first record of a batch waits one turn of the event loop for the others of this moment;
@@ -193,7 +195,7 @@ export class AuditTrail {
     const timedOut = new Promise<void>((resolve) => (timeout = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
     await Promise.race([last, timedOut]);
     clearTimeout(timeout);
-    if (this.running) this.generation++; // the pass still running stops after its current record
+    if (this.running) this.generation++; // the pass still running stops after its current batch
   }
 
   /** Chains everything buffered now (one pass after any running one). */
@@ -271,7 +273,7 @@ export class AuditTrail {
     let previous = head.hash;
     for (const [i, doc] of docs.entries()) {
       const sequence = head.sequence + 1 + i;
-      const event = await this.eventFor(records[i] as AccessRecord, sequence, previous, existing);
+      const event = await this.eventFor(records[i] as AccessRecord, sequence, previous, this.degraded.has(doc._id) ? new Set() : existing);
       const hash = sealAuditEvent(event, previous);
       claims.push({ _id: claimId(sequence), sequence, bufferId: doc._id, previous, hash, json: JSON.stringify(event) });
       previous = hash;
@@ -290,6 +292,7 @@ export class AuditTrail {
     for (const claim of claims) {
       if (!(await this.writeEvent(claim, false))) {
         await this.dropClaimsFrom(claim.sequence);
+        this.degraded.add(claim.bufferId);
         break;
       }
       written.push(claim);
@@ -301,6 +304,7 @@ export class AuditTrail {
   /** After their AuditEvents are written: the records leave the buffer, the head moves to the last, the claims go. */
   private async settle(head: AuditChainDoc, written: AuditClaimDoc[]): Promise<AuditChainDoc> {
     await Promise.all(written.map((c) => this.buffer.deleteOne({ _id: c.bufferId })));
+    for (const c of written) this.degraded.delete(c.bufferId);
     this.crashPoint('buffer');
     const last = written[written.length - 1] as AuditClaimDoc;
     const next = last.sequence > head.sequence ? await this.advance(last.sequence, last.hash) : head;
@@ -443,27 +447,39 @@ function application(): Device['type'] {
   return { coding: [{ system: AUDIT_SYSTEMS.dcm, code: '110150', display: 'Application' }] };
 }
 
-/** The record as buffered: only its own fields (a caller's object may carry more), nothing undefined. */
-function stored(r: AccessRecord): AccessRecord {
-  const a = r.agent;
+/** The record as buffered: only its own fields (a caller's object may carry more), strings trimmed, empty ones left out, so every record builds a valid AuditEvent. */
+function stored(r: AccessRecord, now: Date): AccessRecord {
+  const a = r.agent ?? ({} as Partial<AccessRecord['agent']>);
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+  const texts = (v: unknown): string[] => (Array.isArray(v) ? v.flatMap((x) => text(x) ?? []) : []);
+  const agent: AccessRecord['agent'] = { subject: text(a.subject) ?? 'unknown', issuer: text(a.issuer) ?? '', role: text(a.role) ?? 'unknown' };
+  for (const k of ['name', 'client', 'address'] as const) {
+    const v = text(a[k]);
+    if (v) agent[k] = v;
+  }
+  const resources = texts(r.resources);
   const out: AccessRecord = {
-    time: new Date(r.time.getTime()),
-    requestId: r.requestId,
-    agent: { subject: a.subject, issuer: a.issuer, role: a.role, ...(a.name !== undefined ? { name: a.name } : {}), ...(a.client !== undefined ? { client: a.client } : {}), ...(a.address !== undefined ? { address: a.address } : {}) },
-    purpose: r.purpose,
-    interaction: r.interaction,
-    action: r.action,
-    outcome: r.outcome,
-    status: r.status,
-    patients: [...r.patients],
+    time: r.time instanceof Date && !Number.isNaN(r.time.getTime()) ? new Date(r.time.getTime()) : now,
+    requestId: text(r.requestId) ?? 'unknown',
+    agent,
+    purpose: text(r.purpose) ?? 'unspecified',
+    interaction: (text(r.interaction) ?? 'operation') as AccessRecord['interaction'],
+    action: ['C', 'R', 'U', 'D', 'E'].includes(r.action) ? r.action : 'E',
+    outcome: ['success', 'denied', 'failed'].includes(r.outcome) ? r.outcome : 'failed',
+    status: Number.isInteger(r.status) ? r.status : 0,
+    patients: texts(r.patients),
     // Only the first ones are named in the AuditEvent; the count keeps how many there were.
-    resources: r.resources.slice(0, MAX_AUDITED_RESOURCES),
-    resourceCount: Math.max(r.resourceCount ?? 0, r.resources.length),
-    types: [...r.types],
+    resources: resources.slice(0, MAX_AUDITED_RESOURCES),
+    resourceCount: Math.max(Number.isInteger(r.resourceCount) ? (r.resourceCount as number) : 0, resources.length),
+    types: texts(r.types),
   };
-  if (r.breakGlass !== undefined) out.breakGlass = r.breakGlass;
-  if (r.reason !== undefined) out.reason = r.reason;
-  if (r.query !== undefined) out.query = r.query;
+  const breakGlass = text(r.breakGlass);
+  if (breakGlass !== undefined) out.breakGlass = breakGlass;
+  else if (typeof r.breakGlass === 'string') out.breakGlass = 'no reason given';
+  const reason = text(r.reason);
+  if (reason !== undefined) out.reason = reason;
+  const query = text(r.query);
+  if (query !== undefined) out.query = query;
   return out;
 }
 

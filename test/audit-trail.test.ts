@@ -180,6 +180,33 @@ describe('the access audit trail', () => {
     trail = restarted;
   });
 
+  it('chains records with empty or odd fields instead of getting stuck on them', async () => {
+    const before = await auditEventCount();
+    const odd = access({
+      requestId: '  ',
+      agent: { subject: '', issuer: '', name: ' ', role: '', client: '', address: '' },
+      purpose: '',
+      breakGlass: '',
+      action: 'X' as AccessRecord['action'],
+      reason: '',
+      query: '',
+      patients: ['', 'p1'],
+      resources: ['', 'Observation/obs1'],
+      types: ['', 'Observation'],
+      time: new Date('not a date'),
+    });
+    await trail.record(odd);
+    await trail.record(access({ requestId: 'after-odd', patients: ['p2'], resources: ['Patient/p2'], types: ['Patient'] }));
+    await trail.flush();
+    expect(await auditEventCount()).toBe(before + 2);
+    expect(await trail.buffer.countDocuments({})).toBe(0);
+    const stored = (await repo.read(ctx, 'AuditEvent', `audit-${String(before + 1).padStart(12, '0')}`)) as AuditEvent;
+    expect(stored.action).toBe('E');
+    expect(stored.purposeOfEvent?.[0]?.coding?.map((c) => c.code)).toContain('BTG');
+    expect(stored.entity?.some((e) => e.what?.reference === 'Patient/p1')).toBe(true);
+    expect(await trail.verify()).toEqual({ ok: true, checked: before + 2 });
+  });
+
   it('batches 500 concurrent records into a few inserts, loses none and keeps the chain intact', async () => {
     const before = await auditEventCount();
     const batched = new AuditTrail({ database, logger: silent, flushIntervalMs: 50 });
