@@ -4,6 +4,7 @@ import type { Parameters } from '@medplum/fhirtypes';
 import { fail } from '../schema/outcomes.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { patientEverything } from './everything.ts';
+import { patientAccessLog } from './access-log.ts';
 import { historyPage } from './interactions.ts';
 import { patientTimeline } from './patient-timeline.ts';
 import { searchsetBundle } from './search-bundle.ts';
@@ -40,6 +41,20 @@ export const OPERATIONS: readonly FhirOperation[] = [
     run: async (deps, ctx, { id, query }) => {
       const result = await patientEverything(deps.repo, ctx, id, historyPage(query));
       return { outcome: allOk, resource: searchsetBundle({ baseUrl: deps.baseUrl, path: `Patient/${id}/$everything`, query, result }) };
+    },
+  },
+  {
+    code: 'access-log',
+    resourceType: 'Patient',
+    level: 'instance',
+    definition: 'urn:idr:OperationDefinition/Patient-access-log',
+    documentation:
+      'GET Patient/{id}/$access-log: who accessed this record, newest first — for the patient themselves (patient context) and auditors (idr/audit). ' +
+      'Each entry is an AuditEvent reduced to this patient: when, who, role, client, action, resource types, purpose, outcome. Parameters: _since, _count, _offset.',
+    available: () => true,
+    run: async (deps, ctx, { id, query }) => {
+      const result = await patientAccessLog(deps.repo, ctx, id, historyPage(query));
+      return { outcome: allOk, resource: searchsetBundle({ baseUrl: deps.baseUrl, path: `Patient/${id}/$access-log`, query, result }) };
     },
   },
   {

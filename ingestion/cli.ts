@@ -6,6 +6,7 @@ import { decodeHl7Text, hl7Encoding } from './adapter-registry.ts';
 import { expandInputs } from './cli/files.ts';
 import { Progress } from './cli/progress.ts';
 import { IngestClient, type ReportedResult } from './cli/client.ts';
+import { signIn } from './cli/auth.ts';
 import { dicomCommand, dicomwebCommand } from './imaging/cli-commands.ts';
 
 const USAGE = `IDR ingestion CLI — a client of a running IDR (make demo, or your deployment)
@@ -25,6 +26,8 @@ Usage:
   node ingestion/cli.ts failed [--kind hl7v2] [--server URL]   list failed inputs
   node ingestion/cli.ts reprocess <inbox-id>... | --all-failed [--server URL]
   --server defaults to $IDR_SERVER or http://127.0.0.1:8080
+Credentials: $IDR_TOKEN (a bearer token), or $IDR_CLIENT_ID and $IDR_CLIENT_SECRET of a client
+  with the idr/ingest scope (make demo prints the demo client's).
 Exit status: 0 when nothing failed, 1 when an input failed, 2 on a usage or connection error.`;
 
 interface FileSummary {
@@ -51,6 +54,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const client = new IngestClient(values.server ?? process.env.IDR_SERVER ?? 'http://127.0.0.1:8080');
   const server = (values.server ?? process.env.IDR_SERVER ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
+  try {
+    await signIn(server);
+  } catch (err) {
+    process.stderr.write(`cannot sign in to ${server}: ${(err as Error).message}\n`);
+    return 2;
+  }
   switch (command) {
     case 'ingest':
       return ingest(client, rest);

@@ -82,13 +82,14 @@ export function parseScopes(scope: string): ScopeGrant[] {
 /**
  * True when some scope grants `permission` on `type` ("*" = on every type: only a wildcard scope
  * does). The audit trail is special: AuditEvents are written by IDR alone, never through the API,
- * and read only with the idr/audit scope (administrators) or by a patient about their own record.
+ * and read only with the idr/audit scope (auditors, administrators).
  */
 export function permits(access: Access, type: string, permission: Permission): boolean {
   if (access.unrestricted) return true;
   if (type === 'AuditEvent') {
+    // One AuditEvent may name several patients: a patient sees theirs through Patient/{id}/$access-log.
     if (permission !== 'r' && permission !== 's') return false;
-    if (!access.otherScopes?.includes('idr/audit') && access.patient === undefined) return false;
+    if (!access.otherScopes?.includes('idr/audit')) return false;
   }
   return access.scopes.some((s) => (s.type === '*' || s.type === type) && s.permissions.has(permission) && (s.level !== 'patient' || access.patient !== undefined));
 }

@@ -13,7 +13,7 @@ export interface AccessRecord {
   time: Date;
   requestId: string;
   /** Who: the token subject and issuer, display name, IDR role, OAuth client id, network address. Internal components: subject "system:<name>". */
-  agent: { subject: string; issuer: string; name?: string; role: string; client?: string; address?: string };
+  agent: { subject: string; issuer: string; name?: string; role: string; client?: string; address?: string; /** A patient user's own Patient id (the token's patient context). */ patient?: string };
   /** Purpose of use as IDR receives it: "treatment", "tumour-board", "research", "ingestion", "system", "patient-request", "break-the-glass". */
   purpose: string;
   /** Break-the-glass reason, when the access was outside the caller's normal scope. */

@@ -383,6 +383,8 @@ export class AuditTrail {
       const name = agent.subject.slice('system:'.length) || agent.subject;
       return this.agentReference({ resourceType: 'Device', identifier, deviceName: [{ name: agent.name ?? name, type: 'user-friendly-name' }], type: application() }, agent.name ?? agent.subject);
     }
+    // A patient user is the Patient of their token's context: never a second Patient made up for the login.
+    if (agent.role === 'patient' && agent.patient) return { reference: `Patient/${agent.patient}`, display: agent.name ?? agent.subject };
     if (agent.role === 'patient') {
       return this.agentReference({ resourceType: 'Patient', identifier, ...(agent.name ? { name: [{ text: agent.name }] } : {}) } satisfies Patient, agent.name ?? agent.subject);
     }
@@ -453,7 +455,7 @@ function stored(r: AccessRecord, now: Date): AccessRecord {
   const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
   const texts = (v: unknown): string[] => (Array.isArray(v) ? v.flatMap((x) => text(x) ?? []) : []);
   const agent: AccessRecord['agent'] = { subject: text(a.subject) ?? 'unknown', issuer: text(a.issuer) ?? '', role: text(a.role) ?? 'unknown' };
-  for (const k of ['name', 'client', 'address'] as const) {
+  for (const k of ['name', 'client', 'address', 'patient'] as const) {
     const v = text(a[k]);
     if (v) agent[k] = v;
   }

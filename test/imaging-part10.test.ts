@@ -100,7 +100,7 @@ describe('POST /ingest/dicom (Part 10, header only)', () => {
   it('the CLI sends a folder one file at a time and reports the failures', async () => {
     const cli = fileURLToPath(new URL('../ingestion/cli.ts', import.meta.url));
     const folder = fileURLToPath(new URL('./fixtures/dicom/', import.meta.url));
-    const run = promisify(execFile)(process.execPath, [cli, 'dicom', folder, '--server', server.url]);
+    const run = promisify(execFile)(process.execPath, [cli, 'dicom', folder, '--server', server.url], { env: { ...process.env, IDR_TOKEN: server.token } });
     const err = (await run.catch((e: unknown) => e)) as { code?: number; stdout?: string };
     expect(err.code).toBe(1);
     expect(err.stdout).toMatch(/total: 7 file\(s\): ok 2, duplicate 3, waiting for their patient 0, failed 2/);

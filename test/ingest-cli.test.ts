@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { startTestServer, type TestServer, TEST_CLIENT } from './support/server.ts';
 import { countOf, patientIdByBsn } from './fixtures/ingest/clients.ts';
 import { batchFile, labMessage, mllpFrame, newBsn, uid } from './fixtures/ingest/messages.ts';
 
@@ -31,9 +31,11 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function cli(args: string[], cwd = dir): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], cwd = dir, credentials: Record<string, string> = { IDR_CLIENT_ID: TEST_CLIENT.id, IDR_CLIENT_SECRET: TEST_CLIENT.secret }): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, ...credentials };
+  if (!credentials.IDR_CLIENT_ID) delete env.IDR_CLIENT_ID;
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args, '--server', server.url], { cwd, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args, '--server', server.url], { cwd, timeout: 60_000, env }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
     });
   });
@@ -42,6 +44,15 @@ const lineOf = (out: string, file: string): string => out.split('\n').find((l) =
 
 describe('node ingestion/cli.ts', () => {
   let badInboxId = '';
+
+  it('signs in with client credentials; without any it is refused, and a wrong secret is named', async () => {
+    const anonymous = await cli(['failed'], dir, {});
+    expect(anonymous.code).not.toBe(0);
+    expect(anonymous.stderr + anonymous.stdout).toMatch(/401|bearer token/i);
+    const wrong = await cli(['failed'], dir, { IDR_CLIENT_ID: TEST_CLIENT.id, IDR_CLIENT_SECRET: 'not-the-secret' });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain(`cannot sign in to ${server.url}: no token from`);
+  });
 
   it('ingests a folder: a summary per file, a FAILED line naming the location, exit 1 because of the bad file', async () => {
     const r = await cli(['ingest', dir]);

@@ -184,7 +184,7 @@ describe('the role × endpoint matrix', () => {
     board: { readOwnPatient: 200, readOtherPatient: 403, readRestricted: 403, searchObs: 200, createObs: 403, deleteObs: 403, graphql: 200, auditSearch: 403, inbox: 403, ingest: 403, groupRead: 200 },
     scientist: { readOwnPatient: 403, readOtherPatient: 403, readRestricted: 403, searchObs: 403, createObs: 403, deleteObs: 403, graphql: 200, auditSearch: 403, inbox: 403, ingest: 403, groupRead: 200 },
     ingestion: { readOwnPatient: 403, readOtherPatient: 403, readRestricted: 403, searchObs: 403, createObs: 403, deleteObs: 403, graphql: 200, auditSearch: 403, inbox: 200, ingest: 201, groupRead: 403 },
-    patient: { readOwnPatient: 200, readOtherPatient: 403, readRestricted: 403, searchObs: 200, createObs: 403, deleteObs: 403, graphql: 200, auditSearch: 200, inbox: 403, ingest: 403, groupRead: 403 },
+    patient: { readOwnPatient: 200, readOtherPatient: 403, readRestricted: 403, searchObs: 200, createObs: 403, deleteObs: 403, graphql: 200, auditSearch: 403, inbox: 403, ingest: 403, groupRead: 403 },
     admin: { readOwnPatient: 200, readOtherPatient: 200, readRestricted: 200, searchObs: 200, createObs: 201, deleteObs: 200, graphql: 200, auditSearch: 200, inbox: 200, ingest: 201, groupRead: 200 },
   };
 
@@ -261,6 +261,29 @@ describe('break-the-glass', () => {
     const res = await call('scientist', CALLS.readRestricted as Call, { 'x-idr-break-glass': 'curious about this one' });
     expect(res.status).toBe(403);
     expect(JSON.stringify(res.body)).toContain('Break-the-glass is for clinicians');
+  });
+});
+
+describe('the patient’s own view of who accessed their record', () => {
+  it('a patient user finds the accesses to their record, with the clinician named; the patient is their own Patient, not a new one', async () => {
+    expect((await call('clinician', CALLS.readOwnPatient as Call)).status).toBe(200);
+    expect((await call('patient', CALLS.readOwnPatient as Call)).status).toBe(200);
+    await server.services.audit.flush();
+    const res = await fhirFetch(`${server.fhir}/Patient/${ids.onBoard}/$access-log?_count=200`, { headers: bearer('patient') });
+    expect(res.status).toBe(200);
+    const events = ((res.body as Bundle<AuditEvent>).entry ?? []).map((e) => e.resource as AuditEvent);
+    expect(events.some((e) => e.agent?.some((a) => a.name === 'Dr. A. Jansen'))).toBe(true);
+    const own = events.filter((e) => e.agent?.some((a) => a.requestor && a.who?.reference === `Patient/${ids.onBoard}`));
+    expect(own.length).toBeGreaterThan(0);
+    const patients = await fhirFetch(`${server.fhir}/Patient?_count=100`, { headers: bearer('system') });
+    const loginPatients = (patients.body as Bundle).entry?.filter((e) => JSON.stringify(e.resource).includes(server.security.verifier.issuer)) ?? [];
+    expect(loginPatients).toHaveLength(0);
+    // No other patient appears in the patient's view, and the raw audit trail is not theirs to search.
+    for (const e of events) for (const x of e.entity ?? []) expect(x.what?.reference).toBe(`Patient/${ids.onBoard}`);
+    expect(JSON.stringify(events)).not.toContain(ids.offBoard);
+    expect((await fhirFetch(`${server.fhir}/Patient/${ids.offBoard}/$access-log`, { headers: bearer('patient') })).status).toBe(403);
+    expect((await fhirFetch(`${server.fhir}/AuditEvent?patient=Patient/${ids.onBoard}`, { headers: bearer('patient') })).status).toBe(403);
+    expect((await fhirFetch(`${server.fhir}/Patient/${ids.onBoard}/$access-log`, { headers: bearer('clinician') })).status).toBe(403);
   });
 });
 

@@ -63,7 +63,7 @@ function accessRecord(req: Request, res: Response, ctx: RequestContext, api: 'fh
   return {
     time: new Date(),
     requestId: ctx.requestId,
-    agent: { subject: p.subject, issuer: p.issuer, role: p.role, ...(p.name ? { name: p.name } : {}), ...(p.client ? { client: p.client } : {}), ...(p.address ?? req.ip ? { address: p.address ?? req.ip } : {}) },
+    agent: { subject: p.subject, issuer: p.issuer, role: p.role, ...(p.name ? { name: p.name } : {}), ...(p.client ? { client: p.client } : {}), ...(p.address ?? req.ip ? { address: p.address ?? req.ip } : {}), ...(ctx.access.patient ? { patient: ctx.access.patient } : {}) },
     purpose: ctx.purpose,
     ...(ctx.access.breakGlass ? { breakGlass: ctx.access.breakGlass } : {}),
     interaction,

@@ -1,3 +1,5 @@
+import { authorized } from './auth.ts';
+
 /** The HTTP calls the CLI makes to a running IDR. */
 
 export interface ReportedResult {
@@ -46,7 +48,7 @@ export class IngestClient {
   private async request(path: string, init: RequestInit = {}, okStatuses: number[] = [207, 422]): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, init);
+      res = await fetch(`${this.base}${path}`, authorized(init));
     } catch (err) {
       throw new Error(`cannot reach IDR at ${this.base} (${(err as Error).message}); start it with "make demo" or pass --server`, { cause: err });
     }

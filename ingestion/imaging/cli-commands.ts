@@ -1,3 +1,4 @@
+import { authorized } from '../cli/auth.ts';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -40,7 +41,7 @@ export async function dicomCommand(server: string, args: string[], wadoRsBase: s
     let res: Response;
     try {
       const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
-      res = await fetch(`${server}/ingest/dicom${query}${query ? '&' : '?'}filename=${encodeURIComponent(path.basename(file))}`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body, duplex: 'half' } as RequestInit);
+      res = await fetch(`${server}/ingest/dicom${query}${query ? '&' : '?'}filename=${encodeURIComponent(path.basename(file))}`, authorized({ method: 'POST', headers: { 'content-type': 'application/dicom' }, body, duplex: 'half' } as RequestInit));
     } catch (err) {
       out.write(`cannot reach IDR at ${server} (${(err as Error).message}); start it with "make demo" or pass --server\n`);
       return 2;
@@ -69,7 +70,7 @@ export async function dicomwebCommand(server: string, opts: { url?: string; sour
   const payload = { ...(opts.source ? { source: opts.source } : {}), ...(opts.patient ? { patientId: opts.patient } : {}), ...(opts.since ? { since: opts.since } : {}), ...(opts.studyDate ? { studyDate: opts.studyDate } : {}), ...(opts.studyUid ? { studyUid: opts.studyUid } : {}) };
   let res: Response;
   try {
-    res = await fetch(`${server}/ingest/dicomweb`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+    res = await fetch(`${server}/ingest/dicomweb`, authorized({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) }));
   } catch (err) {
     out.write(`cannot reach IDR at ${server} (${(err as Error).message})\n`);
     return 2;
