@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT, importJWK, type JWK } from 'jose';
-import type { AuditEvent, Bundle, Observation } from '@medplum/fhirtypes';
+import type { AuditEvent, Bundle, DocumentReference, Observation } from '@medplum/fhirtypes';
 import { clientCredentialsToken, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { userToken } from './support/auth.ts';
 import { DEMO_PATIENT_BSN } from '../api/auth/provider-accounts.ts';
@@ -240,6 +240,21 @@ describe('scopes on search results and _include', () => {
     const subjects = (res.body as Bundle<Observation>).entry?.map((e) => e.resource?.subject?.reference) ?? [];
     expect(subjects).toContain(`Patient/${ids.offBoard}`);
     expect(subjects).not.toContain(`Patient/${ids.restricted}`);
+  });
+});
+
+describe('the original of a letter', () => {
+  it('is readable by whoever may read its DocumentReference, not by others', async () => {
+    const posted = await fhirFetch(`${server.url}/ingest/documents?patient=http://fhir.nl/fhir/NamingSystem/bsn|${DEMO_PATIENT_BSN}&title=MDT%20letter`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'Dear colleague, the MDT advised surgery.' });
+    expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+    const docs = await fhirFetch(`${server.fhir}/DocumentReference?subject=Patient/${ids.onBoard}`, { headers: bearer('clinician') });
+    const url = (docs.body as Bundle<DocumentReference>).entry?.[0]?.resource?.content[0]?.attachment.url ?? '';
+    expect(url).toMatch(/\/raw$/);
+    const asClinician = await fetch(new URL(url, server.url), { headers: bearer('clinician') });
+    expect(asClinician.status).toBe(200);
+    expect(await asClinician.text()).toContain('the MDT advised surgery');
+    expect((await fetch(new URL(url, server.url), { headers: bearer('scientist') })).status).toBe(403);
+    expect((await fetch(new URL(url, server.url))).status).toBe(401);
   });
 });
 

@@ -4,7 +4,8 @@ import type { Pipeline, IngestResult } from '../../ingestion/pipeline.ts';
 import { splitHl7Batch } from '../../ingestion/adapters/hl7v2/index.ts';
 import { decodeHl7Text, hl7Encoding } from '../../ingestion/adapter-registry.ts';
 import { INBOX_STATUS, type InboxEntry, type InboxStatus } from '../../ingestion/inbox.ts';
-import { badRequest, contentTooLarge, notFound } from '@medplum/core';
+import { badRequest, contentTooLarge, forbidden, notFound } from '@medplum/core';
+import type { RequestContext } from '../../store/request-context.ts';
 import { fail, withText } from '../../schema/outcomes.ts';
 import { reportOf, statusOf } from './results.ts';
 import { patientReportRouter } from './patient-routes.ts';
@@ -94,6 +95,7 @@ export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number
   router.get('/messages/:id/raw', async (req, res) => {
     const entry = await pipeline.inbox.get(req.params.id);
     if (!entry) fail(withText(notFound, `Inbox entry ${req.params.id} not found`));
+    await assertMayDownload(pipeline, ctxOf(res), entry);
     const bytes = await pipeline.inbox.bytes(entry);
     res.status(200).type(entry.contentType ?? (entry.kind === 'hl7v2' ? 'x-application/hl7-v2+er7' : 'application/octet-stream')).send(bytes);
   });
@@ -132,4 +134,20 @@ export function splitBody(body: Buffer): Buffer[] {
   // Encoded back as the body was decoded: a Latin-1 batch stays Latin-1, as its MSH-18 says.
   const encoding = hl7Encoding(body);
   return messages.map((m) => Buffer.from(m, encoding));
+}
+
+/**
+ * The original bytes of an input: for interface engines and administrators (idr/ingest), and for
+ * whoever may read a document or report made from it (a letter's PDF is its DocumentReference's
+ * attachment). Either way the patients it is about are noted for the audit.
+ */
+async function assertMayDownload(pipeline: Pipeline, ctx: RequestContext, entry: InboxEntry): Promise<void> {
+  const written = [...new Set((entry.outputs ?? []).map((r) => r.split('/_history/')[0] ?? r))];
+  if (ctx.access.unrestricted || ctx.access.otherScopes?.includes('idr/ingest')) {
+    for (const ref of written) if (ref.startsWith('Patient/')) ctx.seen?.add('Patient', ref.slice('Patient/'.length), []);
+    return;
+  }
+  const documents = written.filter((r) => r.startsWith('DocumentReference/') || r.startsWith('DiagnosticReport/'));
+  const readable = await pipeline.repo.readMany(ctx, documents);
+  if (!readable.size) fail(withText(forbidden, `The original of inbox entry ${entry._id} is for interface engines and administrators (scope idr/ingest), or for readers of a document made from it`));
 }
