@@ -1,5 +1,7 @@
 import { loadConfig } from './config.ts';
 import { startServer } from './server.ts';
+import type { Config } from './config.ts';
+import { DEMO_APP_CLIENT_ID, DEMO_PASSWORD, DEMO_USERS } from './auth/provider.ts';
 
 /**
  * Starts IDR: `node api/main.ts` serves the configured database; `--demo` also loads the
@@ -29,6 +31,7 @@ async function main(): Promise<void> {
     `  Documents            POST ${server.url}/ingest/documents`,
     `  Inbox                ${server.url}/ingest/messages`,
     `  Health               ${server.url}/healthz  ${server.url}/readyz`,
+    ...signInLines(config, server.url, server.security.verifier.issuer),
     'Press Ctrl+C to stop.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -74,6 +77,19 @@ async function main(): Promise<void> {
     for (const f of summary.failures) process.stdout.write(`  FAILED ${f}\n`);
     logger.info({ processed: summary.processed, duplicate: summary.duplicate, failed: summary.failed }, 'demo data loaded');
   }
+}
+
+/** How to get a token: the demo accounts (make demo) or the configured issuer. */
+function signInLines(config: Config, url: string, issuer: string): string[] {
+  const lines = [`Every API call needs a bearer token (OAuth 2.0); SMART discovery: ${url}/fhir/.well-known/smart-configuration`, `  Token issuer         ${issuer}`];
+  if (!config.IDR_DEMO_AUTH) return config.IDR_OIDC_ISSUER ? lines : [...lines, '  No clients: register systems in IDR_AUTH_CLIENTS_FILE or set IDR_OIDC_ISSUER (docs/security.md)'];
+  return [
+    ...lines,
+    `  Demo users (password "${DEMO_PASSWORD}", sign in through the demo app ${DEMO_APP_CLIENT_ID}, code flow + PKCE):`,
+    ...DEMO_USERS.map((u) => `    ${u.username.padEnd(10)} ${u.role.padEnd(15)} ${u.name}`),
+    '  A token for scripts (the demo client, every system scope):',
+    `    curl -s -u '${config.IDR_DEMO_CLIENT_ID}:${config.IDR_DEMO_CLIENT_SECRET}' -d grant_type=client_credentials -d 'scope=system/*.cruds idr/ingest idr/audit' ${issuer}/token`,
+  ];
 }
 
 main().catch((err: unknown) => {
