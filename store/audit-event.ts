@@ -115,7 +115,11 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
   const event: AuditEvent = {
     resourceType: 'AuditEvent',
     id: auditEventId(input.sequence),
-    meta: { tag: [...new Set(r.types)].sort().map((t) => ({ system: AUDIT_SYSTEMS.resourceTypes, code: t })) },
+    meta: {
+      tag: [...new Set(r.types)].sort().map((t) => ({ system: AUDIT_SYSTEMS.resourceTypes, code: t })),
+      // Break-the-glass accesses carry the BTG label too, so a reviewer lists them with one _security search.
+      ...(r.breakGlass !== undefined ? { security: [{ system: AUDIT_SYSTEMS.purposeOfUse, code: 'BTG', display: 'break the glass' }] } : {}),
+    },
     extension: [
       { url: AUDIT_EXTENSIONS.sequence, valuePositiveInt: input.sequence },
       { url: AUDIT_EXTENSIONS.previousHash, valueString: input.previousHash },
@@ -130,7 +134,8 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
     source: { observer: { display: input.observer }, type: [{ system: AUDIT_SYSTEMS.sourceType, code: '4', display: 'Application Server' }] },
     entity: entities(input),
   };
-  if (!event.meta?.tag?.length) delete event.meta;
+  if (!event.meta?.tag?.length) delete event.meta?.tag;
+  if (!event.meta?.tag && !event.meta?.security) delete event.meta;
   const desc = [r.reason, `HTTP ${r.status}`].filter(Boolean).join(' — ');
   if (r.outcome !== 'success' || r.reason) event.outcomeDesc = desc;
   return event;

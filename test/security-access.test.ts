@@ -270,6 +270,9 @@ describe('break-the-glass', () => {
     const btg = events.filter((e) => e.purposeOfEvent?.some((p) => p.coding?.some((c) => c.code === 'BTG')));
     expect(btg).toHaveLength(1);
     expect(JSON.stringify(btg[0])).toContain('Emergency: patient on the ward');
+    // Listable for review in one search, whatever the patient.
+    const review = await auditEvents('_security=http://terminology.hl7.org/CodeSystem/v3-ActReason|BTG');
+    expect(review.map((e) => e.id)).toEqual([btg[0]?.id]);
   });
 
   it('is not for other roles', async () => {
