@@ -313,6 +313,7 @@ describe('every read type leaves an AuditEvent with the right patient and actor'
       ['search', `/fhir/Observation?subject=Patient/${ids.offBoard}`],
       ['operation', `/fhir/Patient/${ids.offBoard}/$everything`],
       ['history', `/fhir/Patient/${ids.offBoard}/_history`],
+      ['vread', `/fhir/Patient/${ids.offBoard}/_history/1`],
     ];
     for (const [, p] of reads) expect((await fhirFetch(`${server.url}${p}`, { headers: bearer('clinician') })).status, p).toBe(200);
     expect((await call('clinician', { name: 'graphql', method: 'POST', path: () => '/graphql', body: () => GRAPHQL_PATIENT(ids.offBoard), contentType: 'application/json' })).status).toBe(200);
@@ -321,7 +322,7 @@ describe('every read type leaves an AuditEvent with the right patient and actor'
     const events = await auditEvents(`patient=Patient/${ids.offBoard}&date=ge${before}&_count=200`);
     const byClinician = events.filter((e) => e.agent?.some((a) => a.requestor && a.name === 'Dr. A. Jansen'));
     const subtypes = byClinician.map((e) => e.subtype?.[0]?.code);
-    for (const s of ['read', 'search', 'operation', 'history', 'graphql']) expect(subtypes, s).toContain(s);
+    for (const s of ['read', 'search', 'operation', 'history', 'vread', 'graphql']) expect(subtypes, s).toContain(s);
     for (const e of byClinician) expect(e.outcome).toBe('0');
     const denied = events.filter((e) => e.outcome === '4');
     expect(denied.length).toBeGreaterThanOrEqual(1);
