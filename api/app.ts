@@ -104,7 +104,7 @@ export function createApp(services: Services, baseUrl: string, security: Securit
   app.use('/ingest', admit(queues.reads, (req) => req.method === 'GET' || req.method === 'HEAD'));
   app.use('/fhir', admit(queues.reads, isFhirRead));
   app.use('/graphql', admit(queues.reads));
-  app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxBundleEntries: services.config.IDR_BUNDLE_MAX_ENTRIES, timeline: services.timeline, mergePatients: (ctx, source, target) => mergePatients({ repo: services.repo, timeline: services.timeline }, ctx, source, target), asyncJobs: services.asyncJobs }));
+  app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxBundleEntries: services.config.IDR_BUNDLE_MAX_ENTRIES, timeline: services.timeline, mergePatients: (ctx, source, target) => mergePatients({ repo: services.repo, timeline: services.timeline }, ctx, source, target), asyncJobs: services.asyncJobs, security: securityFor(security, services.config.IDR_CORS_ORIGINS.length > 0) }));
   app.use('/graphql', graphqlHandler({ repo: services.repo, timeline: services.timeline, development: services.config.NODE_ENV === 'development', logger: services.logger, timeZone: services.config.IDR_TIMEZONE, limits: { maxCost: services.config.IDR_GRAPHQL_MAX_COST, maxRootFields: services.config.IDR_GRAPHQL_MAX_ROOT_FIELDS, maxAliases: services.config.IDR_GRAPHQL_MAX_ALIASES } }));
   app.use('/ingest', ingestRouter({ pipeline: services.pipeline, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxMessages: services.config.IDR_INGEST_MAX_MESSAGES, logger: services.logger, asyncJobs: services.asyncJobs }));
   app.use('/ingest', dicomRouter({ pipeline: services.pipeline, importer: services.dicomweb, headerBytes: services.config.IDR_DICOM_HEADER_BYTES }));
@@ -112,6 +112,16 @@ export function createApp(services: Services, baseUrl: string, security: Securit
   app.use(notFoundHandler);
   app.use(errorHandler(services.logger));
   return app;
+}
+
+/** The token endpoints the CapabilityStatement names. */
+function securityFor(security: Security, cors: boolean): { tokenEndpoint?: string; authorizeEndpoint?: string; cors: boolean } {
+  const smart = security.smartConfiguration();
+  return {
+    cors,
+    ...(typeof smart.token_endpoint === 'string' ? { tokenEndpoint: smart.token_endpoint } : {}),
+    ...(typeof smart.authorization_endpoint === 'string' ? { authorizeEndpoint: smart.authorization_endpoint } : {}),
+  };
 }
 
 /** FHIR reads and searches (GET, and POST [type]/_search), except the CapabilityStatement. */

@@ -11,7 +11,7 @@ const SUPPORTED_PARAM_TYPES = new Set(['token', 'string', 'date', 'quantity', 'n
  * (operations from the router's own table, parameters the search translator serves).
  * See: https://hl7.org/fhir/R4/capabilitystatement.html
  */
-export function capabilityStatement(deps: Pick<FhirDeps, 'baseUrl' | 'version' | 'timeline'>): CapabilityStatement {
+export function capabilityStatement(deps: Pick<FhirDeps, 'baseUrl' | 'version' | 'timeline' | 'security'>): CapabilityStatement {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -24,6 +24,7 @@ export function capabilityStatement(deps: Pick<FhirDeps, 'baseUrl' | 'version' |
     rest: [
       {
         mode: 'server',
+        ...(deps.security ? { security: securitySection(deps.security) } : {}),
         documentation:
           'Search supports the listed parameters with modifiers :missing, :not, :exact, :contains, :text (token), :identifier (reference), :below (uri); ' +
           'date prefixes eq ne gt lt ge le sa eb ap; _sort (multiple keys, descending), _count, _offset, _include, _revinclude (one level), ' +
@@ -33,6 +34,20 @@ export function capabilityStatement(deps: Pick<FhirDeps, 'baseUrl' | 'version' |
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
       },
     ],
+  };
+}
+
+/** OAuth 2.0 / SMART: every interaction but this statement needs a bearer token. See: https://hl7.org/fhir/smart-app-launch/conformance.html */
+function securitySection(security: NonNullable<FhirDeps['security']>): NonNullable<CapabilityStatement['rest']>[number]['security'] {
+  const uris = [
+    ...(security.tokenEndpoint ? [{ url: 'token', valueUri: security.tokenEndpoint }] : []),
+    ...(security.authorizeEndpoint ? [{ url: 'authorize', valueUri: security.authorizeEndpoint }] : []),
+  ];
+  return {
+    cors: security.cors,
+    service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR', display: 'SMART-on-FHIR' }], text: 'OAuth 2.0 bearer tokens (SMART App Launch v2 scopes); discovery at .well-known/smart-configuration' }],
+    description: 'Every interaction except this CapabilityStatement needs an OAuth 2.0 bearer token (JWT). SMART v2 scopes, capped by the IDR role, decide what is visible; every access is recorded as an AuditEvent.',
+    ...(uris.length ? { extension: [{ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris', extension: uris }] } : {}),
   };
 }
 

@@ -42,6 +42,8 @@ export interface FhirDeps {
   version?: string;
   /** Merges one Patient into another (ingestion/patient-merge.ts); `Patient/{id}/$merge` answers only when set. */
   mergePatients?: (ctx: RequestContext, sourceId: string, targetId: string) => Promise<{ source: Resource; target: Resource; moved: string[]; provenance: string }>;
+  /** How clients get tokens, for the CapabilityStatement's security section. */
+  security?: { tokenEndpoint?: string; authorizeEndpoint?: string; cors: boolean };
 }
 
 /** Set by the transaction processor: the write scope (session or journal) and ids chosen before the first write. */

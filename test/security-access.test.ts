@@ -103,6 +103,16 @@ describe('every route refuses anonymous access', () => {
     }
   });
 
+  it('the CapabilityStatement names SMART-on-FHIR and the token endpoint; SMART discovery names the same', async () => {
+    const cs = (await (await fetch(`${server.fhir}/metadata`)).json()) as { rest: { security?: { service?: { coding?: { code?: string }[] }[]; extension?: { extension?: { url: string; valueUri?: string }[] }[] } }[] };
+    const security = cs.rest[0]?.security;
+    expect(security?.service?.[0]?.coding?.[0]?.code).toBe('SMART-on-FHIR');
+    const token = security?.extension?.[0]?.extension?.find((e) => e.url === 'token')?.valueUri;
+    const smart = (await (await fetch(`${server.fhir}/.well-known/smart-configuration`)).json()) as { token_endpoint: string; capabilities: string[]; grant_types_supported?: string[] };
+    expect(token).toBe(smart.token_endpoint);
+    expect(smart.capabilities).toEqual(expect.arrayContaining(['permission-v2', 'client-confidential-symmetric']));
+  });
+
   it('ignores a forged actor header: the audit names the token subject', async () => {
     const res = await fetch(`${server.fhir}/Patient/${ids.onBoard}`, { headers: { 'x-idr-actor': 'someone-else', ...bearer('clinician') } });
     expect(res.status).toBe(200);

@@ -15,12 +15,13 @@ import { FHIR_JSON } from '../http/errors.ts';
  * The FHIR R4 REST API, mounted at /fhir: an HTTP adapter over the FHIR router (fhir/router.ts),
  * which serves batch and transaction entries the same way.
  */
-export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number; maxBundleEntries?: number; timeline?: TimelineStore; mergePatients?: FhirDeps['mergePatients']; asyncJobs?: AsyncJobs }): Router {
+export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number; maxBundleEntries?: number; timeline?: TimelineStore; mergePatients?: FhirDeps['mergePatients']; asyncJobs?: AsyncJobs; security?: FhirDeps['security'] }): Router {
   const deps: FhirDeps = {
     repo: options.repo,
     baseUrl: options.baseUrl,
     version: options.version,
     ...(options.timeline ? { timeline: options.timeline } : {}),
+    ...(options.security ? { security: options.security } : {}),
     ...(options.mergePatients ? { mergePatients: options.mergePatients } : {}),
   };
   const router = express.Router();
