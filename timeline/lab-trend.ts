@@ -70,11 +70,14 @@ export async function labTrend(repo: Repository, ctx: RequestContext, patient: s
   return buildTrend(await fetchResults(repo, ctx, patient, options.codes, options.from), options);
 }
 
-/** Several trends (one per group of equivalent codes) from one query. */
-export async function labTrends(repo: Repository, ctx: RequestContext, patient: string, groups: string[][]): Promise<LabTrend[]> {
+/** Several trends (one per group of equivalent codes) from one query; `units` names the UCUM unit of a group by any of its codes. */
+export async function labTrends(repo: Repository, ctx: RequestContext, patient: string, groups: string[][], units: { code: string; unit: string }[] = []): Promise<LabTrend[]> {
   const all = await fetchResults(repo, ctx, patient, groups.flat());
   const matches = (o: Observation, codes: string[]): boolean => (o.code.coding ?? []).some((c) => codes.includes(c.code ?? '') || codes.includes(`${c.system}|${c.code}`));
-  return groups.map((codes) => buildTrend(all.filter((o) => matches(o, codes)), { codes }));
+  return groups.map((codes) => {
+    const unit = units.find((u) => codes.includes(u.code))?.unit;
+    return buildTrend(all.filter((o) => matches(o, codes)), { codes, ...(unit ? { unit } : {}) });
+  });
 }
 
 async function fetchResults(repo: Repository, ctx: RequestContext, patient: string, codes: string[], from?: Date): Promise<Observation[]> {

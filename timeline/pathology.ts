@@ -28,9 +28,10 @@ export interface PathologyFindings {
   malignant: boolean;
 }
 
-type Key = 'histology' | 'site' | 'grade' | 'er' | 'erPct' | 'pr' | 'prPct' | 'her2' | 'her2Score' | 'ki67' | 't' | 'n' | 'm' | 'stage' | 'size';
+/** What a result Observation of a pathology report states (see {@link findingKey}). */
+export type FindingKey = 'histology' | 'site' | 'grade' | 'er' | 'erPct' | 'pr' | 'prPct' | 'her2' | 'her2Score' | 'ki67' | 't' | 'n' | 'm' | 'stage' | 'size';
 
-const BY_LOINC: Record<string, Key> = {
+const BY_LOINC: Record<string, FindingKey> = {
   '59847-4': 'histology', '31205-8': 'histology', '21855-2': 'site', '21854-5': 'site',
   '44648-4': 'grade', '21858-6': 'grade', '33732-9': 'grade', '16112-5': 'er', '85337-4': 'er', '40556-3': 'erPct',
   '16113-3': 'pr', '85339-0': 'pr', '40557-1': 'prPct', '48676-1': 'her2', '85319-2': 'her2', '18474-7': 'her2Score',
@@ -38,7 +39,7 @@ const BY_LOINC: Record<string, Key> = {
   '21901-4': 'm', '21907-1': 'm', '21902-2': 'stage', '21908-9': 'stage', '21889-1': 'size', '33728-7': 'size',
 };
 
-const BY_TEXT: [RegExp, Key][] = [
+const BY_TEXT: [RegExp, FindingKey][] = [
   [/ki-?67/i, 'ki67'],
   [/(estrogen|oestrogen).*(percent|%)/i, 'erPct'],
   [/progesterone.*(percent|%)/i, 'prPct'],
@@ -50,9 +51,10 @@ const BY_TEXT: [RegExp, Key][] = [
   [/primary site|topograph/i, 'site'],
 ];
 
-const LOCAL: Record<string, Key> = { KI67: 'ki67', ERPCT: 'erPct', PRPCT: 'prPct', HER2IHC: 'her2Score', GRADE: 'grade', TOPO: 'site' };
+const LOCAL: Record<string, FindingKey> = { KI67: 'ki67', ERPCT: 'erPct', PRPCT: 'prPct', HER2IHC: 'her2Score', GRADE: 'grade', TOPO: 'site' };
 
-function keyOf(code: CodeableConcept): Key | undefined {
+/** What a result of a pathology report states, from its code: LOINC, the lab's local code, else its text. */
+export function findingKey(code: CodeableConcept): FindingKey | undefined {
   const loinc = loincCode(code);
   if (loinc && BY_LOINC[loinc]) return BY_LOINC[loinc];
   for (const c of code.coding ?? []) if (c.code && LOCAL[c.code.toUpperCase()]) return LOCAL[c.code.toUpperCase()];
@@ -64,11 +66,11 @@ const ICDO3 = /icd-?o-?3/i;
 
 /** Extracts the key findings of a pathology report from its results (entered-in-error results are ignored). */
 export function pathologyFindings(report: DiagnosticReport, results: Observation[]): PathologyFindings {
-  const v: Partial<Record<Key, string>> = {};
+  const v: Partial<Record<FindingKey, string>> = {};
   let morphologyCode: string | undefined;
   for (const obs of results) {
     if (obs.status === 'entered-in-error') continue;
-    const key = keyOf(obs.code);
+    const key = findingKey(obs.code);
     const value = formatValue(obs);
     if (key && value && v[key] === undefined) v[key] = value;
     const morph = obs.valueCodeableConcept?.coding?.find((c) => ICDO3.test(c.system ?? '') && c.code?.includes('/'));

@@ -101,7 +101,12 @@ export const queryResolvers = {
       guarded(() => searchPatient<DocumentReference>(c.repo, c.ctx, 'DocumentReference', p.id as string, { type: args.type, _sort: '-date' }, listSize(args.first))),
     conditions: (p: Patient, args: { first?: number }, c: GraphqlContext) =>
       guarded(() => searchPatient<Condition>(c.repo, c.ctx, 'Condition', p.id as string, {}, listSize(args.first))),
-    caseSummary: (p: Patient, args: { since?: Date; labCodes?: string[] }, c: GraphqlContext) =>
-      guarded(() => caseSummary({ repo: c.repo, timeline: c.timeline }, c.ctx, p.id as string, { ...(args.since ? { since: args.since } : {}), ...(args.labCodes ? { labCodes: args.labCodes } : {}) })),
+    caseSummary: (p: Patient, args: { since?: Date; labCodes?: string[]; labUnits?: { code: string; unit: string }[] }, c: GraphqlContext) =>
+      guarded(() => {
+        if (args.labUnits?.some((u) => !u.code.trim() || !u.unit.trim())) throw badUserInput('labUnits: every entry needs a code and a UCUM unit', 'labUnits');
+        return caseSummary({ repo: c.repo, timeline: c.timeline }, c.ctx, p.id as string, {
+          ...(args.since ? { since: args.since } : {}), ...(args.labCodes ? { labCodes: args.labCodes } : {}), ...(args.labUnits ? { labUnits: args.labUnits } : {}),
+        });
+      }),
   },
 };

@@ -3,6 +3,8 @@ import type { GraphqlContext } from './context.ts';
 import type { TimelineDoc } from '../../schema/timeline-event.ts';
 import { reportKind } from '../../timeline/events.ts';
 import { conceptText, firstTime } from '../../timeline/format.ts';
+import type { CaseSummary, ProcedureSummary } from '../../timeline/case-summary.ts';
+import type { TnmStaging } from '../../timeline/tnm-summary.ts';
 
 /** Field resolvers of the types backed by FHIR resources or timeline documents. */
 
@@ -44,6 +46,15 @@ export const typeResolvers = {
     contentType: (d: DocumentReference) => d.content?.[0]?.attachment?.contentType ?? null,
     url: (d: DocumentReference) => d.content?.[0]?.attachment?.url ?? null,
     resource: (d: DocumentReference) => d,
+  },
+  CaseSummary: {
+    latestImaging: (s: CaseSummary) => s.imaging,
+  },
+  TnmStaging: {
+    source: (t: TnmStaging) => `DiagnosticReport/${t.report.id}`,
+  },
+  ProcedureSummary: {
+    resource: (p: ProcedureSummary) => p.procedure,
   },
   Condition: {
     reference: (x: Condition) => `Condition/${x.id}`,

@@ -39,9 +39,16 @@ export const typeDefs = /* GraphQL */ `
     imagingStudies(modality: String, first: Int = 50): [ImagingStudy!]!
     documents(type: String, first: Int = 50): [Document!]!
     conditions(first: Int = 50): [Condition!]!
-    "What a tumour board needs on one screen. labCodes: LOINC codes of the key labs (default Hb, WBC, PLT, creatinine, CEA, CA 15-3)."
-    caseSummary(since: DateTime, labCodes: [String!]): CaseSummary!
+    """
+    What a tumour board needs on one screen. labCodes: LOINC codes of the key labs (default Hb, WBC, PLT, creatinine, CEA, CA 15-3);
+    labUnits: the UCUM unit to show a lab in, by any of its codes (e.g. {code: "718-7", unit: "g/dL"}: Hb mmol/L shown as g/dL,
+    converted with the molar mass; creatinine umol/L <-> mg/dL likewise); results UCUM cannot convert keep value null and their originalValue.
+    """
+    caseSummary(since: DateTime, labCodes: [String!], labUnits: [LabUnit!]): CaseSummary!
   }
+
+  "The UCUM unit a key lab is shown in; code: any LOINC code of the analyte (59260-0 and 718-7 are both Hb)."
+  input LabUnit { code: String!, unit: String! }
 
   type TimelineConnection { edges: [TimelineEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
   type TimelineEdge { cursor: String!, node: TimelineEvent! }
@@ -163,7 +170,66 @@ export const typeDefs = /* GraphQL */ `
     conclusion: String
   }
 
-  type ImagingSummary { modality: String!, study: ImagingStudy!, conclusion: String }
+  type ImagingSummary { modality: String!, study: ImagingStudy!, date: DateTime, conclusion: String, "The study's latest linked report." report: Report }
+
+  "A value stated by a pathology report (or a Condition), with where it comes from."
+  type ReportedValue {
+    "As stated: Positive (90 %), Score 1+, 15 %, Nottingham grade 2, 8500/3 Infiltrating duct carcinoma, 22 mm."
+    value: String!
+    "The coded answer: LA6576-8, 1+, MSI-H, 8500/3 (ICD-O-3 morphology), C50.4 (ICD-O-3 topography)."
+    code: String
+    system: String
+    display: String
+    "A number in unit: Ki-67 %, tumour size mm."
+    quantity: Float
+    unit: String
+    "Normalised reading: positive / negative / equivocal / low positive (ER, PR, HER2, HER2 ISH); 0, 1+, 2+, 3+ (HER2 IHC); MSI-H / MSI-L / MSS; dMMR / pMMR; grade 1-3."
+    interpretation: String
+    date: DateTime
+    "The stating resource: DiagnosticReport/... or Condition/..."
+    source: String!
+    report: Report
+    "The Observations the value was read from."
+    observations: [String!]!
+  }
+
+  "An item from the latest report stating it; values holds every report's value, newest first, so two reports that disagree are both shown."
+  type ReportedItem {
+    "ER, PR, HER2 IHC, HER2 ISH, HER2, Ki-67, MSI, MMR, grade; histology; topography; tumour size."
+    item: String!
+    latest: ReportedValue!
+    values: [ReportedValue!]!
+    "True when two sources state different values."
+    conflicting: Boolean!
+  }
+
+  "TNM categories of one report and its stage group: as the report states it, else derived from T, N and M (AJCC 8th, breast anatomic and colorectal), else null with the reason."
+  type TnmStaging {
+    "p (pathological), c (clinical), yp / yc (after neoadjuvant therapy)."
+    prefix: String!
+    t: String
+    n: String
+    m: String
+    stageGroup: String
+    "reported, derived or not derivable."
+    stageGroupBasis: String!
+    "Why the group is not derivable, or a note on the derivation."
+    stageGroupNote: String
+    "The system a derived group follows, e.g. AJCC 8th edition, anatomic stage group (breast)."
+    stagingSystem: String
+    "The TNM edition the report states (8), null when it states none."
+    edition: String
+    date: DateTime
+    source: String!
+    report: Report!
+    "False for an earlier report whose categories differ from the current ones of the same prefix."
+    current: Boolean!
+  }
+
+  "A key lab in the chosen unit."
+  type KeyLab { code: String!, name: String, unit: String, latest: LabPoint, trend: LabTrend! }
+
+  type ProcedureSummary { display: String!, code: String, date: DateTime, status: String!, bodySite: String, reference: String!, resource: JSON! }
 
   "A value of a pathology finding and the report that states it."
   type FindingValue { value: String!, date: DateTime, report: Report! }
@@ -177,6 +243,22 @@ export const typeDefs = /* GraphQL */ `
     pathologyFindings: [PathologyFinding!]!
     imaging: [ImagingSummary!]!
     labTrends: [LabTrend!]!
+    "ER, PR, HER2 IHC, HER2 ISH, HER2, Ki-67, MSI, MMR, grade: each from the latest report stating it, with every report's value."
+    biomarkers: [ReportedItem!]!
+    "ICD-O-3 morphology, from the reports and Conditions."
+    histology: ReportedItem
+    "ICD-O-3 topography, from the reports and Conditions."
+    topography: ReportedItem
+    "Tumour size in mm."
+    tumourSize: ReportedItem
+    "Current staging per prefix (p before c), each followed by earlier reports' differing staging (current: false)."
+    tnm: [TnmStaging!]!
+    "The latest study per modality with its report's conclusion (the same list as imaging)."
+    latestImaging: [ImagingSummary!]!
+    "Key labs in the units asked for (labUnits), each with its latest result."
+    keyLabs: [KeyLab!]!
+    "Procedures (surgery) recorded as Procedure resources, newest first."
+    procedures: [ProcedureSummary!]!
     recentLetters: [Document!]!
     since: DateTime
     "Events recorded or changed since 'since' (default: the last 30 days), newest first."
