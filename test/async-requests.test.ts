@@ -1,3 +1,4 @@
+import { userToken } from './support/auth.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
@@ -88,7 +89,10 @@ describe('Prefer: respond-async', { timeout: 180_000 }, () => {
     const r = await fhirFetch(server.fhir, { method: 'POST', headers: { prefer: 'respond-async' }, json: transaction(1) });
     const statusUrl = r.headers.get('content-location') as string;
     await poll(statusUrl);
-    expect((await fhirFetch(statusUrl, { headers: { 'x-idr-actor': 'someone-else' } })).status).toBe(404);
+    // Another client (its own token, not the one that started the job) gets 404.
+    const other = await userToken(server.url, 'admin', 'openid user/*.cruds');
+    expect((await fhirFetch(statusUrl, { headers: { authorization: `Bearer ${other}` } })).status).toBe(404);
+    expect((await fhirFetch(statusUrl)).status).toBe(200);
     expect((await fhirFetch(`${server.fhir}/_async/00000000-0000-0000-0000-000000000000`)).status).toBe(404);
   });
 });
