@@ -7,6 +7,7 @@ import { accessLog } from './logger.ts';
 import { sendLandingPage, wantsLandingPage, type LandingInfo } from './landing.ts';
 import { errorHandler, notFoundHandler } from './http/errors.ts';
 import { fhirRouter } from './fhir/routes.ts';
+import { exportRouter } from './fhir/export-routes.ts';
 import { graphqlHandler } from './graphql/handler.ts';
 import { ingestRouter } from './ingest/routes.ts';
 import { dicomRouter } from './ingest/dicom-routes.ts';
@@ -104,6 +105,7 @@ export function createApp(services: Services, baseUrl: string, security: Securit
   app.use('/ingest', admit(queues.reads, (req) => req.method === 'GET' || req.method === 'HEAD'));
   app.use('/fhir', admit(queues.reads, isFhirRead));
   app.use('/graphql', admit(queues.reads));
+  app.use('/fhir', exportRouter({ repo: services.repo, jobs: services.asyncJobs, audit: services.audit, baseUrl: `${baseUrl}/fhir`, dataDir: services.config.IDR_DATA_DIR, expiryHours: services.config.IDR_EXPORT_EXPIRY_HOURS, logger: services.logger }));
   app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxBundleEntries: services.config.IDR_BUNDLE_MAX_ENTRIES, timeline: services.timeline, mergePatients: (ctx, source, target) => mergePatients({ repo: services.repo, timeline: services.timeline }, ctx, source, target), asyncJobs: services.asyncJobs, security: securityFor(security, services.config.IDR_CORS_ORIGINS.length > 0) }));
   app.use('/graphql', graphqlHandler({ repo: services.repo, timeline: services.timeline, development: services.config.NODE_ENV === 'development', logger: services.logger, timeZone: services.config.IDR_TIMEZONE, limits: { maxCost: services.config.IDR_GRAPHQL_MAX_COST, maxRootFields: services.config.IDR_GRAPHQL_MAX_ROOT_FIELDS, maxAliases: services.config.IDR_GRAPHQL_MAX_ALIASES } }));
   app.use('/ingest', ingestRouter({ pipeline: services.pipeline, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxMessages: services.config.IDR_INGEST_MAX_MESSAGES, logger: services.logger, asyncJobs: services.asyncJobs }));

@@ -85,6 +85,8 @@ const schema = z.object({
   IDR_INGEST_MAX_MESSAGES: z.coerce.number().int().positive().default(100),
   /** Most entries one batch or transaction Bundle may hold (413 above it). */
   IDR_BUNDLE_MAX_ENTRIES: z.coerce.number().int().positive().default(1000),
+  /** Hours a finished bulk export's files (IDR_DATA_DIR/exports) are kept before they are removed. */
+  IDR_EXPORT_EXPIRY_HOURS: z.coerce.number().positive().max(720).default(24),
   /** Largest MLLP frame (bytes); a larger one is answered AR naming the limit, and not stored. */
   IDR_MLLP_MAX_FRAME_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
   /** GraphQL: most estimated cost, most root fields and most aliased fields of one operation. */

@@ -1,6 +1,6 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
 import { allResourceTypes, searchParamsFor } from '../schema/fhir-definitions.ts';
-import { operationsFor } from './operations.ts';
+import { operationsFor, OPERATIONS } from './operations.ts';
 import type { FhirDeps } from './request.ts';
 
 /** The parameter types store/search-to-mongo.ts translates (not composite, not special). */
@@ -32,6 +32,7 @@ export function capabilityStatement(deps: Pick<FhirDeps, 'baseUrl' | 'version' |
           'Batch and transaction entries take every interaction and operation the REST API takes.',
         resource: allResourceTypes().map((type) => resourceCapability(deps, type)),
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
+        operation: OPERATIONS.filter((op) => op.level === 'system').map((op) => ({ name: op.code, definition: op.definition, ...(op.documentation ? { documentation: op.documentation } : {}) })),
       },
     ],
   };

@@ -20,8 +20,8 @@ export interface FhirOperation {
   /** The operation's code, without the `$`. */
   code: string;
   resourceType: string;
-  /** Only instance-level operations so far (`Patient/{id}/$everything`). */
-  level: 'instance';
+  /** Instance (`Patient/{id}/$everything`), type (`Patient/$export`) or system (`$export`, resourceType "*"). */
+  level: 'instance' | 'type' | 'system';
   /** Canonical URL of the OperationDefinition. */
   definition: string;
   documentation?: string;
@@ -98,7 +98,24 @@ export const OPERATIONS: readonly FhirOperation[] = [
       return { outcome: allOk, resource: result };
     },
   },
+  ...bulkExportOperations(),
 ];
+
+/** Bulk Data `$export` at its three levels: asynchronous only, served by the HTTP routes (api/fhir/export-routes.ts). See: https://hl7.org/fhir/uv/bulkdata/export.html */
+function bulkExportOperations(): FhirOperation[] {
+  const doc = ' Kick-off needs Prefer: respond-async and Accept: application/fhir+json; parameters _type, _since, _typeFilter, _outputFormat (application/fhir+ndjson, application/ndjson, ndjson). The status URL answers 202 while running, then the manifest; DELETE cancels.';
+  const levels = [
+    { resourceType: '*', level: 'system', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export', documentation: `GET $export: every resource the caller may read, one NDJSON file per type.${doc}` },
+    { resourceType: 'Patient', level: 'type', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export', documentation: `GET Patient/$export: the compartments of every patient the caller may see.${doc}` },
+    { resourceType: 'Group', level: 'instance', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export', documentation: `GET Group/{id}/$export: the compartments of the Group's member patients.${doc}` },
+  ] as const;
+  return levels.map((l) => ({
+    code: 'export',
+    ...l,
+    available: () => true,
+    run: async () => fail(badRequest('$export is answered asynchronously only: send it as its own request with Prefer: respond-async', '$export')),
+  }));
+}
 
 /** The target of a merge: `target-patient` as a query parameter or in a Parameters body, "Patient/{id}" or the id. */
 function mergeTarget(query: URLSearchParams, body: unknown): string {
@@ -116,5 +133,5 @@ export function operationsFor(deps: Pick<FhirDeps, 'timeline' | 'mergePatients'>
 
 /** The operation `$code` on an instance of `resourceType`, if IDR serves it. */
 export function findOperation(deps: FhirDeps, resourceType: string, code: string): FhirOperation | undefined {
-  return operationsFor(deps, resourceType).find((op) => `$${op.code}` === code);
+  return operationsFor(deps, resourceType).find((op) => op.level === 'instance' && `$${op.code}` === code);
 }
