@@ -15,6 +15,7 @@ import path from 'node:path';
 import { loadConfig } from '../api/config.ts';
 import { startServer } from '../api/server.ts';
 import { seedHl7Messages } from '../seed/hl7v2/index.ts';
+import { BENCH_AUTH_ENV, benchFetch } from './bench-auth.ts';
 
 const SECONDS = Number(process.argv[2] ?? 30);
 const SENDERS = 4;
@@ -47,15 +48,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 async function phase(label: string, env: Record<string, string>, messages: string[]): Promise<PhaseResult> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'idr-bench-load-'));
-  const server = await startServer(loadConfig({ PORT: '0', IDR_MLLP_PORT: 'off', LOG_LEVEL: 'silent', IDR_DATA_DIR: dataDir, IDR_DB_NAME: `bench_load_${Date.now()}`, ...(process.env.MONGODB_URL ? { MONGODB_URL: process.env.MONGODB_URL } : {}), ...env }));
+  const server = await startServer(loadConfig({ ...BENCH_AUTH_ENV, PORT: '0', IDR_MLLP_PORT: 'off', LOG_LEVEL: 'silent', IDR_DATA_DIR: dataDir, IDR_DB_NAME: `bench_load_${Date.now()}`, ...(process.env.MONGODB_URL ? { MONGODB_URL: process.env.MONGODB_URL } : {}), ...env }));
+  const api = await benchFetch(server.url);
   const result: PhaseResult = { label, processed: 0, busy: 0, timeouts: 0, otherStatus: {}, ingestMs: [], processedAt: [], searches: 0, searchFailures: 0, searchMs: [], seconds: SECONDS };
   try {
     const post = (text: string): Promise<Response> =>
-      fetch(`${server.url}/ingest/hl7v2`, { method: 'POST', headers: { 'content-type': 'x-application/hl7-v2+er7' }, body: text, signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
+      api(`${server.url}/ingest/hl7v2`, { method: 'POST', headers: { 'content-type': 'x-application/hl7-v2+er7' }, body: text, signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
     // Warm-up: a few messages so that the readers have patients to search.
     const queue = [...messages];
     for (const m of queue.splice(0, 8)) await (await post(m)).text();
-    const patients = (await (await fetch(`${server.url}/fhir/Patient?_count=20&_elements=id`)).json()) as { entry?: { resource: { id: string } }[] };
+    const patients = (await (await api(`${server.url}/fhir/Patient?_count=20&_elements=id`)).json()) as { entry?: { resource: { id: string } }[] };
     const ids = (patients.entry ?? []).map((e) => e.resource.id);
     if (ids.length === 0) throw new Error('warm-up stored no patients');
 
@@ -92,7 +94,7 @@ async function phase(label: string, env: Record<string, string>, messages: strin
         const q = i % 2 === 0 ? `Observation?subject=Patient/${id}&_sort=-date&_count=50` : `DiagnosticReport?subject=Patient/${id}&_count=50`;
         const t = performance.now();
         try {
-          const res = await fetch(`${server.url}/fhir/${q}`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
+          const res = await api(`${server.url}/fhir/${q}`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
           await res.text();
           if (res.status === 200) {
             result.searches++;

@@ -17,6 +17,7 @@ import { startServer } from '../api/server.ts';
 import { loadDemoData } from '../seed/load-demo.ts';
 import { seedHl7Messages } from '../seed/hl7v2/index.ts';
 import { resourceOf } from '../schema/collections.ts';
+import { BENCH_AUTH_ENV, benchFetch } from './bench-auth.ts';
 
 const SCALES = (process.argv[2] ?? '1,10,100').split(',').map(Number);
 const RUNS = Number(process.argv[3] ?? 10);
@@ -48,19 +49,20 @@ async function treeCpuSeconds(root: number): Promise<number> {
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'idr-bench-scale-'));
 const server = await startServer(
-  loadConfig({ PORT: '0', IDR_MLLP_PORT: 'off', LOG_LEVEL: 'silent', NODE_ENV: 'production', IDR_DATA_DIR: dataDir, IDR_DB_NAME: `bench_scale_${Date.now()}`, ...(process.env.MONGODB_URL ? { MONGODB_URL: process.env.MONGODB_URL } : {}) }),
+  loadConfig({ ...BENCH_AUTH_ENV, PORT: '0', IDR_MLLP_PORT: 'off', LOG_LEVEL: 'silent', NODE_ENV: 'production', IDR_DATA_DIR: dataDir, IDR_DB_NAME: `bench_scale_${Date.now()}`, ...(process.env.MONGODB_URL ? { MONGODB_URL: process.env.MONGODB_URL } : {}) }),
 );
 const { database, embedded } = server.services;
+const api = await benchFetch(server.url);
 const dbCpu = (): Promise<number> => (embedded ? treeCpuSeconds(embedded.pid) : Promise.resolve(Number.NaN));
 
 async function get(pathAndQuery: string): Promise<unknown> {
-  const res = await fetch(`${server.url}${pathAndQuery}`, { headers: { accept: 'application/fhir+json' } });
+  const res = await api(`${server.url}${pathAndQuery}`, { headers: { accept: 'application/fhir+json' } });
   if (!res.ok) throw new Error(`${pathAndQuery}: ${res.status} ${await res.text()}`);
   return res.json();
 }
 
 async function graphql(query: string, variables: Record<string, unknown>): Promise<unknown> {
-  const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const res = await api(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
   const body = (await res.json()) as { errors?: unknown };
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body;
@@ -157,7 +159,7 @@ try {
     t = performance.now();
     const bundles = 3;
     for (let b = 0; b < bundles; b++) {
-      const res = await fetch(`${server.url}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(transactionBundle(b)) });
+      const res = await api(`${server.url}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(transactionBundle(b)) });
       if (!res.ok) throw new Error(`transaction: ${res.status} ${await res.text()}`);
     }
     const ms = performance.now() - t;

@@ -14,6 +14,7 @@ import { timelineDocId } from '../schema/timeline-event.ts';
 import { encodeCursor } from '../timeline/query.ts';
 import { computeTimelinePage } from '../timeline/compute.ts';
 import { writeBenchPatient } from './timeline-data.ts';
+import { BENCH_AUTH_ENV, benchFetch } from './bench-auth.ts';
 
 const EVENTS = Number(process.argv[2] ?? 10_000);
 const RUNS = 5;
@@ -32,8 +33,9 @@ async function time(fn: () => Promise<unknown>, runs = RUNS): Promise<number> {
 
 const dataDir = process.env.MONGODB_URL ? undefined : await mkdtemp(path.join(tmpdir(), 'idr-bench-timeline-'));
 const embedded = dataDir ? await startEmbeddedDb({ dataDir }) : undefined;
-const server = await startServer(loadConfig({ PORT: '0', MONGODB_URL: process.env.MONGODB_URL ?? embedded?.url, IDR_DB_NAME: `idr_bench_timeline_${Date.now()}`, IDR_MLLP_PORT: 'off', LOG_LEVEL: 'silent', NODE_ENV: 'production' }));
+const server = await startServer(loadConfig({ ...BENCH_AUTH_ENV, PORT: '0', MONGODB_URL: process.env.MONGODB_URL ?? embedded?.url, IDR_DB_NAME: `idr_bench_timeline_${Date.now()}`, IDR_MLLP_PORT: 'off', LOG_LEVEL: 'silent', NODE_ENV: 'production' }));
 const { database, timeline } = server.services;
+const api = await benchFetch(server.url);
 try {
   let t = performance.now();
   const docs = await writeBenchPatient(database, PATIENT, EVENTS);
@@ -47,7 +49,7 @@ try {
   if (!deep) throw new Error('not enough events');
   const cursor = encodeCursor(deep);
   const gql = async (after?: string): Promise<void> => {
-    const res = await fetch(`${server.url}/graphql`, {
+    const res = await api(`${server.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: 'query ($id: ID!, $after: String) { patient(id: $id) { timeline(first: 20, after: $after) { edges { cursor node { id time lane title summary abnormal status references } } pageInfo { hasNextPage } } } }', variables: { id: PATIENT, after } }),
@@ -65,7 +67,7 @@ try {
     if (r.events.length !== PAGE) throw new Error('short computed page');
   };
   const summary = async (): Promise<void> => {
-    const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'query ($id: ID!) { patient(id: $id) { caseSummary(since: "2015-01-01") { labTrends { name points { value } } imaging { modality } recentLetters { title } newSince { id } } } }', variables: { id: PATIENT } }) });
+    const res = await api(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'query ($id: ID!) { patient(id: $id) { caseSummary(since: "2015-01-01") { labTrends { name points { value } } imaging { modality } recentLetters { title } newSince { id } } } }', variables: { id: PATIENT } }) });
     const body = (await res.json()) as { errors?: unknown };
     if (body.errors) throw new Error(JSON.stringify(body.errors));
   };

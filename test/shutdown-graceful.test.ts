@@ -5,6 +5,7 @@ import { startServer, type RunningServer } from '../api/server.ts';
 import { connectDatabase } from '../store/db.ts';
 import { INBOX_STATUS } from '../ingestion/inbox.ts';
 import { checkIntegrity } from './support/store-integrity.ts';
+import { clientCredentialsToken, TEST_CLIENT, useToken } from './support/server.ts';
 import { mllpExchange, postHl7 } from './fixtures/ingest/clients.ts';
 import { CREA, HB, labMessage, mllpFrame, newBsn, uid } from './fixtures/ingest/messages.ts';
 
@@ -17,7 +18,7 @@ import { CREA, HB, labMessage, mllpFrame, newBsn, uid } from './fixtures/ingest/
  */
 
 function env(dbName: string): Record<string, string> {
-  return { PORT: '0', HOST: '127.0.0.1', MONGODB_URL: inject('mongoUrl'), IDR_DB_NAME: dbName, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', NODE_ENV: 'test', IDR_MLLP_PORT: '0' };
+  return { PORT: '0', HOST: '127.0.0.1', MONGODB_URL: inject('mongoUrl'), IDR_DB_NAME: dbName, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', NODE_ENV: 'test', IDR_MLLP_PORT: '0', IDR_DEMO_AUTH: 'true', IDR_DEMO_CLIENT_ID: TEST_CLIENT.id, IDR_DEMO_CLIENT_SECRET: TEST_CLIENT.secret };
 }
 
 async function run(graceMs: number | undefined): Promise<void> {
@@ -25,6 +26,7 @@ async function run(graceMs: number | undefined): Promise<void> {
   let second: RunningServer | undefined;
   try {
     const first = await startServer(loadConfig(env(dbName)), graceMs === undefined ? {} : { shutdownGraceMs: graceMs });
+    useToken(first.url, await clientCredentialsToken(first.url));
     const bsn = newBsn();
     const messages = Array.from({ length: 8 }, (_, i) => labMessage({ controlId: uid(), bsn, filler: `F-${uid()}`, results: [{ ...HB, value: `7.${i}` }, CREA] }));
     const sending = messages.map((m, i) =>
@@ -48,6 +50,7 @@ async function run(graceMs: number | undefined): Promise<void> {
     }
 
     second = await startServer(loadConfig(env(dbName)));
+    useToken(second.url, await clientCredentialsToken(second.url));
     await second.services.recovery;
     // Everything sent is there once, processed (the rest of the stream is simply sent again).
     for (const m of messages) await postHl7(second.url, m);
