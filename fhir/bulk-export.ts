@@ -155,13 +155,14 @@ export async function planExport(repo: Repository, ctx: RequestContext, request:
 
 /** Runs a planned export into the job's directory. */
 export async function runExport(
-  deps: { repo: Repository; files: ExportFiles; jobId: string; fileUrl: (name: string) => string; signal: AbortSignal; progress: (done: number, total: number) => void; transactionTime: Date },
+  deps: { repo: Repository; files: ExportFiles; jobId: string; fileUrl: (name: string) => string; signal: AbortSignal; progress: (done: number, total: number) => void; transactionTime: Date; /** Resources per search page (default MAX_COUNT). */ pageSize?: number },
   ctx: RequestContext,
   plan: ExportPlan,
 ): Promise<ExportResult> {
   const writer = new NdjsonWriter(deps.files, deps.jobId);
   const summary = new ExportSummary();
-  const window = { until: deps.transactionTime, ...(plan.since ? { since: plan.since } : {}) };
+  const pageSize = Math.min(Math.max(deps.pageSize ?? MAX_COUNT, 1), MAX_COUNT);
+  const window: Paging = { until: deps.transactionTime, pageSize, ...(plan.since ? { since: plan.since } : {}) };
   try {
     if (plan.level === EXPORT_LEVEL.system) {
       let done = 0;
@@ -184,7 +185,7 @@ export async function runExport(
       } else {
         // Every patient the caller sees, listed page by page like any other type.
         let done = 0;
-        await forEachPage(deps.repo, jobContext(ctx), typeSearch('Patient'), { until: deps.transactionTime }, deps.signal, async (page) => {
+        await forEachPage(deps.repo, jobContext(ctx), typeSearch('Patient'), { until: deps.transactionTime, pageSize }, deps.signal, async (page) => {
           for (const p of page) {
             if (p.id) await perPatient(p.id);
             deps.progress(++done, done + 1);
@@ -211,7 +212,7 @@ export async function runExport(
 }
 
 /** Exports one type (the union of its `_typeFilter` searches, each resource once) under `ctx`. */
-async function exportType(repo: Repository, ctx: RequestContext, type: string, plan: ExportPlan, window: { since?: Date; until: Date }, signal: AbortSignal, writer: NdjsonWriter, summary: ExportSummary): Promise<void> {
+async function exportType(repo: Repository, ctx: RequestContext, type: string, plan: ExportPlan, window: Paging, signal: AbortSignal, writer: NdjsonWriter, summary: ExportSummary): Promise<void> {
   const filters = plan.typeFilters.get(type) ?? [typeSearch(type)];
   for (const [i, request] of filters.entries()) {
     await forEachPage(repo, ctx, request, window, signal, async (page, seen) => {
@@ -241,7 +242,7 @@ async function notMatching(repo: Repository, ctx: RequestContext, earlier: Searc
  * index range rather than by skipping everything before it. Resources updated after the export's
  * transaction time are left for the next export (`_since`).
  */
-async function forEachPage(repo: Repository, ctx: RequestContext, request: SearchRequest, window: { since?: Date; until: Date }, signal: AbortSignal, onPage: (page: Resource[], seen: AccessLog) => Promise<void>): Promise<void> {
+async function forEachPage(repo: Repository, ctx: RequestContext, request: SearchRequest, window: Paging, signal: AbortSignal, onPage: (page: Resource[], seen: AccessLog) => Promise<void>): Promise<void> {
   let from: Date | undefined;
   let skip = 0;
   for (;;) {
@@ -251,7 +252,7 @@ async function forEachPage(repo: Repository, ctx: RequestContext, request: Searc
     if (from) filters.push(lastUpdated('ge', from));
     const seen = new AccessLog();
     ctx.seen = seen;
-    const page = await repo.search(ctx, { ...request, filters, sortRules: [{ code: '_lastUpdated' }], count: MAX_COUNT, offset: skip, total: 'none' });
+    const page = await repo.search(ctx, { ...request, filters, sortRules: [{ code: '_lastUpdated' }], count: window.pageSize, offset: skip, total: 'none' });
     await onPage(page.resources, seen);
     if (!page.hasMore) return;
     const last = page.resources.at(-1)?.meta?.lastUpdated;
@@ -265,6 +266,13 @@ async function forEachPage(repo: Repository, ctx: RequestContext, request: Searc
     skip = from?.getTime() === lastTime.getTime() ? skip + ties : ties;
     from = lastTime;
   }
+}
+
+/** The time window of an export's searches and their page size. */
+interface Paging {
+  since?: Date;
+  until: Date;
+  pageSize: number;
 }
 
 function lastUpdated(prefix: 'le' | 'gt' | 'ge', at: Date): Filter {

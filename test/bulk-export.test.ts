@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AuditEvent, Resource } from '@medplum/fhirtypes';
 import { authFetch, clientCredentialsToken, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { userToken } from './support/auth.ts';
 import { resourceOf } from '../schema/collections.ts';
+import { Repository } from '../store/repository.ts';
+import { systemContext, type RequestContext } from '../store/request-context.ts';
+import { parseScopes } from '../store/access.ts';
+import { EXPORT_LEVEL, parseExportRequest, planExport, runExport, type ExportLevel } from '../fhir/bulk-export.ts';
+import { ExportFiles } from '../fhir/export-files.ts';
 
 /**
  * FHIR Bulk Data export through the running server: kick-off, status polling, manifest, NDJSON
@@ -247,4 +252,38 @@ describe('cancel and parameters', () => {
     expect(ops('Patient')).toContain('http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export');
     expect(ops('Group')).toContain('http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export');
   });
+});
+
+describe('paging', () => {
+  it('pages by last update without repeating or skipping resources of the same instant, also when some are withheld', async () => {
+    const database = server.services.database;
+    const system = systemContext('export-test');
+    const at = (iso: string): Repository => new Repository(database, () => new Date(iso));
+    const restricted = { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }] };
+    await at('2020-01-01T00:00:00.000Z').create(system, { resourceType: 'Patient', meta: restricted, name: [{ family: 'Hidden' }] } as Resource, { id: 'tp2' });
+    await at('2020-01-01T00:00:00.000Z').create(system, { resourceType: 'Patient', name: [{ family: 'Shown' }] } as Resource, { id: 'tp1' });
+    const same = at('2021-06-01T12:00:00.000Z');
+    for (let i = 0; i < 5; i++) await same.create(system, observation(`tie-a${i}`, 'tp1', 'laboratory', 'tie-test'), { id: `tie-a${i}` });
+    for (let i = 0; i < 4; i++) await same.create(system, observation(`tie-b${i}`, 'tp2', 'laboratory', 'tie-test'), { id: `tie-b${i}` });
+    for (let i = 0; i < 3; i++) await at(`2022-0${i + 1}-01T00:00:00.000Z`).create(system, observation(`tie-c${i}`, 'tp1', 'laboratory', 'tie-test'), { id: `tie-c${i}` });
+    const clinician: RequestContext = { actor: 'test-clinician', purpose: 'treatment', requestId: 'paging', access: { principal: { subject: 'test-clinician', issuer: '', role: 'clinician' }, unrestricted: false, scopes: parseScopes('user/*.rs'), restrictedNeedsBreakGlass: true } };
+    const files = new ExportFiles(path.join(dataDir, 'paging'), 1);
+    const run = async (ctx: RequestContext, jobId: string, level: ExportLevel = EXPORT_LEVEL.system): Promise<string[]> => {
+      const plan = await planExport(server.services.repo, ctx, parseExportRequest(level, new URLSearchParams({ _type: 'Observation', _typeFilter: 'Observation?code=tie-test' })));
+      await files.create(jobId);
+      const result = await runExport({ repo: server.services.repo, files, jobId, fileUrl: (n) => n, signal: new AbortController().signal, progress: () => undefined, transactionTime: new Date(), pageSize: 2 }, ctx, plan);
+      const file = files.filePath(jobId, 'Observation.ndjson') as string;
+      const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+      expect(result.output).toEqual([{ type: 'Observation', url: 'Observation.ndjson', count: lines.length }]);
+      return lines.map((l) => (JSON.parse(l) as Resource).id ?? '');
+    };
+    const all = ['tie-a0', 'tie-a1', 'tie-a2', 'tie-a3', 'tie-a4', 'tie-b0', 'tie-b1', 'tie-b2', 'tie-b3', 'tie-c0', 'tie-c1', 'tie-c2'];
+    const everything = await run(system, 'paging-system');
+    expect(everything).toHaveLength(all.length);
+    expect([...everything].sort()).toEqual(all);
+    const shown = await run(clinician, 'paging-clinician');
+    expect([...shown].sort()).toEqual(all.filter((id) => !id.startsWith('tie-b')));
+    const perPatient = await run(clinician, 'paging-patients', EXPORT_LEVEL.patient);
+    expect([...perPatient].sort()).toEqual(all.filter((id) => !id.startsWith('tie-b')));
+  }, 120_000);
 });
