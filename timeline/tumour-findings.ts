@@ -70,6 +70,7 @@ const TNM_LOINC: Record<string, [keyof ReportTnm, 'p' | 'c']> = {
   '21899-0': ['t', 'p'], '21900-6': ['n', 'p'], '21901-4': ['m', 'p'], '21902-2': ['stageGroup', 'p'],
   '21905-5': ['t', 'c'], '21906-3': ['n', 'c'], '21907-1': ['m', 'c'], '21908-9': ['stageGroup', 'c'],
 };
+const TNM_FINDING: Partial<Record<FindingKey, keyof ReportTnm>> = { t: 't', n: 'n', m: 'm', stage: 'stageGroup' };
 const HISTOLOGY_LOINC = new Set(['59847-4', '31205-8']);
 const SITE_LOINC = new Set(['21855-2', '21854-5']);
 const SIZE_LOINC = new Set(['33728-7', '21889-1']);
@@ -165,7 +166,8 @@ export function reportItems(report: DiagnosticReport, results: Observation[], da
       continue;
     }
     const tnm = loinc ? TNM_LOINC[loinc] : undefined;
-    const tnmKey = tnm?.[0] ?? ({ t: 't', n: 'n', m: 'm', stage: 'stageGroup' } as Partial<Record<FindingKey, keyof ReportTnm>>)[findingKey(obs.code) ?? 'histology'];
+    const finding = findingKey(obs.code);
+    const tnmKey = tnm?.[0] ?? (finding ? TNM_FINDING[finding] : undefined);
     if (tnmKey) {
       const v = coded.code ?? obs.valueString ?? text;
       if (v && out.tnm[tnmKey] === undefined) out.tnm[tnmKey] = tnmKey !== 'stageGroup' && tnm && /^[0-9X]|^is/i.test(v) ? `${tnm[1]}${tnmKey.toUpperCase()}${v}` : v;
