@@ -5,6 +5,7 @@ import type { Repository } from '../../store/repository.ts';
 import type { TimelineStore } from '../../timeline/projection.ts';
 import { ctxOf } from '../http/context.ts';
 import { sendResult } from './result.ts';
+import { viewDefinitionRoutes } from './view-definition-routes.ts';
 import { checkBundleEntryCount, DEFAULT_MAX_BUNDLE_ENTRIES } from './bundle-entry-limit.ts';
 import { getStatus } from '@medplum/core';
 import type { AsyncJobs } from '../async-jobs.ts';
@@ -32,6 +33,8 @@ export function fhirRouter(options: { repo: Repository; baseUrl: string; version
     router.get('/_async/:id', (req, res) => sendJobStatus(jobs, req, res, FHIR_JSON));
     router.delete('/_async/:id', (req, res) => deleteJob(jobs, req, res));
   }
+  // SQL on FHIR: ViewDefinition is not an R4 type, so its read and $run routes come before the FHIR router.
+  router.use(viewDefinitionRoutes({ repo: options.repo, baseUrl: options.baseUrl }));
   router.use(async (req, res) => {
     if (req.method === 'POST' && req.path === '/') checkBundleEntryCount(req.body, options.maxBundleEntries ?? DEFAULT_MAX_BUNDLE_ENTRIES);
     if (jobs && req.method === 'POST' && req.path === '/' && wantsAsync(req)) {

@@ -1,0 +1,112 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { badRequest, notFound } from '@medplum/core';
+import type { Parameters } from '@medplum/fhirtypes';
+import { fail, withText } from '../schema/outcomes.ts';
+import { patientCompartmentParamsFor } from '../schema/fhir-definitions.ts';
+import type { Repository } from '../store/repository.ts';
+import type { RequestContext } from '../store/request-context.ts';
+import { MAX_COUNT, parseFhirSearch } from '../store/search-to-mongo.ts';
+import { compileView, viewRows, type CompiledView, type Row, type ViewDefinition } from './view-definition.ts';
+import { viewFormat, type ViewFormat } from './view-output.ts';
+
+/**
+ * ViewDefinition/$run: which view (inline, or one of IDR's ready-made views in fhir/views/), over
+ * which resources (the caller's, read through the repository one page at a time, so access
+ * control and the access audit apply), as rows produced while the pages arrive.
+ * See: https://sql-on-fhir.org/ig/OperationDefinition-ViewDefinitionRun.html
+ */
+
+const VIEWS_DIR = path.join(import.meta.dirname, 'views');
+let readyMade: Map<string, ViewDefinition> | undefined;
+
+/** IDR's ready-made ViewDefinitions (fhir/views/*.json), by name (the file name without .json). */
+export function readyMadeViews(): Map<string, ViewDefinition> {
+  if (!readyMade) {
+    readyMade = new Map();
+    for (const file of readdirSync(VIEWS_DIR).filter((f) => f.endsWith('.json')).sort()) {
+      const view = JSON.parse(readFileSync(path.join(VIEWS_DIR, file), 'utf8')) as ViewDefinition;
+      compileView(view); // a broken ready-made view stops start-up, not a request
+      readyMade.set(file.slice(0, -'.json'.length), view);
+    }
+  }
+  return readyMade;
+}
+
+/** A ready-made view by name ("ViewDefinition/lab-results", or the name); 404 when IDR has none of that name. */
+export function readyMadeView(ref: string): ViewDefinition {
+  const name = ref.replace(/^ViewDefinition\//, '');
+  const view = readyMadeViews().get(name);
+  if (!view) fail(withText(notFound, `No ready-made ViewDefinition "${name}"; IDR has ${[...readyMadeViews().keys()].join(', ')}`));
+  return view;
+}
+
+/** What a $run asks for. */
+export interface ViewRunRequest {
+  view: CompiledView;
+  format: ViewFormat;
+  /** Only this patient's resources (an id). */
+  patient?: string;
+  /** At most this many rows. */
+  limit?: number;
+}
+
+/** The run a Parameters body (POST) or query (GET) asks for: viewResource | viewReference (or the view named in the path), _format, patient, _limit. */
+export function viewRunRequest(input: { body?: unknown; query: URLSearchParams; name?: string; accept?: string }): ViewRunRequest {
+  const body = input.body as Parameters | undefined;
+  if (body !== undefined && (typeof body !== 'object' || body === null || body.resourceType !== 'Parameters')) fail(badRequest('The body of $run must be a Parameters resource', 'Parameters'));
+  const param = (name: string) => body?.parameter?.find((p) => p.name === name);
+  const text = (name: string): string | undefined => {
+    const p = param(name);
+    return p?.valueCode ?? p?.valueString ?? p?.valueCanonical ?? p?.valueReference?.reference ?? p?.valueId ?? input.query.get(name) ?? undefined;
+  };
+  const inline = param('viewResource')?.resource as unknown;
+  const reference = input.name ?? text('viewReference');
+  if (inline !== undefined && reference !== undefined) fail(badRequest('Give either viewResource or viewReference, not both', 'viewResource'));
+  if (inline === undefined && reference === undefined) fail(badRequest('$run needs a view: viewResource (the ViewDefinition) or viewReference (a ready-made one)', 'viewResource'));
+  const view = compileView(inline ?? readyMadeView(reference as string));
+
+  const formatText = text('_format') ?? input.accept?.split(',').map((t) => viewFormat(t)).find((f) => f !== undefined) ?? 'json';
+  const format = viewFormat(formatText);
+  if (!format) fail(badRequest(`_format must be csv, ndjson, json or parquet, got "${formatText}"`, '_format'));
+
+  const patientRef = text('patient');
+  const patient = patientRef?.replace(/^Patient\//, '');
+  if (patient !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(patient)) fail(badRequest(`patient must be "Patient/{id}" or an id, got "${patientRef}"`, 'patient'));
+  const limitText = param('_limit')?.valueInteger ?? input.query.get('_limit') ?? undefined;
+  const limit = limitText === undefined ? undefined : Number(limitText);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) fail(badRequest('_limit must be a non-negative integer', '_limit'));
+  return { view, format, ...(patient !== undefined ? { patient } : {}), ...(limit !== undefined ? { limit } : {}) };
+}
+
+/** The search parameter that narrows a type to one patient's compartment (`_id` for Patient). */
+function patientParam(type: string): string {
+  if (type === 'Patient') return '_id';
+  const params = patientCompartmentParamsFor(type);
+  const param = ['patient', 'subject'].find((p) => params.includes(p)) ?? params[0];
+  if (!param) fail(badRequest(`patient cannot narrow a view of ${type}: it is not in the Patient compartment`, 'patient'));
+  return param;
+}
+
+/**
+ * The rows of a view over the caller's resources of its type: the repository is searched page by
+ * page (up to MAX_COUNT resources each), and each page's rows are yielded before the next is read.
+ */
+export async function* viewResultRows(repo: Repository, ctx: RequestContext, run: Pick<ViewRunRequest, 'view' | 'patient' | 'limit'>, options: { pageSize?: number } = {}): AsyncGenerator<Row> {
+  const pageSize = Math.min(options.pageSize ?? MAX_COUNT, MAX_COUNT);
+  const { view, limit } = run;
+  if (limit === 0) return;
+  const narrow = run.patient === undefined ? '' : `${patientParam(view.resource)}=${encodeURIComponent(view.resource === 'Patient' ? run.patient : `Patient/${run.patient}`)}&`;
+  let produced = 0;
+  for (let offset = 0; ; offset += pageSize) {
+    const request = parseFhirSearch(view.resource, `${narrow}_count=${pageSize}&_offset=${offset}&_total=none`);
+    const page = await repo.search(ctx, request);
+    for (const resource of page.resources) {
+      for (const row of viewRows(view, resource)) {
+        yield row;
+        if (limit !== undefined && ++produced >= limit) return;
+      }
+    }
+    if (!page.hasMore) return;
+  }
+}
