@@ -32,7 +32,7 @@ function slowUpload(message: string, target = { path: '/ingest/hl7v2', type: 'x-
     resolveRes = resolve;
     rejectRes = reject;
   });
-  const req = http.request({ method: 'POST', hostname, port, path: target.path, headers: { 'content-type': target.type, 'content-length': String(bytes.length) } }, (res) => {
+  const req = http.request({ method: 'POST', hostname, port, path: target.path, headers: { 'content-type': target.type, 'content-length': String(bytes.length), authorization: `Bearer ${server.token}` } }, (res) => {
     const chunks: Buffer[] = [];
     res.on('data', (c: Buffer) => chunks.push(c));
     res.on('end', () => resolveRes({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));

@@ -78,7 +78,9 @@ function repeatedIdentifiers(examples: Resource[]): Map<string, string> {
   return out;
 }
 const repeated = repeatedIdentifiers(valid);
-const stored = valid.filter((r) => !repeated.has(key(r)));
+/** AuditEvents are written by IDR alone (the access audit), never through the API: these examples are refused with 403. */
+const auditEvents = valid.filter((r) => r.resourceType === 'AuditEvent');
+const stored = valid.filter((r) => !repeated.has(key(r)) && r.resourceType !== 'AuditEvent');
 
 /**
  * Resources the examples refer to that the package does not hold (e.g. Patient/1..100 of a Group):
@@ -144,6 +146,15 @@ describe('R4 official examples through REST', () => {
       const r = await fhirFetch(`${server.fhir}/${key(example)}`, { method: 'PUT', json: example });
       expect(r.status, key(example)).toBe(409);
       expect(r.body.issue[0].details.text).toContain(repeated.get(key(example)));
+    }
+  });
+
+  it('refuses the AuditEvent examples: only IDR writes the audit trail (403)', async () => {
+    expect(auditEvents.length).toBeGreaterThan(0);
+    for (const example of auditEvents) {
+      const r = await fhirFetch(`${server.fhir}/${key(example)}`, { method: 'PUT', json: example });
+      expect(r.status, key(example)).toBe(403);
+      expect(r.body.issue[0].details.text).toContain('does not allow create on AuditEvent');
     }
   });
 
