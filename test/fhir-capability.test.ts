@@ -87,12 +87,14 @@ describe('CapabilityStatement', () => {
     await create(server.fhir, labObservation(pid, 'capability'));
     const instances: Record<string, string> = { Patient: pid };
     const operations = resources().flatMap((r) => (r.operation ?? []).map((op) => ({ type: r.type, name: op.name })));
-    expect(operations.map((o) => `${o.type}/$${o.name}`).sort()).toEqual(['Patient/$everything', 'Patient/$merge', 'Patient/$timeline']);
+    expect(operations.map((o) => `${o.type}/$${o.name}`).sort()).toEqual(['Patient/$access-log', 'Patient/$everything', 'Patient/$merge', 'Patient/$timeline']);
     // $merge changes data: it answers a POST (test/patient-merge.test.ts) and refuses a GET
     const other = (await create(server.fhir, patient('999966613'))).id;
     const get = await fhirFetch(`${server.fhir}/Patient/${pid}/$merge?target-patient=Patient/${other}`);
     expect(get.status).toBe(400);
     expect(JSON.stringify(get.body)).toContain('use POST');
+    // The access log shows the accesses chained into the audit trail so far.
+    await server.services.audit.flush();
     for (const op of operations.filter((o) => o.name !== 'merge')) {
       const id = instances[op.type];
       expect(id, `an instance of ${op.type} to call $${op.name} on`).toBeDefined();
