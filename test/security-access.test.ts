@@ -292,6 +292,21 @@ describe('break-the-glass', () => {
   });
 });
 
+describe('the audit trail through the API', () => {
+  it('cannot be created, changed or deleted, not even by an administrator', async () => {
+    await server.services.audit.flush();
+    const [first] = await auditEvents('_count=1');
+    expect(first?.id).toBeDefined();
+    const put = await fhirFetch(`${server.fhir}/AuditEvent/${first?.id}`, { method: 'PUT', json: { ...first, outcome: '0', outcomeDesc: 'tampered' }, headers: bearer('admin') });
+    expect(put.status).toBe(403);
+    const del = await fhirFetch(`${server.fhir}/AuditEvent/${first?.id}`, { method: 'DELETE', headers: bearer('system') });
+    expect(del.status).toBe(403);
+    const post = await fhirFetch(`${server.fhir}/AuditEvent`, { method: 'POST', json: { ...first, id: undefined }, headers: bearer('system') });
+    expect(post.status).toBe(403);
+    expect(await server.services.audit.verify()).toMatchObject({ ok: true });
+  });
+});
+
 describe('the patient’s own view of who accessed their record', () => {
   it('a patient user finds the accesses to their record, with the clinician named; the patient is their own Patient, not a new one', async () => {
     expect((await call('clinician', CALLS.readOwnPatient as Call)).status).toBe(200);
