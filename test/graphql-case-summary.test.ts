@@ -158,6 +158,21 @@ describe('case summary: conflicts, procedures, input', () => {
     expect(r.data.patient.caseSummary.procedures).toEqual([{ display: 'Lumpectomy of breast', date: surgery, reference: `Procedure/${proc.body.id}` }]);
   });
 
+  it('adds a clinical staging recorded as Observations outside any report, after the pathological one', async () => {
+    const id = ids.get(p.key) as string;
+    const posted: string[] = [];
+    for (const [code, value] of [['21905-5', 'cT2'], ['21906-3', 'cN0'], ['21907-1', 'cM0']] as const) {
+      const o = await fhirFetch(`${server.fhir}/Observation`, { method: 'POST', json: { resourceType: 'Observation', status: 'final', subject: { reference: `Patient/${id}` }, code: { coding: [{ system: 'http://loinc.org', code }] }, effectiveDateTime: '2025-01-10T14:00:00+01:00', method: { text: 'AJCC 8th edition' }, valueCodeableConcept: { coding: [{ system: 'http://cancerstaging.org', code: value }] } } });
+      posted.push(`Observation/${o.body.id}`);
+    }
+    const r = await gql(`query ($id: ID!) { patient(id: $id) { caseSummary { tnm { prefix t n m stageGroup stageGroupBasis edition date source report { id } current } } } }`, { id });
+    expect(r.errors).toBeUndefined();
+    const [pathological, clinical] = r.data.patient.caseSummary.tnm;
+    expect(pathological).toMatchObject({ prefix: 'p', t: p.tumour.pT, current: true });
+    expect(clinical).toEqual({ prefix: 'c', t: 'cT2', n: 'cN0', m: 'cM0', stageGroup: 'IIA', stageGroupBasis: 'derived', edition: '8', date: '2025-01-10T14:00:00.000+01:00', source: expect.any(String), report: null, current: true });
+    expect(posted).toContain(clinical.source);
+  });
+
   it('refuses a lab unit without a code', async () => {
     const r = await gql(`query ($id: ID!) { patient(id: $id) { caseSummary(labUnits: [{ code: " ", unit: "g/dL" }]) { since } } }`, { id: ids.get(p.key) });
     expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DiagnosticReport, Observation } from '@medplum/fhirtypes';
 import { findingsAcross } from './case-summary.ts';
-import { latestOf, type Marker, reportItems } from './tumour-findings.ts';
+import { latestOf, type Marker, reportItems, standaloneTnm } from './tumour-findings.ts';
 import { deriveStageGroup, stageTableFor } from './stage-group.ts';
 import { tnmAcross } from './tnm-summary.ts';
 import type { ReportTnm } from './tumour-findings.ts';
@@ -167,7 +167,7 @@ describe('stage group derivation (AJCC 8th)', () => {
 });
 
 describe('TNM staging across reports', () => {
-  const r = (id: string, day: number, tnm: ReportTnm) => ({ report: report(id), date: new Date(Date.UTC(2025, 0, day)), tnm });
+  const r = (id: string, day: number, tnm: ReportTnm) => ({ source: `DiagnosticReport/${id}`, report: report(id), date: new Date(Date.UTC(2025, 0, day)), tnm });
 
   it('keeps T, N and M of one report, states the reported group, derives it otherwise, and lists differing earlier staging', () => {
     const staging = tnmAcross([
@@ -176,13 +176,37 @@ describe('TNM staging across reports', () => {
       r('mdt', 5, { t: 'cT2', n: 'cN0', m: 'cM0', stageGroup: 'Stage IIA' }),
       r('biopsy', 1, {}),
     ], 'breast');
-    expect(staging.map((s) => [s.prefix, s.t, s.n, s.m, s.stageGroup, s.stageGroupBasis, s.current, s.report.id])).toEqual([
+    expect(staging.map((s) => [s.prefix, s.t, s.n, s.m, s.stageGroup, s.stageGroupBasis, s.current, s.report?.id])).toEqual([
       ['p', 'pT2', 'pN1a', 'cM0', 'IIB', 'derived', true, 'amended'],
       ['p', 'pT2', 'pN0', 'cM0', 'IIA', 'derived', false, 'resection'],
       ['c', 'cT2', 'cN0', 'cM0', 'IIA', 'reported', true, 'mdt'],
     ]);
     expect(staging[0]).toMatchObject({ edition: '8', stagingSystem: 'AJCC 8th edition, anatomic stage group (breast)', stageGroupNote: null });
     expect(staging[1]?.stageGroupNote).toMatch(/states no TNM edition/);
+  });
+
+  it('keeps a reported group and notes where T, N and M give another', () => {
+    const [s] = tnmAcross([r('x', 1, { t: 'pT3', n: 'pN1a', m: 'cM0', stageGroup: 'Stage IIA' })], 'colorectal');
+    expect(s).toMatchObject({ stageGroup: 'IIA', stageGroupBasis: 'reported', stageGroupNote: 'T, N and M give IIIB by the AJCC 8th edition table' });
+  });
+
+  it('reads a clinical staging recorded outside any report, one per effective time, with the edition of its method', () => {
+    const at = (o: Observation, when: string): Observation => ({ ...o, effectiveDateTime: when, method: { text: 'AJCC 8th edition' } });
+    const inReport = at(coded('21899-0', 'pT2', 'pT2', AJCC), '2025-01-10');
+    const found = standaloneTnm([
+      at(coded('21905-5', 'T2', 'T2', AJCC), '2025-01-05T10:00:00+01:00'),
+      at(coded('21906-3', 'N1', 'N1', AJCC), '2025-01-05T10:00:00+01:00'),
+      at(coded('21907-1', 'M0', 'M0', AJCC), '2025-01-05T10:00:00+01:00'),
+      at(coded('21905-5', 'T1c', 'T1c', AJCC), '2024-12-20'),
+      inReport,
+    ], new Set([`Observation/${inReport.id}`]));
+    expect(found.map((f) => f.tnm)).toEqual([{ t: 'cT2', n: 'cN1', m: 'cM0', edition: '8' }, { t: 'cT1c', edition: '8' }]);
+    const staging = tnmAcross(found.map((f) => ({ ...f, report: null })), 'breast');
+    expect(staging.map((s) => [s.prefix, s.t, s.stageGroup, s.stageGroupBasis, s.current, s.report])).toEqual([
+      ['c', 'cT2', 'IIB', 'derived', true, null],
+      ['c', 'cT1c', null, 'not derivable', false, null],
+    ]);
+    expect(staging[0]?.source).toMatch(/^Observation\//);
   });
 
   it('does not derive a group by another edition, nor without M', () => {

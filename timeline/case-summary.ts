@@ -8,7 +8,7 @@ import { labTrends, type LabPoint, type LabTrend } from './lab-trend.ts';
 import { pathologyFindings, type PathologyFindings } from './pathology.ts';
 import { reportKind } from './events.ts';
 import { conceptText, eventStatus, firstTime } from './format.ts';
-import { conditionItems, latestOf, MARKERS, reportItems, type ReportedItem, type ReportItems } from './tumour-findings.ts';
+import { conditionItems, latestOf, MARKERS, reportItems, standaloneTnm, TNM_CODES, type ReportedItem, type ReportItems } from './tumour-findings.ts';
 import { tnmAcross, type TnmStaging } from './tnm-summary.ts';
 import { stageTableFor } from './stage-group.ts';
 
@@ -72,7 +72,7 @@ export async function caseSummary(
   const { repo, timeline } = deps;
   const since = options.since ?? new Date((deps.clock?.() ?? new Date()).getTime() - 30 * DAY);
   const groups = options.labCodes?.length ? options.labCodes.map((c) => DEFAULT_KEY_LABS.find((g) => g.includes(c)) ?? [c]) : DEFAULT_KEY_LABS;
-  const [conditions, reports, studies, letters, newSince, trends, procedures] = await Promise.all([
+  const [conditions, reports, studies, letters, newSince, trends, procedures, tnmObservations] = await Promise.all([
     searchPatient<Condition>(repo, ctx, 'Condition', patient, {}, 200),
     searchPatient<DiagnosticReport>(repo, ctx, 'DiagnosticReport', patient, { _sort: '-date' }, 500),
     searchPatient<ImagingStudy>(repo, ctx, 'ImagingStudy', patient, { _sort: '-started' }, 200),
@@ -80,6 +80,7 @@ export async function caseSummary(
     timeline.changedSince(ctx, patient, since, 50),
     labTrends(repo, ctx, patient, groups, options.labUnits),
     searchPatient<Procedure>(repo, ctx, 'Procedure', patient, { _sort: '-date' }, 100),
+    searchPatient<Observation>(repo, ctx, 'Observation', patient, { code: TNM_CODES.map((c) => `http://loinc.org|${c}`).join(',') }, 200),
   ]);
   const pathology = reports.filter((r) => reportKind(r) === 'pathology' && eventStatus(r) !== 'entered-in-error' && eventStatus(r) !== 'cancelled');
   const latest = pathology[0];
@@ -131,7 +132,10 @@ export async function caseSummary(
     histology,
     topography,
     tumourSize: latestOf('tumour size', items.map((r) => r.items.size)),
-    tnm: tnmAcross([...items].sort(newestFirst).map((r) => ({ report: r.report, date: r.date, tnm: r.items.tnm })), stageTableFor(topography?.latest.code ?? primaryDiagnosis?.code ?? undefined)),
+    tnm: tnmAcross([
+      ...items.map((r) => ({ source: `DiagnosticReport/${r.report.id}`, report: r.report, date: r.date, tnm: r.items.tnm })),
+      ...standaloneTnm(tnmObservations, new Set(reports.flatMap((r) => (r.result ?? []).map((x) => x.reference ?? '')))).map((x) => ({ ...x, report: null })),
+    ], stageTableFor(topography?.latest.code ?? primaryDiagnosis?.code ?? undefined)),
     keyLabs: shown.map((t) => ({ code: t.code, name: t.name, unit: t.unit, latest: t.points.at(-1) ?? null, trend: t })),
     procedures: procedures.filter((p) => p.status !== 'entered-in-error' && p.status !== 'not-done').map(procedureSummary),
     recentLetters: letters.filter((d) => d.status === 'current').slice(0, options.letters ?? 5),
@@ -159,8 +163,6 @@ export function findingsAcross(reports: { report: DiagnosticReport; date: Date |
   }
   return out;
 }
-
-const newestFirst = (a: { date: Date | null }, b: { date: Date | null }): number => (b.date?.getTime() ?? -Infinity) - (a.date?.getTime() ?? -Infinity);
 
 function conditionDate(c: Condition): Date | undefined {
   return firstTime(c.onsetDateTime, c.onsetPeriod?.start, c.recordedDate);

@@ -3,7 +3,7 @@ import { DERIVED_STAGE_SYSTEM, deriveStageGroup, parseCategory, type StageTable 
 import type { ReportTnm } from './tumour-findings.ts';
 
 /**
- * TNM staging of a case from its pathology reports: per kind (pathological p, clinical c,
+ * TNM staging of a case from its pathology reports (and categories recorded outside them): per kind (pathological p, clinical c,
  * post-therapy yp / yc) the categories of the latest report stating them — T, N and M from that one
  * report, never combined across reports — with the stage group the report states, else the one
  * derived from T, N and M (AJCC 8th, breast and colorectal), else why it is not derivable. Earlier
@@ -26,7 +26,9 @@ export interface TnmStaging {
   /** The TNM edition the report states ("8"), null when it states none. */
   edition: string | null;
   date: Date | null;
-  report: DiagnosticReport;
+  /** The stating resource: the DiagnosticReport, or the first Observation of a staging recorded outside a report. */
+  source: string;
+  report: DiagnosticReport | null;
   /** False for an earlier report whose categories differ from the current ones of the same kind. */
   current: boolean;
 }
@@ -41,11 +43,16 @@ function kindOf(tnm: ReportTnm): string | null {
 }
 
 /** The staging of one report. */
-export function stagingOf(tnm: ReportTnm, report: DiagnosticReport, date: Date | null, table: StageTable | undefined): TnmStaging | null {
+export function stagingOf(tnm: ReportTnm, from: { source: string; report: DiagnosticReport | null; date: Date | null }, table: StageTable | undefined): TnmStaging | null {
   const prefix = kindOf(tnm);
   if (prefix === null) return null;
-  const base = { prefix, t: tnm.t ?? null, n: tnm.n ?? null, m: tnm.m ?? null, edition: tnm.edition ?? null, date, report, current: true };
-  if (tnm.stageGroup) return { ...base, stageGroup: tnm.stageGroup.replace(/^stage\s+/i, ''), stageGroupBasis: 'reported', stageGroupNote: null, stagingSystem: null };
+  const base = { prefix, t: tnm.t ?? null, n: tnm.n ?? null, m: tnm.m ?? null, edition: tnm.edition ?? null, ...from, current: true };
+  if (tnm.stageGroup) {
+    const stated = tnm.stageGroup.replace(/^stage\s+/i, '');
+    const derived = !tnm.edition || tnm.edition === '8' ? deriveStageGroup(table, tnm.t, tnm.n, tnm.m) : undefined;
+    const differs = derived && 'group' in derived && derived.group.toUpperCase() !== stated.toUpperCase();
+    return { ...base, stageGroup: stated, stageGroupBasis: 'reported', stageGroupNote: differs ? `T, N and M give ${derived.group} by the AJCC 8th edition table` : null, stagingSystem: null };
+  }
   if (tnm.edition && tnm.edition !== '8') {
     return { ...base, stageGroup: null, stageGroupBasis: 'not derivable', stageGroupNote: `the report stages by the ${tnm.edition}th edition; IDR holds the AJCC 8th edition tables only`, stagingSystem: null };
   }
@@ -60,11 +67,11 @@ export function stagingOf(tnm: ReportTnm, report: DiagnosticReport, date: Date |
   };
 }
 
-/** Current staging per kind (p before c, then post-therapy), each followed by the differing earlier ones (reports newest first). */
-export function tnmAcross(reports: { report: DiagnosticReport; date: Date | null; tnm: ReportTnm }[], table: StageTable | undefined): TnmStaging[] {
+/** Current staging per kind (p before c, then post-therapy), each followed by the differing earlier ones, newest first. */
+export function tnmAcross(reports: { source: string; report: DiagnosticReport | null; date: Date | null; tnm: ReportTnm }[], table: StageTable | undefined): TnmStaging[] {
   const byKind = new Map<string, TnmStaging[]>();
-  for (const r of reports) {
-    const s = stagingOf(r.tnm, r.report, r.date, table);
+  for (const r of [...reports].sort((a, b) => (b.date?.getTime() ?? -Infinity) - (a.date?.getTime() ?? -Infinity))) {
+    const s = stagingOf(r.tnm, r, table);
     if (!s) continue;
     const list = byKind.get(s.prefix) ?? [];
     const same = (a: TnmStaging): boolean => a.t === s.t && a.n === s.n && a.m === s.m && a.stageGroup === s.stageGroup;

@@ -2,6 +2,7 @@ import type { CodeableConcept, Condition, DiagnosticReport, Observation } from '
 import { findingKey, type FindingKey } from './pathology.ts';
 import { conceptText, formatNumber, formatValue, loincCode } from './format.ts';
 import { convertUcum } from './lab-trend.ts';
+import { parseCategory } from './stage-group.ts';
 
 /**
  * The items a tumour board reads from pathology reports — tumour markers (ER, PR, HER2 by IHC
@@ -54,7 +55,7 @@ export interface ReportItems {
 
 const MARKER_LOINC: Record<string, Marker> = {
   '16112-5': 'ER', '85337-4': 'ER', '16113-3': 'PR', '85339-0': 'PR',
-  '18474-7': 'HER2 IHC', '85319-2': 'HER2 IHC', '85318-4': 'HER2 ISH', '48676-1': 'HER2',
+  '18474-7': 'HER2 IHC', '85319-2': 'HER2 IHC', '85318-4': 'HER2 ISH', '31150-6': 'HER2 ISH', '48676-1': 'HER2',
   '29593-1': 'Ki-67', '85330-9': 'Ki-67', '81695-9': 'MSI',
 };
 const MARKER_TEXT: [RegExp, Marker][] = [
@@ -165,14 +166,7 @@ export function reportItems(report: DiagnosticReport, results: Observation[], da
       out.size ??= { ...baseValue(text, report, date, [ref(obs)]), quantity: mm, unit: mm === null ? null : 'mm', key: mm === null ? text.toLowerCase() : `${mm} mm` };
       continue;
     }
-    const tnm = loinc ? TNM_LOINC[loinc] : undefined;
-    const finding = findingKey(obs.code);
-    const tnmKey = tnm?.[0] ?? (finding ? TNM_FINDING[finding] : undefined);
-    if (tnmKey) {
-      const v = coded.code ?? obs.valueString ?? text;
-      if (v && out.tnm[tnmKey] === undefined) out.tnm[tnmKey] = tnmKey !== 'stageGroup' && tnm && /^[0-9X]|^is/i.test(v) ? `${tnm[1]}${tnmKey.toUpperCase()}${v}` : v;
-      continue;
-    }
+    if (addTnm(out.tnm, obs)) continue;
     const marker = markerOf(obs.code);
     if (!marker || !text) continue;
     const [name, part] = marker;
@@ -202,9 +196,53 @@ export function reportItems(report: DiagnosticReport, results: Observation[], da
     if (icdo.code.includes('/')) out.histology ??= icdoValue(report, date, [], icdo.code, icdo.system, conceptText(cc) ?? icdo.code);
     else if (/^C\d\d/i.test(icdo.code)) out.topography ??= icdoValue(report, date, [], icdo.code, icdo.system, conceptText(cc) ?? icdo.code);
   }
-  const edition = /\b(\d{1,2})\s*(?:e|de|ste|th|st|nd|rd)?\.?\s*(?:editie|edition|ed\.)/i.exec(report.conclusion ?? '')?.[1];
-  if (edition && Object.keys(out.tnm).length) out.tnm.edition = edition;
+  const edition = editionIn(report.conclusion);
+  if (edition && Object.keys(out.tnm).length) out.tnm.edition ??= edition;
   return out;
+}
+
+/** The TNM edition a text states: "TNM (8e editie)", "AJCC 8th edition" → "8". */
+function editionIn(text: string | undefined): string | undefined {
+  return /\b(\d{1,2})\s*(?:e|de|ste|th|st|nd|rd)?\.?\s*(?:editie|edition|ed\.)/i.exec(text ?? '')?.[1];
+}
+
+/** Adds the T, N or M category or stage group an Observation states to `tnm` (the first of each wins); false when it states none. */
+function addTnm(tnm: ReportTnm, obs: Observation): boolean {
+  const loinc = loincCode(obs.code);
+  const byLoinc = loinc ? TNM_LOINC[loinc] : undefined;
+  const finding = findingKey(obs.code);
+  const key = byLoinc?.[0] ?? (finding ? TNM_FINDING[finding] : undefined);
+  if (!key) return false;
+  const v = obs.valueCodeableConcept?.coding?.[0]?.code ?? obs.valueString ?? formatValue(obs);
+  if (v && tnm[key] === undefined) tnm[key] = key !== 'stageGroup' && byLoinc ? withPrefix(v, byLoinc[1], key.toUpperCase()) : v;
+  const edition = editionIn(conceptText(obs.method));
+  if (edition) tnm.edition ??= edition;
+  return true;
+}
+
+/** A category as sent with the prefix its LOINC code implies when it has none: "T2" or "2" under 21905-5 → "cT2". */
+function withPrefix(v: string, prefix: 'p' | 'c', letter: string): string {
+  const parsed = parseCategory(v);
+  if (parsed) return parsed.prefix ? v : `${prefix}${v.trim()}`;
+  return parseCategory(`${letter}${v}`) ? `${prefix}${letter}${v.trim()}` : v;
+}
+
+/** The LOINC codes of TNM categories and stage groups (pathological and clinical). */
+export const TNM_CODES: readonly string[] = Object.keys(TNM_LOINC);
+
+/**
+ * TNM categories recorded outside a pathology report (an MDT's clinical staging): one staging per
+ * effective time, from the Observations not among `reported` ("Observation/id" of report results).
+ */
+export function standaloneTnm(observations: Observation[], reported: ReadonlySet<string>): { source: string; date: Date | null; tnm: ReportTnm }[] {
+  const groups = new Map<string, { source: string; date: Date | null; tnm: ReportTnm }>();
+  for (const obs of observations) {
+    if (obs.status === 'entered-in-error' || obs.status === 'cancelled' || reported.has(`Observation/${obs.id}`)) continue;
+    const when = obs.effectiveDateTime ?? obs.effectivePeriod?.start ?? obs.issued ?? '';
+    const group = groups.get(when) ?? { source: `Observation/${obs.id}`, date: when ? new Date(when) : null, tnm: {} };
+    if (addTnm(group.tnm, obs)) groups.set(when, group);
+  }
+  return [...groups.values()];
 }
 
 function icdoValue(report: DiagnosticReport, date: Date | null, observations: string[], code: string | undefined, system: string | undefined, display: string): ReportedValue {

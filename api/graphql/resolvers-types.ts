@@ -4,7 +4,6 @@ import type { TimelineDoc } from '../../schema/timeline-event.ts';
 import { reportKind } from '../../timeline/events.ts';
 import { conceptText, firstTime } from '../../timeline/format.ts';
 import type { CaseSummary, ProcedureSummary } from '../../timeline/case-summary.ts';
-import type { TnmStaging } from '../../timeline/tnm-summary.ts';
 
 /** Field resolvers of the types backed by FHIR resources or timeline documents. */
 
@@ -49,9 +48,6 @@ export const typeResolvers = {
   },
   CaseSummary: {
     latestImaging: (s: CaseSummary) => s.imaging,
-  },
-  TnmStaging: {
-    source: (t: TnmStaging) => `DiagnosticReport/${t.report.id}`,
   },
   ProcedureSummary: {
     resource: (p: ProcedureSummary) => p.procedure,

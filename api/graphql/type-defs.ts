@@ -5,7 +5,7 @@ export const typeDefs = /* GraphQL */ `
   "Any JSON value; FHIR resources as served by /fhir."
   scalar JSON
 
-  enum Lane { lab imaging pathology document diagnosis treatment encounter other }
+  enum Lane { lab imaging pathology document diagnosis treatment encounter model other }
 
   type Query {
     "A patient by FHIR id; null when unknown or deleted."
@@ -220,8 +220,9 @@ export const typeDefs = /* GraphQL */ `
     "The TNM edition the report states (8), null when it states none."
     edition: String
     date: DateTime
+    "The stating resource: the DiagnosticReport, or the first Observation of categories recorded outside a report."
     source: String!
-    report: Report!
+    report: Report
     "False for an earlier report whose categories differ from the current ones of the same prefix."
     current: Boolean!
   }
