@@ -12,8 +12,8 @@ import type { ExportFiles } from './export-files.ts';
 /**
  * FHIR Bulk Data export (`$export` at system, Patient and Group level): the parameters, the
  * cohort, and the job that writes one NDJSON file per resource type. Every resource is read
- * through the repository with the caller's access, one page (up to MAX_COUNT) at a time, and
- * appended to its file before the next page is read, so memory stays flat whatever the size.
+ * through the repository with the caller's access, one batch (up to MAX_COUNT) at a time, and
+ * appended to its file before the next batch is read, so memory stays flat whatever the size.
  * See: https://hl7.org/fhir/uv/bulkdata/export.html
  */
 
@@ -237,34 +237,26 @@ async function notMatching(repo: Repository, ctx: RequestContext, earlier: Searc
 }
 
 /**
- * Pages through a search in `_lastUpdated` order, keyed by the last update of the page's last
- * resource (and how many resources of that same instant were written), so a page is found by an
- * index range rather than by skipping everything before it. Resources updated after the export's
- * transaction time are left for the next export (`_since`).
+ * Reads every match of a search batch by batch from one repository cursor (an index range on
+ * MongoDB, one pass on the embedded store), each batch checked against the caller's access.
+ * Resources updated after the export's transaction time are left for the next export (`_since`).
  */
 async function forEachPage(repo: Repository, ctx: RequestContext, request: SearchRequest, window: Paging, signal: AbortSignal, onPage: (page: Resource[], seen: AccessLog) => Promise<void>): Promise<void> {
-  let from: Date | undefined;
-  let skip = 0;
-  for (;;) {
-    signal.throwIfAborted();
-    const filters: Filter[] = [...(request.filters ?? []), lastUpdated('le', window.until)];
-    if (window.since) filters.push(lastUpdated('gt', window.since));
-    if (from) filters.push(lastUpdated('ge', from));
-    const seen = new AccessLog();
-    ctx.seen = seen;
-    const page = await repo.search(ctx, { ...request, filters, sortRules: [{ code: '_lastUpdated' }], count: window.pageSize, offset: skip, total: 'none' });
-    await onPage(page.resources, seen);
-    if (!page.hasMore) return;
-    const last = page.resources.at(-1)?.meta?.lastUpdated;
-    if (page.withheld || !last) {
-      // Which of the withheld matches share the last instant is unknown: page on by offset.
-      skip += page.resources.length + page.withheld;
-      continue;
+  const filters: Filter[] = [...(request.filters ?? []), lastUpdated('le', window.until)];
+  if (window.since) filters.push(lastUpdated('gt', window.since));
+  const batches = repo.searchStream(ctx, { ...request, filters }, window.pageSize);
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      // The repository notes what each batch shows in the context's access log.
+      const seen = new AccessLog();
+      ctx.seen = seen;
+      const next = await batches.next();
+      if (next.done) return;
+      await onPage(next.value.resources, seen);
     }
-    const lastTime = new Date(last);
-    const ties = page.resources.filter((r) => r.meta?.lastUpdated === last).length;
-    skip = from?.getTime() === lastTime.getTime() ? skip + ties : ties;
-    from = lastTime;
+  } finally {
+    await batches.return(undefined);
   }
 }
 
@@ -275,7 +267,7 @@ interface Paging {
   pageSize: number;
 }
 
-function lastUpdated(prefix: 'le' | 'gt' | 'ge', at: Date): Filter {
+function lastUpdated(prefix: 'le' | 'gt', at: Date): Filter {
   return { code: '_lastUpdated', operator: prefix as Filter['operator'], value: at.toISOString() };
 }
 

@@ -70,6 +70,39 @@ export async function searchResources(database: Database, ctx: RequestContext, r
   };
 }
 
+/** One batch of a streamed search: what the caller may see, and how many matches were left out. */
+export interface SearchBatch {
+  resources: Resource[];
+  withheld: number;
+}
+
+/**
+ * Every match of a search in batches of up to `batch`, from one cursor (bulk export): the filter
+ * and access checks of searchResources, without sort, paging, totals or _include; each batch
+ * holds only what the caller may see, noted in the caller's access log as it is read.
+ */
+export async function* streamResources(database: Database, ctx: RequestContext, request: SearchRequest, batch = MAX_COUNT): AsyncGenerator<SearchBatch> {
+  const req = await resolveChains(database, request);
+  const filter = withinPatientContext(ctx, req.resourceType, searchToMongo(req).filter);
+  const cursor = database.c.resources.find(filter, { projection: { json: 1, patients: 1 } }).batchSize(batch);
+  const visible = async (docs: Pick<ResourceDoc, '_id' | 'json' | 'patients'>[]): Promise<SearchBatch> => {
+    const shown = await keepVisible(database, ctx, docs, guardedDoc);
+    return { resources: shown.map((d) => resourceOf(d) as Resource), withheld: docs.length - shown.length };
+  };
+  try {
+    let docs: Pick<ResourceDoc, '_id' | 'json' | 'patients'>[] = [];
+    for await (const d of cursor) {
+      docs.push(d);
+      if (docs.length < batch) continue;
+      yield await visible(docs);
+      docs = [];
+    }
+    if (docs.length) yield await visible(docs);
+  } finally {
+    await cursor.close();
+  }
+}
+
 /**
  * Patient-context access (patient/ scopes only) searches the patient's compartment: a top-level
  * equality on `patients` (indexed on both stores), so paging and totals count only what is visible.

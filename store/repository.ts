@@ -10,7 +10,7 @@ import { deterministicId, newResourceId, resourceKey } from '../schema/resource-
 import { sameContent } from './resource-equality.ts';
 import { EXCLUSIVE_IDENTIFIER_TYPES, IdentifierTakenError, identifierKeys, identifierOnlyQuery } from './identifier-index.ts';
 import { putVersion, type WriteScope } from './version-store.ts';
-import { searchResources, type SearchOptions, type SearchResult } from './repository-search.ts';
+import { searchResources, streamResources, type SearchBatch, type SearchOptions, type SearchResult } from './repository-search.ts';
 import { parseFhirSearch } from './search-to-mongo.ts';
 import { assertReferencesResolve, type ReferencePolicy } from './reference-check.ts';
 import type { SearchRequest } from '@medplum/core';
@@ -222,6 +222,13 @@ export class Repository {
     assertResourceType(request.resourceType);
     assertPermits(ctx.access, request.resourceType, 's');
     return searchResources(this.database, ctx, request, options);
+  }
+
+  /** Every match of a search, batch by batch from one cursor (bulk export), with the same access checks as search. */
+  searchStream(ctx: RequestContext, request: SearchRequest, batch?: number): AsyncGenerator<SearchBatch> {
+    assertResourceType(request.resourceType);
+    assertPermits(ctx.access, request.resourceType, 's');
+    return streamResources(this.database, ctx, request, batch);
   }
 
   /** 403 unless the caller may write this resource into the compartments it names. */
