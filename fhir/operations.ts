@@ -64,7 +64,7 @@ export const OPERATIONS: readonly FhirOperation[] = [
     definition: 'urn:idr:OperationDefinition/Patient-timeline',
     documentation:
       'GET Patient/{id}/$timeline: the resources behind the patient timeline, newest event first (anchor resource as match, folded results as include). ' +
-      'Parameters: lane (lab|imaging|pathology|document|diagnosis|treatment|encounter|other), code, from, to, _text, _count (max 200), cursor (from the next link).',
+      'Parameters: lane (lab|imaging|pathology|document|diagnosis|treatment|encounter|model|other), code, from, to, _text, _count (max 200), cursor (from the next link).',
     available: (deps) => deps.timeline !== undefined,
     run: async (deps, ctx, { id, query }) => {
       if (!deps.timeline) throw new Error('$timeline needs the timeline store');

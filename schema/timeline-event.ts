@@ -14,6 +14,8 @@ export const LANES = {
   diagnosis: 'diagnosis',
   treatment: 'treatment',
   encounter: 'encounter',
+  /** Results of models (RiskAssessment by a Device): never mixed with clinicians' findings. */
+  model: 'model',
   other: 'other',
 } as const;
 export type Lane = (typeof LANES)[keyof typeof LANES];

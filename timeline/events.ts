@@ -1,5 +1,5 @@
 import type {
-  CodeableConcept, Coding, Condition, DiagnosticReport, DocumentReference, ImagingStudy, Observation, Period, Reference, Resource,
+  CodeableConcept, Coding, Condition, DiagnosticReport, DocumentReference, ImagingStudy, Observation, Period, Reference, Resource, RiskAssessment,
 } from '@medplum/fhirtypes';
 import { LANES, type Lane, type TimelineEvent } from '../schema/timeline-event.ts';
 import { codeTokens, conceptText, eventStatus, firstTime, isAbnormalFlag, lastUpdatedOf, observationFlag, observationLine } from './format.ts';
@@ -215,8 +215,9 @@ export function treatmentOrEncounterEvent(r: Resource): EventDraft | undefined {
       summary = [x.class?.code, conceptText(x.serviceType), conceptText(x.reasonCode?.[0]), x.period?.end && `until ${x.period.end}`].filter(Boolean).join('; ');
       time = firstTime(x.period?.start);
       break;
-    case 'CarePlan':
     case 'RiskAssessment':
+      return modelEvent(r as RiskAssessment);
+    case 'CarePlan':
     case 'Communication':
       lane = LANES.other;
       title = x.title ?? conceptText(x.code) ?? r.resourceType;
@@ -236,6 +237,32 @@ export function treatmentOrEncounterEvent(r: Resource): EventDraft | undefined {
     status: eventStatus(r),
     refs: [keyOf(r)],
     codes: codeTokens(x.code, x.medicationCodeableConcept, x.vaccineCode, x.type),
+    lastUpdated: lastUpdatedOf(r),
+  };
+}
+
+/**
+ * A model's result (the write-back contract, docs/model-results.md): a RiskAssessment whose
+ * performer is the model's Device. Its own lane, titled with the prediction and score, the model
+ * named in the summary — never shown as a clinician's finding. A RiskAssessment by a person stays
+ * in the "other" lane.
+ */
+function modelEvent(r: RiskAssessment): EventDraft {
+  const byModel = r.performer?.reference?.startsWith('Device/') === true;
+  const prediction = r.prediction?.[0];
+  const outcome = conceptText(prediction?.outcome) ?? conceptText(r.code) ?? 'Risk assessment';
+  const score = prediction?.probabilityDecimal !== undefined ? `${Math.round(prediction.probabilityDecimal * 1000) / 10}%` : conceptText(prediction?.qualitativeRisk);
+  const model = r.performer?.display ?? conceptText(r.method);
+  return {
+    anchor: keyOf(r),
+    time: firstTime(r.occurrenceDateTime, r.occurrencePeriod?.start) ?? lastUpdatedOf(r),
+    lane: byModel ? LANES.model : LANES.other,
+    title: score ? `${outcome}: ${score}` : outcome,
+    summary: [byModel ? `model result${model ? ` (${model})` : ''}, not a clinician's finding` : model, r.status !== 'final' ? r.status : undefined, r.note?.[0]?.text].filter(Boolean).join('; '),
+    abnormal: false,
+    status: eventStatus(r),
+    refs: [keyOf(r)],
+    codes: codeTokens(r.code, prediction?.outcome, r.method),
     lastUpdated: lastUpdatedOf(r),
   };
 }
