@@ -254,8 +254,8 @@ describe('cancel and parameters', () => {
   });
 });
 
-describe('paging', () => {
-  it('pages by last update without repeating or skipping resources of the same instant, also when some are withheld', async () => {
+describe('batches', () => {
+  it('reads in small batches: every resource once, those of one instant too, withheld ones left out', async () => {
     const database = server.services.database;
     const system = systemContext('export-test');
     const at = (iso: string): Repository => new Repository(database, () => new Date(iso));
