@@ -91,14 +91,14 @@ export async function caseSummary(
   if (pathology.length) {
     const refs = pathology.flatMap((r) => (r.result ?? []).map((x) => x.reference ?? ''));
     const results = await repo.readMany(ctx, refs);
-    const findings = (r: DiagnosticReport): PathologyFindings =>
-      pathologyFindings(r, (r.result ?? []).map((x) => results.get(x.reference ?? '')).filter((o): o is Observation => o?.resourceType === 'Observation'));
+    const resultsOf = (r: DiagnosticReport): Observation[] => (r.result ?? []).map((x) => results.get(x.reference ?? '')).filter((o): o is Observation => o?.resourceType === 'Observation');
+    const findings = (r: DiagnosticReport): PathologyFindings => pathologyFindings(r, resultsOf(r));
     if (latest) {
       const { malignant: _m, ...f } = findings(latest);
       latestPathology = { ...f, report: latest, date: reportDate(latest) };
     }
     keyFindings = findingsAcross(pathology.map((r) => ({ report: r, date: reportDate(r), findings: findings(r) })));
-    items = pathology.map((r) => ({ report: r, date: reportDate(r), items: reportItems(r, (r.result ?? []).map((x) => results.get(x.reference ?? '')).filter((o): o is Observation => o?.resourceType === 'Observation'), reportDate(r)) }));
+    items = pathology.map((r) => ({ report: r, date: reportDate(r), items: reportItems(r, resultsOf(r), reportDate(r)) }));
     for (const r of [...pathology].reverse()) {
       const f = findings(r);
       if (f.malignant && f.histology) {
