@@ -26,7 +26,29 @@ export interface TokenVerifier {
 /** Verifies tokens of IDR's embedded provider with its public keys, in process. */
 export function localVerifier(issuer: string, audience: string, jwks: JSONWebKeySet): TokenVerifier {
   const keys = createLocalJWKSet(jwks);
-  return { issuer, audience, verify: async (token) => (await jwtVerify(token, keys, { issuer, audience, clockTolerance: 5 })).payload };
+  return { issuer, audience, verify: remembered(async (token) => (await jwtVerify(token, keys, { issuer, audience, clockTolerance: 5 })).payload) };
+}
+
+const REMEMBERED_TOKENS = 10_000;
+
+/**
+ * A client sends the same token with every call until it expires: its verified claims are kept
+ * (by the exact token text) until its expiry, so a signature is checked once per token, not per
+ * request. A token that failed is not kept; the cache is bounded (oldest first out).
+ */
+function remembered(verify: (token: string) => Promise<JWTPayload>): (token: string) => Promise<JWTPayload> {
+  const cache = new Map<string, JWTPayload>();
+  return async (token) => {
+    const hit = cache.get(token);
+    if (hit && typeof hit.exp === 'number' && hit.exp * 1000 > Date.now()) return hit;
+    if (hit) cache.delete(token);
+    const payload = await verify(token);
+    if (typeof payload.exp === 'number') {
+      if (cache.size >= REMEMBERED_TOKENS) cache.delete(cache.keys().next().value as string);
+      cache.set(token, payload);
+    }
+    return payload;
+  };
 }
 
 /** Verifies tokens of an external OpenID Connect issuer, fetching its JWKS (cached, refreshed on unknown key ids). */
@@ -40,7 +62,7 @@ export async function remoteVerifier(issuer: string, audience: string): Promise<
   if (typeof discovery.jwks_uri !== 'string') throw new Error(`IDR_OIDC_ISSUER: ${url} names no jwks_uri`);
   const keys = createRemoteJWKSet(new URL(discovery.jwks_uri));
   const iss = typeof discovery.issuer === 'string' ? discovery.issuer : issuer;
-  return { verifier: { issuer: iss, audience, verify: async (token) => (await jwtVerify(token, keys, { issuer: iss, audience, clockTolerance: 5 })).payload }, discovery };
+  return { verifier: { issuer: iss, audience, verify: remembered(async (token) => (await jwtVerify(token, keys, { issuer: iss, audience, clockTolerance: 5 })).payload) }, discovery };
 }
 
 export interface AuthOptions {

@@ -5,7 +5,8 @@ import { DicomwebRequestError, isPacsError, type DicomwebImporter } from '../../
 import { badRequest, unsupportedMediaType } from '@medplum/core';
 import { fail, withText } from '../../schema/outcomes.ts';
 import { sendOutcome } from '../http/errors.ts';
-import { reportOf, statusOf } from './results.ts';
+import { noteWritten, reportOf, statusOf } from './results.ts';
+import { ctxOf } from '../http/context.ts';
 
 const DICOM_TYPES = ['application/dicom', 'application/octet-stream'];
 const DATE_RANGE = /^(\d{8}|\d{8}-|-\d{8}|\d{8}-\d{8})$/;
@@ -48,6 +49,7 @@ export function dicomRouter(options: { pipeline: Pipeline; importer: DicomwebImp
       ...(filename ? { filename } : {}),
       metadata: { size, truncated: size > head.length, ...(wadoRsBase ? { wadoRsBase } : {}) },
     });
+    await noteWritten(options.pipeline, ctxOf(res), [result]);
     res.status(statusOf([result])).json({ results: [reportOf(result)] });
   });
 
@@ -65,6 +67,7 @@ export function dicomRouter(options: { pipeline: Pipeline; importer: DicomwebImp
       const { source, ...query } = parsed.data;
       const r = await options.importer.import({ ...query, url: options.importer.sourceUrl(source) }, 'http');
       const status = r.results.length ? statusOf(r.results) : 200;
+      await noteWritten(options.pipeline, ctxOf(res), r.results);
       res.status(status).json({ ...r, results: r.results.map(reportOf) });
     } catch (err) {
       if (err instanceof DicomwebRequestError) fail(badRequest(err.message, err.field));

@@ -4,7 +4,8 @@ import { checkExtractSize } from '../../ingestion/documents/document-adapter.ts'
 import { AdapterError } from '../../ingestion/adapters/types.ts';
 import { contentTooLarge } from '@medplum/core';
 import { fail } from '../../schema/outcomes.ts';
-import { reportOf } from './results.ts';
+import { noteWritten, reportOf } from './results.ts';
+import { ctxOf } from '../http/context.ts';
 
 const METADATA_FIELDS = ['type', 'date', 'author', 'custodian', 'title'] as const;
 
@@ -51,6 +52,7 @@ export function documentRouter(options: { pipeline: Pipeline; maxBytes: number; 
       await options.pipeline.inbox.markFailed(entry._id, error);
       result = { inboxId: entry._id, status: 'failed', error, outputs: [], warnings: [] };
     }
+    await noteWritten(options.pipeline, ctxOf(res), [result]);
     res.status(statusFor(result)).json({ results: [reportOf(result)] });
   });
   return router;

@@ -1,5 +1,8 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import type { IngestResult } from '../../ingestion/pipeline.ts';
+import type { IngestResult, Pipeline } from '../../ingestion/pipeline.ts';
+import type { RequestContext } from '../../store/request-context.ts';
+import { findAnyOf } from '../../store/find-any-of.ts';
+import { AccessLog } from '../../store/request-context.ts';
 
 /** One ingestion result as the HTTP API reports it: the pipeline result plus an OperationOutcome. */
 export interface IngestReport extends IngestResult {
@@ -54,4 +57,20 @@ export function statusOf(results: IngestResult[]): number {
   if (results.some((r) => r.status === 'waiting')) return 207;
   if (results.every((r) => r.status === 'duplicate')) return 200;
   return 201;
+}
+
+/**
+ * Notes what an ingestion request wrote (and the patients it is about) for the request's audit
+ * record: the pipeline writes as IDR itself, so the repository did not see the caller.
+ */
+export async function noteWritten(pipeline: Pipeline, ctx: RequestContext, results: IngestResult[]): Promise<void> {
+  if (!ctx.seen) return;
+  const refs = [...new Set(results.flatMap((r) => r.outputs).map((o) => o.split('/_history/')[0] ?? o))].slice(0, AccessLog.MAX_LISTED);
+  if (!refs.length) return;
+  const db = pipeline.repo.database;
+  const docs = await findAnyOf(db.c.resources, db.idLookupsOnly, {}, '_id', refs, { projection: { patients: 1 } });
+  for (const d of docs) {
+    const slash = d._id.indexOf('/');
+    ctx.seen.add(d._id.slice(0, slash), d._id.slice(slash + 1), d.patients ?? []);
+  }
 }

@@ -7,7 +7,7 @@ import { INBOX_STATUS, type InboxEntry, type InboxStatus } from '../../ingestion
 import { badRequest, contentTooLarge, forbidden, notFound } from '@medplum/core';
 import type { RequestContext } from '../../store/request-context.ts';
 import { fail, withText } from '../../schema/outcomes.ts';
-import { reportOf, statusOf } from './results.ts';
+import { noteWritten, reportOf, statusOf } from './results.ts';
 import { patientReportRouter } from './patient-routes.ts';
 import type { AsyncJobs } from '../async-jobs.ts';
 import { deleteJob, sendAccepted, sendJobStatus, wantsAsync } from '../async-status.ts';
@@ -64,6 +64,7 @@ export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number
       }
       results.push(await pipeline.process(entry));
     }
+    await noteWritten(pipeline, ctxOf(res), results);
     res.status(statusOf(results)).json({ results: results.map(reportOf) });
   });
 
@@ -82,6 +83,7 @@ export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number
 
   router.post('/messages/_reprocess-failed', async (_req, res) => {
     const results = await pipeline.reprocessFailed();
+    await noteWritten(pipeline, ctxOf(res), results);
     res.json({ results: results.map(reportOf) });
   });
 
@@ -103,6 +105,7 @@ export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number
   router.post('/messages/:id/reprocess', async (req, res) => {
     const result = await pipeline.reprocess(req.params.id);
     if (!result) fail(withText(notFound, `Inbox entry ${req.params.id} not found`));
+    await noteWritten(pipeline, ctxOf(res), [result]);
     res.status(result.status === 'failed' ? 422 : 200).json(reportOf(result));
   });
 
