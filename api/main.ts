@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     `  Documents            POST ${server.url}/ingest/documents`,
     `  Inbox                ${server.url}/ingest/messages`,
     `  Health               ${server.url}/healthz  ${server.url}/readyz`,
+    `  Imaging viewer       ${config.IDR_VIEWER_URL_TEMPLATE ?? 'none configured (IDR_VIEWER_URL_TEMPLATE): studies have no viewer links; their WADO-RS URL is given when they came from a PACS'}`,
     ...signInLines(config, server.url, server.security.verifier.issuer),
     'Press Ctrl+C to stop.',
   ];

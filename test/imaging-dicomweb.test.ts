@@ -31,7 +31,7 @@ async function total(query: string): Promise<number> {
 beforeAll(async () => {
   [orthanc, dir] = await Promise.all([startOrthanc(), mkdtemp(join(tmpdir(), 'idr-dicomweb-'))]);
   // The PACS IDR may import from are configured; a request only names one.
-  server = await startTestServer({ IDR_DICOMWEB_SOURCES: JSON.stringify({ orthanc: orthanc.dicomWebUrl, elsewhere: 'http://127.0.0.1:9/dicom-web' }) });
+  server = await startTestServer({ IDR_DICOMWEB_SOURCES: JSON.stringify({ orthanc: orthanc.dicomWebUrl, elsewhere: 'http://127.0.0.1:9/dicom-web' }), IDR_VIEWER_URL_TEMPLATE: 'https://viewer.hospital.example/viewer?StudyInstanceUIDs={studyUid}' });
   for (const id of ['IMG1', 'IMG2']) {
     const p = await fhirFetch(`${server.fhir}/Patient`, { method: 'POST', json: { resourceType: 'Patient', identifier: [{ system: MRN, value: id }] } });
     if (id === 'IMG1') patientRef = `Patient/${p.body.id}`;
@@ -68,6 +68,16 @@ describe('POST /ingest/dicomweb against a real Orthanc', () => {
     expect(wado.status).toBe(200);
     const meta = (await wado.json()) as Record<string, { Value?: unknown[] }>[];
     expect(meta[0]?.['0020000D']?.Value?.[0]).toBe(uids.mr);
+  });
+
+  it('GraphQL gives each study its viewer link (configured template) and a WADO-RS URL that answers', async () => {
+    const pid = patientRef.split('/')[1];
+    const res = await authFetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ patient(id: "${pid}") { imagingStudies(modality: "MR") { studyInstanceUid viewerUrl wadoRsUrl } } }` }) });
+    const body = (await res.json()) as { data: { patient: { imagingStudies: { studyInstanceUid: string; viewerUrl: string; wadoRsUrl: string }[] } } };
+    const [mr] = body.data.patient.imagingStudies;
+    expect(mr).toEqual({ studyInstanceUid: uids.mr, viewerUrl: `https://viewer.hospital.example/viewer?StudyInstanceUIDs=${uids.mr}`, wadoRsUrl: `${orthanc.dicomWebUrl}/studies/${uids.mr}` });
+    const series = await fetch(`${mr?.wadoRsUrl}/series`, { headers: { accept: 'application/dicom+json' } });
+    expect(series.status).toBe(200);
   });
 
   it('re-import updates, never duplicates', async () => {

@@ -10,6 +10,8 @@ export interface GraphqlContext {
   timeline: TimelineStore;
   ctx: RequestContext;
   loaders: Loaders;
+  /** IDR_VIEWER_URL_TEMPLATE: a study's viewer link, `{studyUid}` replaced. */
+  viewerTemplate?: string;
 }
 
 /** The server context graphql-yoga receives from express. */

@@ -48,7 +48,7 @@ export const STORE_FIELD_COSTS: FieldCosts = {
  * `development`; GraphiQL is served only in development. Every request gets fresh DataLoaders and
  * the RequestContext set by the express middleware.
  */
-export function graphqlHandler(options: { repo: Repository; timeline: TimelineStore; development: boolean; logger: Logger; endpoint?: string; limits?: GraphqlLimits; timeZone?: string }): RequestHandler {
+export function graphqlHandler(options: { repo: Repository; timeline: TimelineStore; development: boolean; logger: Logger; endpoint?: string; limits?: GraphqlLimits; timeZone?: string; viewerTemplate?: string }): RequestHandler {
   const limits = options.limits ?? GRAPHQL_LIMITS;
   const schema = createSchema<GraphqlContext & ServerContext>({
     typeDefs,
@@ -72,7 +72,7 @@ export function graphqlHandler(options: { repo: Repository; timeline: TimelineSt
     logging: false,
     context: ({ res }) => {
       const ctx = ctxOf(res);
-      return { repo: options.repo, timeline: options.timeline, ctx, loaders: createLoaders(options.repo, ctx) };
+      return { repo: options.repo, timeline: options.timeline, ctx, loaders: createLoaders(options.repo, ctx), ...(options.viewerTemplate ? { viewerTemplate: options.viewerTemplate } : {}) };
     },
     plugins: [
       depthLimit,

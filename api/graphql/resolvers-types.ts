@@ -1,4 +1,4 @@
-import type { Condition, DiagnosticReport, DocumentReference, ImagingStudy, Resource } from '@medplum/fhirtypes';
+import type { Condition, DiagnosticReport, DocumentReference, Endpoint, ImagingStudy, Resource } from '@medplum/fhirtypes';
 import type { GraphqlContext } from './context.ts';
 import type { TimelineDoc } from '../../schema/timeline-event.ts';
 import { reportKind } from '../../timeline/events.ts';
@@ -34,6 +34,17 @@ export const typeResolvers = {
     started: (s: ImagingStudy) => date(s.started),
     modalities: (s: ImagingStudy) => [...new Set([...(s.modality ?? []), ...(s.series ?? []).map((x) => x.modality)].map((m) => m?.code).filter(Boolean))],
     report: async (s: ImagingStudy, _: unknown, c: GraphqlContext) => (await c.loaders.studyReports.load(`ImagingStudy/${s.id}`))[0] ?? null,
+    studyInstanceUid: (s: ImagingStudy) => studyUid(s) ?? null,
+    viewerUrl: (s: ImagingStudy, _: unknown, c: GraphqlContext) => {
+      const uid = studyUid(s);
+      return uid && c.viewerTemplate ? c.viewerTemplate.replaceAll('{studyUid}', encodeURIComponent(uid)) : null;
+    },
+    wadoRsUrl: async (s: ImagingStudy, _: unknown, c: GraphqlContext) => {
+      const uid = studyUid(s);
+      const ref = s.endpoint?.[0]?.reference;
+      const endpoint = uid && ref ? ((await c.loaders.resource.load(ref)) as Endpoint | null) : null;
+      return endpoint?.address ? `${endpoint.address.replace(/\/$/, '')}/studies/${uid}` : null;
+    },
     resource: (s: ImagingStudy) => s,
   },
   Document: {
@@ -64,3 +75,9 @@ export const typeResolvers = {
     resource: (x: Condition) => x,
   },
 };
+
+/** The StudyInstanceUID of an ImagingStudy (its `urn:dicom:uid` identifier, value `urn:oid:<uid>`). */
+function studyUid(s: ImagingStudy): string | undefined {
+  const id = s.identifier?.find((i) => i.system === 'urn:dicom:uid')?.value;
+  return id?.startsWith('urn:oid:') ? id.slice('urn:oid:'.length) : id;
+}

@@ -5,7 +5,7 @@ export const typeDefs = /* GraphQL */ `
   "Any JSON value; FHIR resources as served by /fhir."
   scalar JSON
 
-  enum Lane { lab imaging pathology document diagnosis treatment encounter model other }
+  enum Lane { lab imaging pathology document diagnosis treatment encounter model decision other }
 
   type Query {
     "A patient by FHIR id; null when unknown or deleted."
@@ -119,6 +119,12 @@ export const typeDefs = /* GraphQL */ `
     description: String
     numberOfSeries: Int
     numberOfInstances: Int
+    "The DICOM StudyInstanceUID."
+    studyInstanceUid: String
+    "The study in the configured web viewer (IDR_VIEWER_URL_TEMPLATE); null when no viewer is configured."
+    viewerUrl: String
+    "The study's DICOMweb (WADO-RS) URL, when IDR knows the PACS endpoint it came from."
+    wadoRsUrl: String
     "The latest radiology report linked to the study."
     report: Report
     resource: JSON!
