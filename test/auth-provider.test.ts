@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { Browser } from './support/auth.ts';
 import { DEMO_PATIENT_BSN } from '../api/auth/provider-accounts.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -75,39 +76,6 @@ async function tokenRequest(run: Running, form: Record<string, string>, headers:
   return { status: res.status, body: (await res.json()) as Record<string, string> };
 }
 
-/** A browser in miniature: keeps cookies, follows no redirects by itself. */
-class Browser {
-  private readonly cookies = new Map<string, string>();
-
-  async go(url: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const cookie of res.headers.getSetCookie()) {
-      const [pair = ''] = cookie.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq);
-      const value = pair.slice(eq + 1);
-      if (/expires=Thu, 01 Jan 1970/i.test(cookie) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return res;
-  }
-
-  /** Follows redirects until a page is shown or the client's redirect URI is reached (returned as a Location). */
-  async follow(url: string, stopAt: string, init: RequestInit = {}): Promise<{ res: Response; url: string }> {
-    let res = await this.go(url, init);
-    let at = url;
-    for (let hops = 0; hops < 10 && res.status >= 300 && res.status < 400; hops++) {
-      const location = new URL(res.headers.get('location') ?? '', at).href;
-      if (location.startsWith(stopAt)) return { res, url: location };
-      at = location;
-      res = await this.go(location);
-    }
-    return { res, url: at };
-  }
-}
-
 /** Signs in as `username` with the demo app (authorisation code + PKCE) and exchanges the code. */
 async function signIn(run: Running, username: string, scope: string, password = 'idr-demo') {
   const browser = new Browser();
@@ -125,7 +93,7 @@ async function signIn(run: Running, username: string, scope: string, password = 
   const action = new URL(/<form method="post" action="([^"]+)"/.exec(html)![1]!, login.url).href;
   const submitted = await browser.follow(action, redirectUri, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username, password }) });
   if (submitted.res.status !== 303 && submitted.res.status !== 302) return { page: submitted, token: undefined };
-  const callback = new URL(submitted.url);
+  const callback = new URL(submitted.location ?? submitted.url);
   expect(callback.searchParams.get('state')).toBe('st4te');
   const code = callback.searchParams.get('code');
   expect(code).toBeTruthy();

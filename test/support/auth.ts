@@ -9,7 +9,7 @@ export const DEMO_APP = 'idr-demo-app';
 export const DEMO_PASSWORD = 'idr-demo';
 
 /** A cookie jar and manual redirects: the smallest browser the login needs. */
-class Browser {
+export class Browser {
   private readonly cookies = new Map<string, string>();
 
   async go(url: string, init: RequestInit = {}): Promise<Response> {
