@@ -5,6 +5,7 @@ import { fail } from '../schema/outcomes.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { patientEverything } from './everything.ts';
 import { patientAccessLog } from './access-log.ts';
+import { evaluateCohort } from './cohort.ts';
 import { historyPage } from './interactions.ts';
 import { patientTimeline } from './patient-timeline.ts';
 import { searchsetBundle } from './search-bundle.ts';
@@ -92,6 +93,29 @@ export const OPERATIONS: readonly FhirOperation[] = [
         parameter: [
           { name: 'result', resource: r.target },
           { name: 'moved', valueInteger: r.moved.length },
+          { name: 'provenance', valueReference: { reference: r.provenance } },
+        ],
+      };
+      return { outcome: allOk, resource: result };
+    },
+  },
+  {
+    code: 'evaluate',
+    resourceType: 'Group',
+    level: 'instance',
+    definition: 'urn:idr:OperationDefinition/Group-evaluate',
+    documentation:
+      'POST Group/{id}/$evaluate: evaluates a cohort defined by criteria (characteristics with code urn:idr:cohort|fhir-search and the FHIR search as valueCodeableConcept.text; exclude removes) and writes the matching patients as its members, a new version of the Group with quantity, plus a Provenance naming who evaluated it. ' +
+      'Needs update access to Group; the criteria run as IDR. Answers Parameters: group, count, provenance.',
+    available: () => true,
+    run: async (deps, ctx, { id, method }) => {
+      if (method !== 'POST') fail(badRequest('$evaluate writes the members: use POST', '$evaluate'));
+      const r = await evaluateCohort(deps.repo, ctx, id);
+      const result: Parameters = {
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'group', resource: r.group },
+          { name: 'count', valueInteger: r.count },
           { name: 'provenance', valueReference: { reference: r.provenance } },
         ],
       };

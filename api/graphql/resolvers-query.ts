@@ -49,6 +49,15 @@ export const queryResolvers = {
           throw err;
         }
       }),
+    cohort: (_: unknown, args: { id: string }, c: GraphqlContext) =>
+      guarded(async () => {
+        try {
+          return await c.repo.read(c.ctx, 'Group', args.id);
+        } catch (err) {
+          if (err instanceof OperationOutcomeError && [404, 410].includes(getStatus(err.outcome))) return null;
+          throw err;
+        }
+      }),
     patients: (_: unknown, args: { identifier?: string; name?: string; first?: number; after?: string }, c: GraphqlContext) =>
       guarded(async () => {
         const first = listSize(args.first);

@@ -1,4 +1,5 @@
-import type { Condition, DiagnosticReport, DocumentReference, Endpoint, ImagingStudy, Resource } from '@medplum/fhirtypes';
+import type { Condition, DiagnosticReport, DocumentReference, Endpoint, Group, ImagingStudy, Resource } from '@medplum/fhirtypes';
+import { cohortCriteria } from '../../fhir/cohort.ts';
 import type { GraphqlContext } from './context.ts';
 import type { TimelineDoc } from '../../schema/timeline-event.ts';
 import { reportKind } from '../../timeline/events.ts';
@@ -28,6 +29,16 @@ export const typeResolvers = {
     issued: (r: DiagnosticReport) => date(r.issued),
     resource: (r: DiagnosticReport) => r,
     results: async (r: DiagnosticReport, _: unknown, c: GraphqlContext) => (await c.loaders.resource.loadMany((r.result ?? []).map((x) => x.reference ?? ''))).filter(present),
+  },
+  Cohort: {
+    criteria: (g: Group) => cohortCriteria(g).map((c) => `${c.exclude ? 'NOT ' : ''}${c.query}`),
+    memberCount: (g: Group) => g.quantity ?? (g.member ?? []).filter((m) => !m.inactive).length,
+    evaluatedAt: (g: Group) => date(g.member?.[0]?.period?.start),
+    members: async (g: Group, args: { first?: number }, c: GraphqlContext) => {
+      const refs = (g.member ?? []).filter((m) => !m.inactive).map((m) => m.entity.reference ?? '').filter((r) => r.startsWith('Patient/')).slice(0, Math.min(Math.max(args.first ?? 50, 0), 500));
+      return (await c.loaders.resource.loadMany(refs)).filter(present);
+    },
+    resource: (g: Group) => g,
   },
   ImagingStudy: {
     reference: (s: ImagingStudy) => `ImagingStudy/${s.id}`,

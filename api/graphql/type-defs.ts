@@ -12,6 +12,22 @@ export const typeDefs = /* GraphQL */ `
     patient(id: ID!): Patient
     "Patients by identifier (system|value or value) and/or name, a page at a time."
     patients(identifier: String, name: String, first: Int = 20, after: String): PatientConnection!
+    "A cohort (a FHIR Group) by id; null when unknown or deleted."
+    cohort(id: ID!): Cohort
+  }
+
+  "A cohort: a Group of patients, its members from the last evaluation of its criteria (POST Group/{id}/$evaluate) or listed by hand."
+  type Cohort {
+    id: ID!
+    name: String
+    "The FHIR searches that define it (exclusions prefixed with NOT)."
+    criteria: [String!]!
+    memberCount: Int!
+    "When the members were last evaluated."
+    evaluatedAt: DateTime
+    "The member patients the caller may read (others are left out; memberCount counts all)."
+    members(first: Int = 50): [Patient!]!
+    resource: JSON!
   }
 
   type PageInfo { hasNextPage: Boolean!, hasPreviousPage: Boolean!, startCursor: String, endCursor: String }
