@@ -9,6 +9,7 @@ import { evaluateCohort } from './cohort.ts';
 import { historyPage } from './interactions.ts';
 import { patientTimeline } from './patient-timeline.ts';
 import { searchsetBundle } from './search-bundle.ts';
+import { caseChanges, decideCase, prepareCase } from './tumour-board.ts';
 import type { FhirDeps, FhirResult } from './request.ts';
 
 /**
@@ -65,7 +66,7 @@ export const OPERATIONS: readonly FhirOperation[] = [
     definition: 'urn:idr:OperationDefinition/Patient-timeline',
     documentation:
       'GET Patient/{id}/$timeline: the resources behind the patient timeline, newest event first (anchor resource as match, folded results as include). ' +
-      'Parameters: lane (lab|imaging|pathology|document|diagnosis|treatment|encounter|model|other), code, from, to, _text, _count (max 200), cursor (from the next link).',
+      'Parameters: lane (lab|imaging|pathology|document|diagnosis|treatment|encounter|model|decision|other), code, from, to, _text, _count (max 200), cursor (from the next link).',
     available: (deps) => deps.timeline !== undefined,
     run: async (deps, ctx, { id, query }) => {
       if (!deps.timeline) throw new Error('$timeline needs the timeline store');
@@ -122,8 +123,46 @@ export const OPERATIONS: readonly FhirOperation[] = [
       return { outcome: allOk, resource: result };
     },
   },
+  ...tumourBoardOperations(),
   ...bulkExportOperations(),
 ];
+
+/** A tumour board's case (a Task on a meeting's agenda): prepare the pack, see what is new since, record the decision (docs/tumour-board.md). */
+function tumourBoardOperations(): FhirOperation[] {
+  return [
+    {
+      code: 'prepare',
+      resourceType: 'Task',
+      level: 'instance',
+      definition: 'urn:idr:OperationDefinition/Task-prepare',
+      documentation:
+        'POST Task/{id}/$prepare: freezes the case of a tumour board Task (Task.for = the Patient) as a document Bundle — a Composition summarising diagnosis, pathology, imaging, key labs and procedures with versioned references, then those exact versions. ' +
+        'Stored once, never rewritten; the Task gets it as output with the preparation time and goes in-progress. Needs write access. Answers Parameters: pack (the Bundle), task.',
+      available: (deps) => deps.timeline !== undefined,
+      run: async (deps, ctx, { id, method }) => ({ outcome: allOk, resource: await prepareCase(deps, ctx, id, method) }),
+    },
+    {
+      code: 'changes',
+      resourceType: 'Task',
+      level: 'instance',
+      definition: 'urn:idr:OperationDefinition/Task-changes',
+      documentation: 'GET Task/{id}/$changes: the patient\'s resources written since the Task\'s latest case pack was prepared (new versions and new resources), as a searchset Bundle. Parameters: _count.',
+      available: () => true,
+      run: async (deps, ctx, { id, query }) => ({ outcome: allOk, resource: await caseChanges(deps, ctx, id, query) }),
+    },
+    {
+      code: 'decide',
+      resourceType: 'Task',
+      level: 'instance',
+      definition: 'urn:idr:OperationDefinition/Task-decide',
+      documentation:
+        'POST Task/{id}/$decide: records the board\'s decision (Parameters: decision and recommendation as valueString, optional intent as valueCodeableConcept or valueCoding) as a ClinicalImpression of the patient, shown in the timeline\'s decision lane; ' +
+        'the Task links it as output and is completed. Needs write access. Answers Parameters: decision, task.',
+      available: () => true,
+      run: async (deps, ctx, { id, body, method }) => ({ outcome: allOk, resource: await decideCase(deps, ctx, id, body, method) }),
+    },
+  ];
+}
 
 /** Bulk Data `$export` at its three levels: asynchronous only, served by the HTTP routes (api/fhir/export-routes.ts). See: https://hl7.org/fhir/uv/bulkdata/export.html */
 function bulkExportOperations(): FhirOperation[] {

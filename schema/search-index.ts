@@ -262,6 +262,11 @@ function dateValueRange(value: unknown): { s?: Date; e?: Date } | undefined {
 
 function compartmentPatients(resource: Resource, sp: Record<string, IndexValue>): string[] {
   if (resource.resourceType === 'Patient') return resource.id ? [resource.id] : [];
+  // A document Bundle (a tumour board's case pack) belongs where its Composition does, so access to it follows the patient's.
+  if (resource.resourceType === 'Bundle') {
+    const first = resource.type === 'document' ? resource.entry?.[0]?.resource : undefined;
+    return first?.resourceType === 'Composition' ? computeSearchKeys(first).patients : [];
+  }
   const ids = new Set<string>();
   for (const param of patientCompartmentParamsFor(resource.resourceType)) {
     const refs = sp[param];

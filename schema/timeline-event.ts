@@ -16,6 +16,8 @@ export const LANES = {
   encounter: 'encounter',
   /** Results of models (RiskAssessment by a Device): never mixed with clinicians' findings. */
   model: 'model',
+  /** A tumour board's decision and recommendation (a ClinicalImpression, docs/tumour-board.md). */
+  decision: 'decision',
   other: 'other',
 } as const;
 export type Lane = (typeof LANES)[keyof typeof LANES];

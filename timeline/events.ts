@@ -183,6 +183,9 @@ interface OtherFields {
   occurrenceDateTime?: string;
   created?: string;
   sent?: string;
+  summary?: string;
+  date?: string;
+  note?: { text?: string }[];
 }
 
 /** A procedure, medication or immunisation (treatment lane), an encounter, or a care plan / risk assessment / communication (other). */
@@ -217,6 +220,13 @@ export function treatmentOrEncounterEvent(r: Resource): EventDraft | undefined {
       break;
     case 'RiskAssessment':
       return modelEvent(r as RiskAssessment);
+    case 'ClinicalImpression':
+      // A tumour board's decision (fhir/tumour-board.ts): decision, then recommendation and intent (its notes).
+      lane = LANES.decision;
+      title = conceptText(x.code) ?? 'Clinical impression';
+      summary = [x.summary, ...(x.note ?? []).map((n) => n.text)].filter(Boolean).join('; ');
+      time = firstTime(x.effectiveDateTime, x.date);
+      break;
     case 'CarePlan':
     case 'Communication':
       lane = LANES.other;

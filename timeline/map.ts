@@ -17,7 +17,7 @@ import { normalizeString } from '../schema/search-index.ts';
 /** The resource types that can anchor an event. */
 export const EVENT_TYPES = [
   'DiagnosticReport', 'Observation', 'ImagingStudy', 'DocumentReference', 'Condition', 'Procedure', 'MedicationStatement',
-  'MedicationAdministration', 'MedicationRequest', 'Immunization', 'Encounter', 'CarePlan', 'RiskAssessment', 'Communication',
+  'MedicationAdministration', 'MedicationRequest', 'Immunization', 'Encounter', 'CarePlan', 'RiskAssessment', 'Communication', 'ClinicalImpression',
 ] as const;
 
 /** An event with its searchable text. */
