@@ -29,6 +29,9 @@ const KNOWN_PARAMS = new Set(['_outputFormat', '_type', '_since', '_typeFilter']
 /** Search controls a `_typeFilter` query may not carry: the export decides paging and content. */
 const TYPE_FILTER_CONTROLS = /^_(sort|count|offset|include|revinclude|summary|elements|total|contained|containedType)(:|$)/;
 
+/** Patient-level export of every patient: patients listed this many at a time. */
+const PATIENT_BATCH = 100;
+
 /** At most this many patient ids are named in an export's audit record. */
 export const MAX_AUDITED_PATIENTS = 1000;
 
@@ -183,9 +186,10 @@ export async function runExport(
           deps.progress(++done, plan.patients.length);
         }
       } else {
-        // Every patient the caller sees, listed page by page like any other type.
+        // Every patient the caller sees, listed like any other type; small batches, so the listing's
+        // cursor is read again well within the server's idle-cursor timeout.
         let done = 0;
-        await forEachPage(deps.repo, jobContext(ctx), typeSearch('Patient'), { until: deps.transactionTime, pageSize }, deps.signal, async (page) => {
+        await forEachPage(deps.repo, jobContext(ctx), typeSearch('Patient'), { until: deps.transactionTime, pageSize: Math.min(pageSize, PATIENT_BATCH) }, deps.signal, async (page) => {
           for (const p of page) {
             if (p.id) await perPatient(p.id);
             deps.progress(++done, done + 1);
