@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AuditEvent, Resource } from '@medplum/fhirtypes';
@@ -285,5 +285,26 @@ describe('batches', () => {
     expect([...shown].sort()).toEqual(all.filter((id) => !id.startsWith('tie-b')));
     const perPatient = await run(clinician, 'paging-patients', EXPORT_LEVEL.patient);
     expect([...perPatient].sort()).toEqual(all.filter((id) => !id.startsWith('tie-b')));
+  }, 120_000);
+});
+
+describe('expiry', () => {
+  it('an expired export answers 404 at its status URL and files; cleanup removes expired and unfinished exports', async () => {
+    const statusUrl = await kickOff('$export?_type=Patient');
+    const m = (await poll(statusUrl)).body;
+    const id = statusUrl.split('/').at(-1) as string;
+    const jobFile = path.join(dataDir, 'exports', id, 'job.json');
+    const times = JSON.parse(await readFile(jobFile, 'utf8')) as { expiresAt: string };
+    expect(Date.parse(times.expiresAt) - Date.now()).toBeGreaterThan(23 * 3_600_000);
+    await writeFile(jobFile, JSON.stringify({ ...times, expiresAt: new Date(Date.now() - 1000).toISOString() }));
+    expect((await fhirFetch(statusUrl)).status).toBe(404);
+    expect((await authFetch(m.output[0]?.url as string)).status).toBe(404);
+    const files = new ExportFiles(path.join(dataDir, 'exports'), 24);
+    await files.create('unfinished-job');
+    expect(await files.cleanup()).toBe(1);
+    await expect(stat(path.join(dataDir, 'exports', id))).rejects.toThrow();
+    await stat(path.join(dataDir, 'exports', 'unfinished-job'));
+    expect(await files.cleanup({ unfinished: true })).toBe(1);
+    await expect(stat(path.join(dataDir, 'exports', 'unfinished-job'))).rejects.toThrow();
   }, 120_000);
 });
