@@ -180,6 +180,8 @@ describe('tumour board', () => {
     expect(node).toMatchObject({ lane: 'decision', title: 'Tumour board decision' });
     expect(node.summary).toContain('Neoadjuvant chemotherapy, then breast-conserving surgery');
     expect(node.summary).toContain('Recommendation: Start AC-T within 4 weeks');
+    const viaFhir = await fhirFetch(`${server.fhir}/Patient/${ids.anna}/$timeline?lane=decision`);
+    expect(viaFhir.body.entry.filter((e: any) => e.search.mode === 'match').map((e: any) => `${e.resource.resourceType}/${e.resource.id}`)).toEqual([`ClinicalImpression/${decision.id}`]);
     // A closed case takes no second decision.
     const again = await fhirFetch(`${server.fhir}/Task/${ids['task-anna']}/$decide`, { method: 'POST', json: { resourceType: 'Parameters', parameter: [{ name: 'decision', valueString: 'x' }, { name: 'recommendation', valueString: 'y' }] } });
     expect(again.status).toBe(400);
