@@ -10,6 +10,9 @@ import type { CaseSummary } from '../timeline/case-summary.ts';
  * See: https://hl7.org/fhir/R4/documents.html
  */
 
+/** LOINC's document type of a tumour board's note (also on the board's decision). */
+export const TUMOR_BOARD_NOTE = { system: 'http://loinc.org', code: '85232-7', display: 'Tumor board Consult note' } as const;
+
 /** One line of a section and the resources ("Type/id") it was read from. */
 export interface PackLine {
   text: string;
@@ -102,7 +105,7 @@ export function casePackBundle(input: CasePackInput): Bundle {
     text: narrative([title, `Prepared ${input.prepared.toISOString()}`]),
     identifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${id}` },
     status: 'final',
-    type: { text: 'Tumour board case pack' },
+    type: { coding: [TUMOR_BOARD_NOTE], text: 'Tumour board case pack' },
     subject: { reference: `Patient/${patient.id}` },
     date: input.prepared.toISOString(),
     author: [{ display: 'IDR case preparation' }],

@@ -4,7 +4,7 @@ import { fail } from '../schema/outcomes.ts';
 import { assertPermits } from '../store/access.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { caseSummary } from '../timeline/case-summary.ts';
-import { casePackBundle, packSections } from './case-pack.ts';
+import { casePackBundle, packSections, TUMOR_BOARD_NOTE } from './case-pack.ts';
 import { patientEverything } from './everything.ts';
 import { fhirUrl, type FhirDeps } from './request.ts';
 
@@ -139,7 +139,7 @@ export async function decideCase(deps: FhirDeps, ctx: RequestContext, id: string
   const impression: ClinicalImpression = {
     resourceType: 'ClinicalImpression',
     status: 'completed',
-    code: { text: 'Tumour board decision' },
+    code: { coding: [TUMOR_BOARD_NOTE], text: 'Tumour board decision' },
     description: question(task),
     subject: { reference: `Patient/${patient}` },
     effectiveDateTime: now,

@@ -101,6 +101,7 @@ describe('tumour board', () => {
     const composition = pack.entry?.[0]?.resource as Composition;
     expect(composition.resourceType).toBe('Composition');
     expect(composition.subject?.reference).toBe(`Patient/${ids.anna}`);
+    expect(composition.type.coding?.[0]?.code).toBe('85232-7');
     expect(composition.section?.map((s) => s.title)).toEqual(expect.arrayContaining(['Question for the board', 'Diagnosis', 'Pathology findings', 'Key labs']));
     expect(composition.section?.[0]?.text?.div).toContain('Neoadjuvant chemotherapy or primary surgery?');
     expect(composition.section?.find((s) => s.title === 'Pathology findings')?.text?.div).toMatch(/ER: Positive/);
