@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ImagingStudy, Observation, Patient, Resource } from '@medplum/fhirtypes';
+import { startTestServer, type TestServer } from './support/server.ts';
+import { loadDemoData } from '../seed/load-demo.ts';
+import { resourceOf } from '../schema/collections.ts';
+import { Deidentifier, findDirectIdentifiers, patientFacts, PSEUDONYM_SYSTEM, shiftDate, type PatientFacts } from '../fhir/deidentify.ts';
+
+/**
+ * De-identification on the demo data (four patients, their lab results, pathology reports, studies
+ * and letters — with names, BSNs, addresses and birth dates in the letters' text): the checker
+ * finds every direct identifier in the record as stored, and none after de-identification.
+ */
+
+let server: TestServer;
+const byPatient = new Map<string, Resource[]>();
+const patients: Patient[] = [];
+const key = Buffer.from('0123456789abcdef0123456789abcdef');
+const NOW = new Date('2026-11-29T12:00:00Z');
+
+beforeAll(async () => {
+  server = await startTestServer();
+  await loadDemoData(server.services);
+  for await (const doc of server.services.database.c.resources.find({ deleted: false, rt: { $ne: 'AuditEvent' } })) {
+    const res = resourceOf(doc);
+    if (!res) continue;
+    if (res.resourceType === 'Patient') patients.push(res as Patient);
+    for (const p of doc.patients ?? []) byPatient.set(p, [...(byPatient.get(p) ?? []), res]);
+    if (res.resourceType === 'Patient' && res.id) byPatient.set(res.id, [...(byPatient.get(res.id) ?? []), res]);
+  }
+}, 300_000);
+afterAll(async () => {
+  await server?.close();
+});
+
+function exportOf(d: Deidentifier, facts: PatientFacts[]): string {
+  const lines: string[] = [];
+  for (const f of facts) for (const r of byPatient.get(f.id) ?? []) lines.push(JSON.stringify(d.deidentify(r, f)));
+  return lines.join('\n');
+}
+
+describe('de-identification of the demo record', () => {
+  it('the checker finds the patients’ direct identifiers in the record as stored (it can fail)', () => {
+    const facts = patients.map(patientFacts);
+    expect(patients).toHaveLength(4);
+    const raw = [...byPatient.values()].flat().map((r) => JSON.stringify(r)).join('\n');
+    const hits = findDirectIdentifiers(raw, facts);
+    for (const p of facts) expect(hits.filter((h) => h.patient === p.id).length, p.id).toBeGreaterThan(3);
+  });
+
+  it('leaves no direct identifier in a de-identified export of every resource of every patient', () => {
+    const facts = patients.map(patientFacts);
+    const text = exportOf(new Deidentifier(key, undefined, NOW), facts);
+    expect(text.length).toBeGreaterThan(100_000);
+    expect(findDirectIdentifiers(text, facts)).toEqual([]);
+  });
+
+  it('keeps the record usable: consistent pseudonyms, intervals kept, codes and values kept, DICOM UIDs remapped', () => {
+    const d = new Deidentifier(key, undefined, NOW);
+    const p = patients[0] as Patient;
+    const f = patientFacts(p);
+    const dp = d.deidentify(p, f) as Patient;
+    expect(dp.id).toBe(d.pseudonym('Patient', p.id as string));
+    expect(dp.name).toBeUndefined();
+    expect(dp.identifier?.every((i) => i.system === PSEUDONYM_SYSTEM)).toBe(true);
+    const obs = (byPatient.get(p.id as string) ?? []).filter((r): r is Observation => r.resourceType === 'Observation' && !!r.valueQuantity && !!r.effectiveDateTime).slice(0, 2);
+    expect(obs).toHaveLength(2);
+    const [a, b] = obs.map((o) => d.deidentify(o, f) as Observation);
+    expect(a?.subject?.reference).toBe(`Patient/${dp.id}`);
+    expect(a?.valueQuantity).toEqual(obs[0]?.valueQuantity);
+    expect(a?.code).toEqual(obs[0]?.code);
+    const interval = (x?: string, y?: string): number => Date.parse(x ?? '') - Date.parse(y ?? '');
+    expect(interval(a?.effectiveDateTime, b?.effectiveDateTime)).toBe(interval(obs[0]?.effectiveDateTime, obs[1]?.effectiveDateTime));
+    expect(a?.effectiveDateTime).not.toBe(obs[0]?.effectiveDateTime);
+    // The same key gives the same pseudonyms in another export (cohorts can be extended); another key does not.
+    expect(new Deidentifier(key, undefined, NOW).deidentify(p, f).id).toBe(dp.id);
+    expect(new Deidentifier(Buffer.from('another key of sixteen+ bytes'), undefined, NOW).deidentify(p, f).id).not.toBe(dp.id);
+    const study = [...byPatient.values()].flat().find((r): r is ImagingStudy => r.resourceType === 'ImagingStudy');
+    expect(study).toBeDefined();
+    const ds = d.deidentify(study as ImagingStudy, f) as ImagingStudy;
+    const uid = (study as ImagingStudy).series?.[0]?.uid as string;
+    expect(ds.series?.[0]?.uid).toBe(d.dicomUid(uid));
+    expect(ds.series?.[0]?.uid).toMatch(/^2\.25\.\d+$/);
+    expect(JSON.stringify(ds)).not.toContain(uid);
+  });
+
+  it('caps ages over 89 and shifts dates keeping their precision', () => {
+    const d = new Deidentifier(key, undefined, NOW);
+    const old: Patient = { resourceType: 'Patient', id: 'old', birthDate: '1925-03-04', gender: 'female' };
+    expect((d.deidentify(old, patientFacts(old)) as Patient).birthDate).toBe('1936');
+    expect(shiftDate('2025-03-17', 10)).toBe('2025-03-27');
+    expect(shiftDate('2025-03', 40)).toBe('2025-04');
+    expect(shiftDate('2025-03-17T23:30:00+01:00', -1)).toBe('2025-03-16T23:30:00+01:00');
+  });
+});
