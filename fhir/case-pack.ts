@@ -58,12 +58,17 @@ export function packSections(s: CaseSummary): PackSection[] {
     refs: l.latest ? [l.latest.reference] : [],
   }));
   const procedures: PackLine[] = s.procedures.map((p) => ({ text: `${p.display}${day(p.date)}`, refs: [p.reference] }));
+  const letters: PackLine[] = s.recentLetters.map((d) => ({
+    text: `${d.description ?? d.type?.text ?? d.type?.coding?.[0]?.display ?? 'Letter'}${day(d.date ? new Date(d.date) : null)}`,
+    refs: [`DocumentReference/${d.id}`],
+  }));
   return [
     { title: 'Diagnosis', lines: diagnosis },
     { title: 'Pathology findings', lines: pathology },
     { title: 'Latest imaging', lines: imaging },
     { title: 'Key labs', lines: labs },
     { title: 'Procedures', lines: procedures },
+    { title: 'Recent letters', lines: letters },
   ].filter((x) => x.lines.length > 0);
 }
 

@@ -48,6 +48,11 @@ async function caseOf(pid: string, bsn: string): Promise<void> {
     verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }] },
     code: { coding: [{ system: ICD10, code: 'C50.4', display: 'Malignant neoplasm of upper-outer quadrant of breast' }] },
   } as Resource)).id;
+  ids[`letter-${bsn}`] = (await create(server.fhir, {
+    resourceType: 'DocumentReference', status: 'current', subject: { reference: `Patient/${pid}` }, date: '2026-09-28T09:00:00Z',
+    type: { text: 'Referral letter' }, description: 'Referral from the GP: palpable mass left breast',
+    content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('Palpable mass in the left breast.').toString('base64') } }],
+  } as Resource)).id;
   ids[`hb-${bsn}`] = (await create(server.fhir, labObservation(pid, `hb-${bsn}`, { effectiveDateTime: '2026-10-20T08:00:00Z', valueQuantity: { value: 7.9, unit: 'mmol/L', system: UCUM, code: 'mmol/L' } }))).id;
 }
 
@@ -102,12 +107,12 @@ describe('tumour board', () => {
     expect(composition.resourceType).toBe('Composition');
     expect(composition.subject?.reference).toBe(`Patient/${ids.anna}`);
     expect(composition.type.coding?.[0]?.code).toBe('85232-7');
-    expect(composition.section?.map((s) => s.title)).toEqual(expect.arrayContaining(['Question for the board', 'Diagnosis', 'Pathology findings', 'Key labs']));
+    expect(composition.section?.map((s) => s.title)).toEqual(expect.arrayContaining(['Question for the board', 'Diagnosis', 'Pathology findings', 'Key labs', 'Recent letters']));
     expect(composition.section?.[0]?.text?.div).toContain('Neoadjuvant chemotherapy or primary surgery?');
     expect(composition.section?.find((s) => s.title === 'Pathology findings')?.text?.div).toMatch(/ER: Positive/);
     // Every section entry is a versioned reference to an entry of the Bundle with that version.
     const refs = composition.section?.flatMap((s) => (s.entry ?? []).map((e) => e.reference as string)) ?? [];
-    expect(refs).toEqual(expect.arrayContaining([`Observation/${ids['hb-anna']}/_history/1`, `DiagnosticReport/${ids['report-anna']}/_history/1`, `Condition/${ids['condition-anna']}/_history/1`]));
+    expect(refs).toEqual(expect.arrayContaining([`Observation/${ids['hb-anna']}/_history/1`, `DiagnosticReport/${ids['report-anna']}/_history/1`, `Condition/${ids['condition-anna']}/_history/1`, `DocumentReference/${ids['letter-anna']}/_history/1`]));
     for (const ref of refs) {
       const [type, id, , vid] = ref.split('/');
       const entry = pack.entry?.find((e) => e.resource?.resourceType === type && e.resource?.id === id);
