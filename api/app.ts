@@ -19,6 +19,7 @@ import helmet from 'helmet';
 import cors from 'cors';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Security } from './auth/security.ts';
+import { pseudonymKey } from '../store/pseudonym-key.ts';
 import { authenticate, requireScope, subjectOf } from './auth/authenticate.ts';
 import { accessAudit } from './http/access-audit.ts';
 
@@ -105,7 +106,7 @@ export function createApp(services: Services, baseUrl: string, security: Securit
   app.use('/ingest', admit(queues.reads, (req) => req.method === 'GET' || req.method === 'HEAD'));
   app.use('/fhir', admit(queues.reads, isFhirRead));
   app.use('/graphql', admit(queues.reads));
-  app.use('/fhir', exportRouter({ repo: services.repo, jobs: services.asyncJobs, audit: services.audit, baseUrl: `${baseUrl}/fhir`, dataDir: services.config.IDR_DATA_DIR, expiryHours: services.config.IDR_EXPORT_EXPIRY_HOURS, logger: services.logger }));
+  app.use('/fhir', exportRouter({ repo: services.repo, jobs: services.asyncJobs, audit: services.audit, baseUrl: `${baseUrl}/fhir`, dataDir: services.config.IDR_DATA_DIR, expiryHours: services.config.IDR_EXPORT_EXPIRY_HOURS, logger: services.logger, pseudonymKey: () => pseudonymKey(services.database, services.config.IDR_PSEUDONYM_KEY) }));
   app.use('/fhir', fhirRouter({ repo: services.repo, baseUrl: `${baseUrl}/fhir`, version: VERSION, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxBundleEntries: services.config.IDR_BUNDLE_MAX_ENTRIES, timeline: services.timeline, mergePatients: (ctx, source, target) => mergePatients({ repo: services.repo, timeline: services.timeline }, ctx, source, target), asyncJobs: services.asyncJobs, security: securityFor(security, services.config.IDR_CORS_ORIGINS.length > 0) }));
   app.use('/graphql', graphqlHandler({ repo: services.repo, timeline: services.timeline, development: services.config.NODE_ENV === 'development', logger: services.logger, timeZone: services.config.IDR_TIMEZONE, ...(services.config.IDR_VIEWER_URL_TEMPLATE ? { viewerTemplate: services.config.IDR_VIEWER_URL_TEMPLATE } : {}), limits: { maxCost: services.config.IDR_GRAPHQL_MAX_COST, maxRootFields: services.config.IDR_GRAPHQL_MAX_ROOT_FIELDS, maxAliases: services.config.IDR_GRAPHQL_MAX_ALIASES } }));
   app.use('/ingest', ingestRouter({ pipeline: services.pipeline, maxBodyBytes: services.config.IDR_MAX_BODY_BYTES, maxMessages: services.config.IDR_INGEST_MAX_MESSAGES, logger: services.logger, asyncJobs: services.asyncJobs }));

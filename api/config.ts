@@ -59,6 +59,8 @@ const schema = z.object({
   IDR_TIMEZONE: z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Amsterdam').default('Europe/Amsterdam'),
   /** Time zone for HL7 v2 times sent without an offset. */
   IDR_HL7_TIMEZONE: z.string().default('Europe/Amsterdam'),
+  /** The secret key (base64, at least 16 bytes) of the pseudonyms in de-identified exports; unset = generated once and kept in the database. */
+  IDR_PSEUDONYM_KEY: z.string().refine((v) => Buffer.from(v, 'base64').length >= 16, 'base64 of at least 16 bytes').optional(),
   /** A web viewer for imaging studies, `{studyUid}` standing for the StudyInstanceUID (e.g. an OHIF or the PACS's own viewer); unset = no viewer links. */
   IDR_VIEWER_URL_TEMPLATE: z.string().regex(/^https?:\/\/\S*\{studyUid\}\S*$/, 'an http(s) URL containing {studyUid}, e.g. https://pacs.example/viewer?StudyInstanceUIDs={studyUid}').optional(),
   /** A DICOMweb root (PACS) to import from on a schedule; unset = no schedule. */

@@ -1,11 +1,12 @@
 import type { FileHandle } from 'node:fs/promises';
-import type { Group, Resource } from '@medplum/fhirtypes';
+import type { Group, Patient, Resource } from '@medplum/fhirtypes';
+import { Deidentifier, patientFacts } from './deidentify.ts';
 import { badRequest, forbidden, getStatus, OperationOutcomeError, type Filter, type SearchRequest } from '@medplum/core';
 import { fail, withText } from '../schema/outcomes.ts';
 import { allResourceTypes, isResourceType, patientCompartmentParamsFor } from '../schema/fhir-definitions.ts';
 import { permits, type Access, type ScopeGrant } from '../store/access.ts';
 import type { Repository } from '../store/repository.ts';
-import { AccessLog, type RequestContext } from '../store/request-context.ts';
+import { AccessLog, systemContext, type RequestContext } from '../store/request-context.ts';
 import { MAX_COUNT, parseFhirSearch } from '../store/search-to-mongo.ts';
 import type { ExportFiles } from './export-files.ts';
 
@@ -24,7 +25,7 @@ export type ExportLevel = (typeof EXPORT_LEVEL)[keyof typeof EXPORT_LEVEL];
 export const NDJSON_FORMATS: readonly string[] = ['application/fhir+ndjson', 'application/ndjson', 'ndjson'];
 
 /** The kick-off parameters IDR serves. */
-const KNOWN_PARAMS = new Set(['_outputFormat', '_type', '_since', '_typeFilter']);
+const KNOWN_PARAMS = new Set(['_outputFormat', '_type', '_since', '_typeFilter', 'deidentify']);
 
 /** Search controls a `_typeFilter` query may not carry: the export decides paging and content. */
 const TYPE_FILTER_CONTROLS = /^_(sort|count|offset|include|revinclude|summary|elements|total|contained|containedType)(:|$)/;
@@ -46,6 +47,8 @@ export interface ExportRequest {
   since?: Date;
   /** `_typeFilter`: per type, the searches whose union is exported. */
   typeFilters: Map<string, SearchRequest[]>;
+  /** `deidentify=true` (Group level): the cohort's data de-identified (fhir/deidentify.ts). */
+  deidentify?: boolean;
 }
 
 /** An export ready to run: the types the caller may read, the cohort and what was refused. */
@@ -115,7 +118,10 @@ export function parseExportRequest(level: ExportLevel, query: URLSearchParams, o
     const request = asTypeFilter(q, () => parseFhirSearch(type, search));
     typeFilters.set(type, [...(typeFilters.get(type) ?? []), request]);
   }
-  return { level, ...(options.groupId !== undefined ? { groupId: options.groupId } : {}), ...(types ? { types } : {}), ...(since ? { since } : {}), typeFilters };
+  const deid = query.get('deidentify');
+  if (deid !== null && deid !== 'true' && deid !== 'false') fail(badRequest(`deidentify must be true or false, got "${deid}"`, 'deidentify'));
+  if (deid === 'true' && level !== EXPORT_LEVEL.group) fail(badRequest('deidentify=true exports a cohort: use Group/{id}/$export (de-identification is per patient of the Group)', 'deidentify'));
+  return { level, ...(options.groupId !== undefined ? { groupId: options.groupId } : {}), ...(types ? { types } : {}), ...(since ? { since } : {}), typeFilters, ...(deid === 'true' ? { deidentify: true } : {}) };
 }
 
 /**
@@ -139,6 +145,13 @@ export async function groupMemberIds(repo: Repository, ctx: RequestContext, grou
  * `_typeFilter` otherwise). Types the caller may not read are left out and named in the error file.
  */
 export async function planExport(repo: Repository, ctx: RequestContext, request: ExportRequest): Promise<ExportPlan> {
+  // A de-identified cohort export reads the members' records as IDR (the caller may read the Group,
+  // not the records): what leaves is de-identified. The PIE principle: data apart from identity.
+  if (request.deidentify) {
+    const patients = await groupMemberIds(repo, ctx, request.groupId ?? '');
+    const deidCtx = systemContext('deidentified-export', ctx.requestId);
+    return { ...(await planExport(repo, deidCtx, { ...request, deidentify: false })), deidentify: true, patients };
+  }
   const patientLevel = request.level !== EXPORT_LEVEL.system;
   const candidates = request.types ?? allResourceTypes().filter((t) => t !== 'AuditEvent' && (!patientLevel || inPatientCompartment(t)));
   const readable = (t: string): boolean => permits(ctx.access, t, 's') && permits(ctx.access, t, 'r');
@@ -158,7 +171,7 @@ export async function planExport(repo: Repository, ctx: RequestContext, request:
 
 /** Runs a planned export into the job's directory. */
 export async function runExport(
-  deps: { repo: Repository; files: ExportFiles; jobId: string; fileUrl: (name: string) => string; signal: AbortSignal; progress: (done: number, total: number) => void; transactionTime: Date; /** Resources per search page (default MAX_COUNT). */ pageSize?: number },
+  deps: { repo: Repository; files: ExportFiles; jobId: string; fileUrl: (name: string) => string; signal: AbortSignal; progress: (done: number, total: number) => void; transactionTime: Date; /** Resources per search page (default MAX_COUNT). */ pageSize?: number; /** The key of the keyed pseudonyms (deidentify=true). */ pseudonymKey?: Buffer },
   ctx: RequestContext,
   plan: ExportPlan,
 ): Promise<ExportResult> {
@@ -174,10 +187,19 @@ export async function runExport(
         deps.progress(++done, plan.exportTypes.length);
       }
     } else {
-      const types = await nonEmptyTypes(deps.repo, ctx, plan);
+      const deid = plan.deidentify ? new Deidentifier(pseudonymKeyOf(deps)) : undefined;
+      const reader = deid ? systemContext('deidentified-export', ctx.requestId) : ctx;
+      const types = await nonEmptyTypes(deps.repo, reader, plan);
       const perPatient = async (patient: string): Promise<void> => {
-        const narrowed = compartmentContext(ctx, patient);
-        for (const type of types) await exportType(deps.repo, narrowed, type, plan, window, deps.signal, writer, summary);
+        const narrowed = compartmentContext(reader, patient);
+        let transform: ((r: Resource) => Resource) | undefined;
+        if (deid) {
+          const facts = patientFacts((await deps.repo.read(narrowed, 'Patient', patient)) as Patient);
+          transform = (r) => deid.deidentify(r, facts);
+          // The audit names the patients whose data went out, de-identified.
+          summary.patients.add(patient);
+        }
+        for (const type of types) await exportType(deps.repo, narrowed, type, plan, window, deps.signal, writer, summary, transform);
       };
       if (plan.patients) {
         let done = 0;
@@ -216,7 +238,7 @@ export async function runExport(
 }
 
 /** Exports one type (the union of its `_typeFilter` searches, each resource once) under `ctx`. */
-async function exportType(repo: Repository, ctx: RequestContext, type: string, plan: ExportPlan, window: Paging, signal: AbortSignal, writer: NdjsonWriter, summary: ExportSummary): Promise<void> {
+async function exportType(repo: Repository, ctx: RequestContext, type: string, plan: ExportPlan, window: Paging, signal: AbortSignal, writer: NdjsonWriter, summary: ExportSummary, transform?: (r: Resource) => Resource): Promise<void> {
   const filters = plan.typeFilters.get(type) ?? [typeSearch(type)];
   for (const [i, request] of filters.entries()) {
     await forEachPage(repo, ctx, request, window, signal, async (page, seen) => {
@@ -225,7 +247,7 @@ async function exportType(repo: Repository, ctx: RequestContext, type: string, p
       for (const earlier of filters.slice(0, i)) keep = await notMatching(repo, ctx, earlier, keep);
       if (!keep.length) return;
       summary.add(seen, keep);
-      await writer.append(type, keep.map((r) => `${JSON.stringify(r)}\n`).join(''), keep.length);
+      await writer.append(type, keep.map((r) => `${JSON.stringify(transform ? transform(r) : r)}\n`).join(''), keep.length);
     });
   }
 }
@@ -382,4 +404,9 @@ class NdjsonWriter {
   async closeAll(): Promise<void> {
     for (const f of this.open.values()) await f.fh.close().catch(() => undefined);
   }
+}
+
+function pseudonymKeyOf(deps: { pseudonymKey?: Buffer }): Buffer {
+  if (!deps.pseudonymKey) throw new Error('a de-identified export needs the pseudonym key');
+  return deps.pseudonymKey;
 }

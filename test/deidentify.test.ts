@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImagingStudy, Observation, Patient, Resource } from '@medplum/fhirtypes';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { userToken } from './support/auth.ts';
 import { loadDemoData } from '../seed/load-demo.ts';
 import { resourceOf } from '../schema/collections.ts';
 import { Deidentifier, findDirectIdentifiers, patientFacts, PSEUDONYM_SYSTEM, shiftDate, type PatientFacts } from '../fhir/deidentify.ts';
@@ -90,5 +91,32 @@ describe('de-identification of the demo record', () => {
     expect(shiftDate('2025-03-17', 10)).toBe('2025-03-27');
     expect(shiftDate('2025-03', 40)).toBe('2025-04');
     expect(shiftDate('2025-03-17T23:30:00+01:00', -1)).toBe('2025-03-16T23:30:00+01:00');
+  });
+
+  it('a data scientist exports a cohort de-identified (Group/{id}/$export?deidentify=true) through the async pattern; the checker finds no direct identifier', async () => {
+    const scientist = { authorization: `Bearer ${await userToken(server.url, 'scientist', 'openid user/Group.cruds')}` };
+    const kickOff = { prefer: 'respond-async', accept: 'application/fhir+json', ...scientist };
+    // Identified data is not theirs to export…
+    const plain = await fhirFetch(`${server.fhir}/Group/tumour-board-breast/$export?_type=Observation`, { headers: kickOff });
+    expect(plain.status).toBe(403);
+    // …the cohort de-identified is.
+    const started = await fhirFetch(`${server.fhir}/Group/tumour-board-breast/$export?deidentify=true`, { headers: kickOff });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const statusUrl = started.headers.get('content-location') as string;
+    let manifest: { output: { type: string; url: string; count: number }[] } | undefined;
+    for (let i = 0; i < 600 && !manifest; i++) {
+      const r = await fhirFetch(statusUrl, { headers: scientist });
+      if (r.status === 200) manifest = r.body;
+      else await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(manifest?.output.map((o) => o.type)).toEqual(expect.arrayContaining(['Patient', 'Observation', 'DiagnosticReport']));
+    let text = '';
+    for (const o of manifest?.output ?? []) text += await (await fetch(o.url, { headers: scientist })).text();
+    // Every demo patient's identifiers are looked for, the two exported and the two not.
+    const facts = patients.map(patientFacts);
+    expect(text.split('\n').filter(Boolean).length).toBeGreaterThan(50);
+    expect(findDirectIdentifiers(text, facts)).toEqual([]);
+    const exportedPatients = text.split('\n').filter((l) => l.includes('"resourceType":"Patient"'));
+    expect(exportedPatients).toHaveLength(2);
   });
 });

@@ -36,6 +36,8 @@ export interface ExportRouterOptions {
   /** Hours a finished export's files are kept. */
   expiryHours: number;
   logger: Logger;
+  /** The key of the pseudonyms in de-identified exports (store/pseudonym-key.ts). */
+  pseudonymKey: () => Promise<Buffer>;
 }
 
 const JOB_KIND = 'bulk-export';
@@ -80,7 +82,7 @@ export function exportRouter(options: ExportRouterOptions): Router {
       let result: ExportResult | undefined;
       try {
         await files.create(jobId);
-        result = await runExport({ repo: options.repo, files, jobId, fileUrl: (name) => `${options.baseUrl}/_export/${jobId}/${name}`, signal: abort.signal, progress: control.progress, transactionTime }, ctx, plan);
+        result = await runExport({ repo: options.repo, files, jobId, fileUrl: (name) => `${options.baseUrl}/_export/${jobId}/${name}`, signal: abort.signal, progress: control.progress, transactionTime, ...(plan.deidentify ? { pseudonymKey: await options.pseudonymKey() } : {}) }, ctx, plan);
         await files.complete(jobId);
         await options.audit.record(exportRecord(agent, ctx, requestUrl, 200, result));
         return { status: 200, body: { transactionTime: transactionTime.toISOString(), request: requestUrl, requiresAccessToken: true, output: result.output, error: result.error } };
