@@ -99,7 +99,8 @@ export async function* viewResultRows(repo: Repository, ctx: RequestContext, run
   const narrow = run.patient === undefined ? '' : `${patientParam(view.resource)}=${encodeURIComponent(view.resource === 'Patient' ? run.patient : `Patient/${run.patient}`)}&`;
   let produced = 0;
   for (let offset = 0; ; offset += pageSize) {
-    const request = parseFhirSearch(view.resource, `${narrow}_count=${pageSize}&_offset=${offset}&_total=none`);
+    // By id: a resource updated during the run keeps its place, so no page skips one.
+    const request = parseFhirSearch(view.resource, `${narrow}_sort=_id&_count=${pageSize}&_offset=${offset}&_total=none`);
     const page = await repo.search(ctx, request);
     for (const resource of page.resources) {
       for (const row of viewRows(view, resource)) {

@@ -230,3 +230,26 @@ describe('access', () => {
     expect(new Set(rows).size).toBe(3);
   });
 });
+
+describe('an error after the first rows', () => {
+  it('cuts the answer off (no final chunk), and the access is still recorded', async () => {
+    // 40 names cross-joined with themselves: 1,600 rows, more than are computed before the status; then a patient whose column has two values.
+    const names = Array.from({ length: 40 }, (_, i) => ({ family: `F${i}` }));
+    expect((await fhirFetch(`${server.fhir}/Patient/A-many-names`, { method: 'PUT', json: { resourceType: 'Patient', id: 'A-many-names', name: names } })).status).toBe(201);
+    expect((await fhirFetch(`${server.fhir}/Patient/z-two-phones`, { method: 'PUT', json: { resourceType: 'Patient', id: 'z-two-phones', telecom: [{ system: 'phone', value: '1' }, { system: 'phone', value: '2' }] } })).status).toBe(201);
+    const view = {
+      resource: 'Patient',
+      select: [
+        { column: [{ name: 'id', path: 'getResourceKey()' }, { name: 'phone', path: 'telecom.value' }] },
+        { forEach: 'name', column: [{ name: 'a', path: 'family' }] },
+        { forEach: 'name', column: [{ name: 'b', path: 'family' }] },
+      ],
+    };
+    const res = await run(params({ name: 'viewResource', resource: view }), '?_format=ndjson');
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+    await server.services.audit.flush();
+    const events = await fhirFetch(`${server.fhir}/AuditEvent?patient=Patient/A-many-names&_count=100`);
+    expect(((events.body as Bundle).entry ?? []).some((e) => JSON.stringify(e.resource).includes('ViewDefinition/$run'))).toBe(true);
+  });
+});
