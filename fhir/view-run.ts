@@ -1,11 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { badRequest, notFound } from '@medplum/core';
-import type { Parameters } from '@medplum/fhirtypes';
+import type { Parameters, Patient, Resource } from '@medplum/fhirtypes';
 import { fail, withText } from '../schema/outcomes.ts';
 import { patientCompartmentParamsFor } from '../schema/fhir-definitions.ts';
 import type { Repository } from '../store/repository.ts';
-import type { RequestContext } from '../store/request-context.ts';
+import { systemContext, type RequestContext } from '../store/request-context.ts';
+import { groupMemberIds } from './bulk-export.ts';
+import { Deidentifier, patientFacts } from './deidentify.ts';
 import { MAX_COUNT, parseFhirSearch } from '../store/search-to-mongo.ts';
 import { compileView, viewRows, type CompiledView, type Row, type ViewDefinition } from './view-definition.ts';
 import { viewFormat, type ViewFormat } from './view-output.ts';
@@ -49,6 +51,10 @@ export interface ViewRunRequest {
   patient?: string;
   /** At most this many rows. */
   limit?: number;
+  /** Only the resources of this Group's members (a cohort; an id). */
+  group?: string;
+  /** With `group`: the members' resources de-identified before the view sees them (fhir/deidentify.ts). */
+  deidentify?: boolean;
 }
 
 /** The run a Parameters body (POST) or query (GET) asks for: viewResource | viewReference (or the view named in the path), _format, patient, _limit. */
@@ -76,7 +82,15 @@ export function viewRunRequest(input: { body?: unknown; query: URLSearchParams; 
   const limitText = param('_limit')?.valueInteger ?? input.query.get('_limit') ?? undefined;
   const limit = limitText === undefined ? undefined : Number(limitText);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) fail(badRequest('_limit must be a non-negative integer', '_limit'));
-  return { view, format, ...(patient !== undefined ? { patient } : {}), ...(limit !== undefined ? { limit } : {}) };
+  const groupRef = text('group');
+  const group = groupRef?.replace(/^Group\//, '');
+  if (group !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(group)) fail(badRequest(`group must be "Group/{id}" or an id, got "${groupRef}"`, 'group'));
+  if (group !== undefined && patient !== undefined) fail(badRequest('Give either patient or group, not both', 'group'));
+  const deidText = param('deidentify')?.valueBoolean?.toString() ?? input.query.get('deidentify') ?? undefined;
+  if (deidText !== undefined && deidText !== 'true' && deidText !== 'false') fail(badRequest(`deidentify must be true or false, got "${deidText}"`, 'deidentify'));
+  const deidentify = deidText === 'true';
+  if (deidentify && group === undefined) fail(badRequest('deidentify=true runs a view over a cohort: give group (Group/{id})', 'deidentify'));
+  return { view, format, ...(patient !== undefined ? { patient } : {}), ...(limit !== undefined ? { limit } : {}), ...(group !== undefined ? { group } : {}), ...(deidentify ? { deidentify } : {}) };
 }
 
 /** The search parameter that narrows a type to one patient's compartment (`_id` for Patient). */
@@ -91,19 +105,46 @@ function patientParam(type: string): string {
 /**
  * The rows of a view over the caller's resources of its type: the repository is searched page by
  * page (up to MAX_COUNT resources each), and each page's rows are yielded before the next is read.
+ * With `group`, over each member's compartment in turn; with `deidentify` too, the members'
+ * records are read as IDR (the caller may read the Group, not the records: the PIE principle) and
+ * each resource is de-identified before the view sees it.
  */
-export async function* viewResultRows(repo: Repository, ctx: RequestContext, run: Pick<ViewRunRequest, 'view' | 'patient' | 'limit'>, options: { pageSize?: number } = {}): AsyncGenerator<Row> {
+export async function* viewResultRows(repo: Repository, ctx: RequestContext, run: Pick<ViewRunRequest, 'view' | 'patient' | 'limit' | 'group' | 'deidentify'>, options: { pageSize?: number; pseudonymKey?: () => Promise<Buffer> } = {}): AsyncGenerator<Row> {
   const pageSize = Math.min(options.pageSize ?? MAX_COUNT, MAX_COUNT);
-  const { view, limit } = run;
-  if (limit === 0) return;
-  const narrow = run.patient === undefined ? '' : `${patientParam(view.resource)}=${encodeURIComponent(view.resource === 'Patient' ? run.patient : `Patient/${run.patient}`)}&`;
+  if (run.limit === 0) return;
+  if (run.group === undefined) {
+    yield* rowsOf(repo, ctx, run.view, run.patient, run.limit, pageSize);
+    return;
+  }
+  const members = await groupMemberIds(repo, ctx, run.group);
+  if (run.deidentify && !options.pseudonymKey) throw new Error('a de-identified view run needs the pseudonym key');
+  const deid = run.deidentify && options.pseudonymKey ? new Deidentifier(await options.pseudonymKey()) : undefined;
+  const reader = deid ? systemContext('deidentified-view', ctx.requestId) : ctx;
+  let produced = 0;
+  for (const member of members) {
+    let transform: ((r: Resource) => Resource) | undefined;
+    if (deid) {
+      const facts = patientFacts((await repo.read(reader, 'Patient', member)) as Patient);
+      transform = (r) => deid.deidentify(r, facts);
+      // The audit names the patients whose data went into the rows.
+      ctx.seen?.add('Patient', member, [member]);
+    }
+    for await (const row of rowsOf(repo, reader, run.view, member, run.limit === undefined ? undefined : run.limit - produced, pageSize, transform)) {
+      yield row;
+      if (run.limit !== undefined && ++produced >= run.limit) return;
+    }
+  }
+}
+
+async function* rowsOf(repo: Repository, ctx: RequestContext, view: CompiledView, patient: string | undefined, limit: number | undefined, pageSize: number, transform?: (r: Resource) => Resource): AsyncGenerator<Row> {
+  const narrow = patient === undefined ? '' : `${patientParam(view.resource)}=${encodeURIComponent(view.resource === 'Patient' ? patient : `Patient/${patient}`)}&`;
   let produced = 0;
   for (let offset = 0; ; offset += pageSize) {
     // By id: a resource updated during the run keeps its place, so no page skips one.
     const request = parseFhirSearch(view.resource, `${narrow}_sort=_id&_count=${pageSize}&_offset=${offset}&_total=none`);
     const page = await repo.search(ctx, request);
     for (const resource of page.resources) {
-      for (const row of viewRows(view, resource)) {
+      for (const row of viewRows(view, transform ? transform(resource) : resource)) {
         yield row;
         if (limit !== undefined && ++produced >= limit) return;
       }

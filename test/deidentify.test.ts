@@ -119,4 +119,21 @@ describe('de-identification of the demo record', () => {
     const exportedPatients = text.split('\n').filter((l) => l.includes('"resourceType":"Patient"'));
     expect(exportedPatients).toHaveLength(2);
   });
+
+  it('a data scientist runs a ready-made view over the cohort de-identified (ViewDefinition/{name}/$run?group=…&deidentify=true)', async () => {
+    const scientist = { authorization: `Bearer ${await userToken(server.url, 'scientist', 'openid user/Group.cruds')}` };
+    // Identified rows are not theirs…
+    expect((await fetch(`${server.fhir}/ViewDefinition/lab-results/$run?group=Group/tumour-board-breast&_format=csv`, { headers: scientist })).status).toBe(403);
+    // …de-identified ones are.
+    const facts = patients.map(patientFacts);
+    for (const view of ['patients', 'lab-results', 'pathology-biomarkers', 'documents']) {
+      const res = await fetch(`${server.fhir}/ViewDefinition/${view}/$run?group=Group/tumour-board-breast&deidentify=true&_format=csv`, { headers: scientist });
+      expect(res.status, view).toBe(200);
+      const csv = await res.text();
+      expect(csv.trim().split('\n').length, view).toBeGreaterThan(1);
+      expect(findDirectIdentifiers(csv, facts), view).toEqual([]);
+      for (const p of patients) expect(csv, view).not.toContain(p.id as string);
+    }
+    expect((await fetch(`${server.fhir}/ViewDefinition/patients/$run?deidentify=true`, { headers: scientist })).status).toBe(400);
+  });
 });

@@ -16,7 +16,7 @@ import { FHIR_JSON } from '../http/errors.ts';
  * The FHIR R4 REST API, mounted at /fhir: an HTTP adapter over the FHIR router (fhir/router.ts),
  * which serves batch and transaction entries the same way.
  */
-export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number; maxBundleEntries?: number; timeline?: TimelineStore; mergePatients?: FhirDeps['mergePatients']; asyncJobs?: AsyncJobs; security?: FhirDeps['security'] }): Router {
+export function fhirRouter(options: { repo: Repository; baseUrl: string; version: string; maxBodyBytes: number; maxBundleEntries?: number; timeline?: TimelineStore; mergePatients?: FhirDeps['mergePatients']; asyncJobs?: AsyncJobs; security?: FhirDeps['security']; pseudonymKey?: () => Promise<Buffer> }): Router {
   const deps: FhirDeps = {
     repo: options.repo,
     baseUrl: options.baseUrl,
@@ -34,7 +34,7 @@ export function fhirRouter(options: { repo: Repository; baseUrl: string; version
     router.delete('/_async/:id', (req, res) => deleteJob(jobs, req, res));
   }
   // SQL on FHIR: ViewDefinition is not an R4 type, so its read and $run routes come before the FHIR router.
-  router.use(viewDefinitionRoutes({ repo: options.repo, baseUrl: options.baseUrl }));
+  router.use(viewDefinitionRoutes({ repo: options.repo, baseUrl: options.baseUrl, ...(options.pseudonymKey ? { pseudonymKey: options.pseudonymKey } : {}) }));
   router.use(async (req, res) => {
     if (req.method === 'POST' && req.path === '/') checkBundleEntryCount(req.body, options.maxBundleEntries ?? DEFAULT_MAX_BUNDLE_ENTRIES);
     if (jobs && req.method === 'POST' && req.path === '/' && wantsAsync(req)) {

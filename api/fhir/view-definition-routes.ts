@@ -23,7 +23,7 @@ const PREFETCH_ROWS = 1000;
 const EXTENSIONS = { csv: 'csv', ndjson: 'ndjson', json: 'json', parquet: 'parquet' } as const;
 
 /** Express middleware answering the ViewDefinition paths; passes anything else on. */
-export function viewDefinitionRoutes(options: { repo: Repository; baseUrl: string; onStreamError?: (err: unknown, req: Request) => void }) {
+export function viewDefinitionRoutes(options: { repo: Repository; baseUrl: string; onStreamError?: (err: unknown, req: Request) => void; pseudonymKey?: () => Promise<Buffer> }) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const m = ROUTE.exec(req.path);
     if (!m) {
@@ -51,12 +51,12 @@ function readyMadeBundle(baseUrl: string): Bundle {
   return { resourceType: 'Bundle', type: 'searchset', total: entry.length, entry };
 }
 
-async function runView(options: { repo: Repository; onStreamError?: (err: unknown, req: Request) => void }, req: Request, res: Response, name: string | undefined): Promise<void> {
+async function runView(options: { repo: Repository; onStreamError?: (err: unknown, req: Request) => void; pseudonymKey?: () => Promise<Buffer> }, req: Request, res: Response, name: string | undefined): Promise<void> {
   const query = new URLSearchParams(req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '');
   const body = req.method === 'POST' && req.body && Object.keys(req.body as object).length ? (req.body as unknown) : undefined;
   const accept = req.header('accept');
   const request = viewRunRequest({ body, query, ...(name ? { name } : {}), ...(accept ? { accept } : {}) });
-  const rows = viewResultRows(options.repo, ctxOf(res), request);
+  const rows = viewResultRows(options.repo, ctxOf(res), request, options.pseudonymKey ? { pseudonymKey: options.pseudonymKey } : {});
   // The first rows (and with them the first page, where a refusal would come) before the status.
   const first: Row[] = [];
   let done = false;
