@@ -27,8 +27,8 @@ export function capabilityStatement(deps: Pick<FhirDeps, 'baseUrl' | 'version' |
         ...(deps.security ? { security: securitySection(deps.security) } : {}),
         documentation:
           'Search supports the listed parameters with modifiers :missing, :not, :exact, :contains, :text (token), :identifier (reference), :below (uri); ' +
-          'date prefixes eq ne gt lt ge le sa eb ap; _sort (multiple keys, descending), _count, _offset, _include, _revinclude (one level), ' +
-          '_summary (true, text, data, count), _elements, _total. Chained parameters (subject:Patient.birthdate=…) and _has (one search per link, at most 10,000 matches each); :below on codes that carry their hierarchy (ICD-10, ICD-O-3 prefixes). Composite parameters and _include:iterate are not supported. ' +
+          'date prefixes eq ne gt lt ge le sa eb ap; _sort (multiple keys, descending), _count, _offset, _include, _revinclude, their :iterate forms (up to 3 rounds, 1,000 included resources), ' +
+          '_summary (true, text, data, count), _elements, _total. Chained parameters (subject:Patient.birthdate=…) and _has (one search per link, at most 10,000 matches each); :below on codes that carry their hierarchy (ICD-10, ICD-O-3 prefixes). Composite parameters are not supported. ' +
           'Batch and transaction entries take every interaction and operation the REST API takes.',
         resource: allResourceTypes().map((type) => resourceCapability(deps, type)),
         interaction: [{ code: 'transaction' }, { code: 'batch' }],

@@ -119,7 +119,9 @@ function withinPatientContext(ctx: RequestContext, type: string, filter: Filter<
 /** _include must name the searched type, _revinclude a known type: else 400, whatever the page holds. */
 function validateIncludes(req: SearchRequest): void {
   for (const inc of req.include ?? []) {
-    if (inc.resourceType !== req.resourceType) fail(badRequest(`_include=${inc.resourceType}:${inc.searchParam} does not start with ${req.resourceType}`, '_include'));
+    // _include:iterate applies to included resources too: any type that has the parameter.
+    if (inc.modifier !== 'iterate' && inc.resourceType !== req.resourceType) fail(badRequest(`_include=${inc.resourceType}:${inc.searchParam} does not start with ${req.resourceType} (use _include:iterate for included resources)`, '_include'));
+    if (!isResourceType(inc.resourceType)) fail(badRequest(`_include=${inc.resourceType}:${inc.searchParam}: unknown resource type`, '_include'));
     if (searchParamsFor(inc.resourceType)[inc.searchParam]?.type !== 'reference') fail(badRequest(`_include=${inc.resourceType}:${inc.searchParam}: not a reference search parameter`, '_include'));
   }
   for (const rev of req.revInclude ?? []) {
@@ -128,34 +130,61 @@ function validateIncludes(req: SearchRequest): void {
   }
 }
 
+/** Rounds of _include:iterate / _revinclude:iterate after the first level. */
+const MAX_ITERATIONS = 3;
+
+type IncludedDoc = Pick<ResourceDoc, '_id' | 'json' | 'patients' | 'keys'>;
+
+/**
+ * _include and _revinclude of a page: first the plain ones (from the matches), then the
+ * `:iterate` ones, applied to the matches and everything included so far, again on what each round
+ * adds, for at most MAX_ITERATIONS rounds and MAX_INCLUDED resources.
+ * See: https://hl7.org/fhir/R4/search.html#revinclude
+ */
 async function includes(database: Database, req: SearchRequest, page: Pick<ResourceDoc, '_id' | 'keys'>[]): Promise<Pick<ResourceDoc, '_id' | 'json' | 'patients'>[]> {
-  const resources = database.c.resources;
-  const equalityOnly = database.idLookupsOnly;
   if (!page.length || (!req.include?.length && !req.revInclude?.length)) return [];
   const seen = new Set(page.map((d) => d._id));
-  const out: Pick<ResourceDoc, '_id' | 'json' | 'patients'>[] = [];
-  const add = (docs: Pick<ResourceDoc, '_id' | 'json' | 'patients'>[]): void => {
+  const out: IncludedDoc[] = [];
+  const add = (docs: IncludedDoc[]): IncludedDoc[] => {
+    const added: IncludedDoc[] = [];
     for (const d of docs) {
-      if (seen.has(d._id) || !resourceOf(d)) continue;
+      if (out.length >= MAX_INCLUDED || seen.has(d._id) || !resourceOf(d)) continue;
       seen.add(d._id);
       out.push(d);
+      added.push(d);
     }
+    return added;
   };
+  const plain = { include: (req.include ?? []).filter((i) => i.modifier !== 'iterate'), revInclude: (req.revInclude ?? []).filter((i) => i.modifier !== 'iterate') };
+  const iterate = { include: (req.include ?? []).filter((i) => i.modifier === 'iterate'), revInclude: (req.revInclude ?? []).filter((i) => i.modifier === 'iterate') };
+  let frontier: Pick<ResourceDoc, '_id' | 'keys'>[] = [...page, ...add(await includeRound(database, plain, page))];
+  for (let round = 0; round < MAX_ITERATIONS && frontier.length && (iterate.include.length || iterate.revInclude.length) && out.length < MAX_INCLUDED; round++) {
+    frontier = add(await includeRound(database, iterate, frontier));
+  }
+  return out;
+}
+
+/** One round: the targets of `include` from `from` (the resources of each include's type) and the resources whose `revInclude` parameter points at them. */
+async function includeRound(database: Database, req: Pick<SearchRequest, 'include' | 'revInclude'>, from: Pick<ResourceDoc, '_id' | 'keys'>[]): Promise<IncludedDoc[]> {
+  const resources = database.c.resources;
+  const equalityOnly = database.idLookupsOnly;
+  const found: IncludedDoc[] = [];
   for (const inc of req.include ?? []) {
     const refs = new Set<string>();
-    for (const d of page) {
+    for (const d of from) {
+      if (!d._id.startsWith(`${inc.resourceType}/`)) continue;
       for (const v of keyValues(d.keys, inc.searchParam)) {
         const type = v.split('/')[0] ?? '';
         if (v.includes('/') && isResourceType(type) && (!inc.targetType || inc.targetType === type)) refs.add(v);
       }
     }
-    add(await findAnyOf(resources, equalityOnly, { deleted: false }, '_id', [...refs].slice(0, MAX_INCLUDED), { projection: { json: 1, patients: 1 } }));
+    if (refs.size) found.push(...(await findAnyOf(resources, equalityOnly, { deleted: false }, '_id', [...refs].slice(0, MAX_INCLUDED), { projection: { json: 1, patients: 1, keys: 1 } })));
   }
-  const targets = page.map((d) => d._id);
+  const targets = from.map((d) => d._id);
   for (const rev of req.revInclude ?? []) {
     const keys = targets.map((t) => searchKey(rev.searchParam, t));
-    const found = await findAnyOf(resources, equalityOnly, { rt: rev.resourceType, deleted: false }, 'keys', keys, { projection: { json: 1, patients: 1 }, limit: MAX_INCLUDED });
-    add(found.slice(0, MAX_INCLUDED));
+    const docs = await findAnyOf(resources, equalityOnly, { rt: rev.resourceType, deleted: false }, 'keys', keys, { projection: { json: 1, patients: 1, keys: 1 }, limit: MAX_INCLUDED });
+    found.push(...docs.slice(0, MAX_INCLUDED));
   }
-  return out;
+  return found;
 }
