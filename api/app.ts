@@ -22,6 +22,7 @@ import type { Security } from './auth/security.ts';
 import { pseudonymKey } from '../store/pseudonym-key.ts';
 import { authenticate, requireScope, subjectOf } from './auth/authenticate.ts';
 import { accessAudit } from './http/access-audit.ts';
+import { sharedCaseRouter } from './http/shared-case.ts';
 
 /** The IDR version from package.json. */
 export const VERSION = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -82,6 +83,8 @@ export function createApp(services: Services, baseUrl: string, security: Securit
   // While the embedded database restarts, calls that need it are answered 503 at once.
   const gate = storeGate(services);
   app.use(['/fhir', '/graphql', '/ingest'], (req, res, next) => (req.path === '/metadata' ? next() : gate(req, res, next)));
+  // A case shared outside the hospital: no token, the link is the capability; every view is audited (api/http/shared-case.ts).
+  app.use('/shared', gate, sharedCaseRouter({ repo: services.repo, audit: services.audit, logger: services.logger, pseudonymKey: () => pseudonymKey(services.database, services.config.IDR_PSEUDONYM_KEY) }));
   // Audit first (so refusals are recorded too), then the token; the metadata stays open.
   app.use('/fhir', accessAudit(services.audit, services.logger, 'fhir'));
   app.use('/graphql', accessAudit(services.audit, services.logger, 'graphql'));

@@ -10,6 +10,7 @@ import { historyPage } from './interactions.ts';
 import { patientTimeline } from './patient-timeline.ts';
 import { searchsetBundle } from './search-bundle.ts';
 import { caseChanges, decideCase, prepareCase } from './tumour-board.ts';
+import { shareCase, unshareCase } from './case-share.ts';
 import type { FhirDeps, FhirResult } from './request.ts';
 
 /**
@@ -160,6 +161,26 @@ function tumourBoardOperations(): FhirOperation[] {
         'the Task links it as output and is completed. Needs write access. Answers Parameters: decision, task.',
       available: () => true,
       run: async (deps, ctx, { id, body, method }) => ({ outcome: allOk, resource: await decideCase(deps, ctx, id, body, method) }),
+    },
+    {
+      code: 'share',
+      resourceType: 'Task',
+      level: 'instance',
+      definition: 'urn:idr:OperationDefinition/Task-share',
+      documentation:
+        'POST Task/{id}/$share: shares the Task\'s latest case pack, pseudonymised, with one external recipient (Parameters: recipient as valueString "Name <e-mail>" or valueContactDetail; purpose consultation|revision|second-opinion; optional expires, default 14 days, at most 90). ' +
+        'Answers Parameters: link (/shared/{secret}, shown this once only), share (its id), expires, pack. Opening the link needs no token, shows the pack de-identified and is recorded in the access audit. Needs write access.',
+      available: () => true,
+      run: async (deps, ctx, { id, body, method }) => ({ outcome: allOk, resource: await shareCase(deps, ctx, id, body, method) }),
+    },
+    {
+      code: 'unshare',
+      resourceType: 'Task',
+      level: 'instance',
+      definition: 'urn:idr:OperationDefinition/Task-unshare',
+      documentation: 'POST Task/{id}/$unshare: revokes a share of the Task (share = the id $share answered, as a Parameters valueString or query parameter); its link answers 410 from then on. Needs write access.',
+      available: () => true,
+      run: async (deps, ctx, { id, query, body, method }) => ({ outcome: allOk, resource: await unshareCase(deps, ctx, id, query, body, method) }),
     },
   ];
 }

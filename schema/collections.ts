@@ -141,6 +141,8 @@ export const COLLECTION_NAMES = {
   auditChain: 'audit_chain',
   /** The embedded OAuth provider's sessions, grants, codes, tokens and keys (api/auth/provider-adapter.ts). */
   oauth: 'oauth',
+  /** Case packs shared outside the hospital, by the hash of the link's secret (fhir/case-share.ts). */
+  caseShares: 'case_shares',
 } as const;
 export type CollectionRole = keyof typeof COLLECTION_NAMES;
 
