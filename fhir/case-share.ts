@@ -110,6 +110,7 @@ function rootOf(baseUrl: string): string {
  * pack. Answers Parameters: link (the only time it is shown), share (the id), expires.
  */
 export async function shareCase(deps: FhirDeps, ctx: RequestContext, id: string, body: unknown, method: string | undefined): Promise<Parameters> {
+  if (method === 'GET') return listShares(deps, ctx, id);
   if (method !== 'POST') fail(badRequest('$share changes data: use POST', '$share'));
   assertPermits(ctx.access, 'Task', 'u');
   const params = parametersOf(body, '$share');
@@ -147,6 +148,34 @@ export async function shareCase(deps: FhirDeps, ctx: RequestContext, id: string,
       { name: 'expires', valueDateTime: expires.toISOString() },
       { name: 'pack', valueReference: { reference: pack.bundle } },
     ],
+  };
+}
+
+/**
+ * `GET Task/{id}/$share`: the Task's shares, newest first — id, recipient, purpose, pack,
+ * created (by whom), expires and state (active, expired, revoked); never a link or its hash.
+ */
+export async function listShares(deps: FhirDeps, ctx: RequestContext, id: string): Promise<Parameters> {
+  await deps.repo.read(ctx, 'Task', id);
+  const now = new Date();
+  const found = await shares(deps.repo).find({ task: `Task/${id}` }).toArray();
+  found.sort((a, b) => b.created.getTime() - a.created.getTime());
+  return {
+    resourceType: 'Parameters',
+    parameter: found.map((s) => ({
+      name: 'share',
+      part: [
+        { name: 'id', valueString: s.id },
+        { name: 'recipient', valueString: `${s.recipient.name} <${s.recipient.email}>` },
+        { name: 'purpose', valueCode: s.purpose },
+        { name: 'pack', valueReference: { reference: s.pack } },
+        { name: 'created', valueDateTime: s.created.toISOString() },
+        { name: 'createdBy', valueString: s.createdBy.name ?? s.createdBy.subject },
+        { name: 'expires', valueDateTime: s.expires.toISOString() },
+        { name: 'state', valueCode: s.revoked ? 'revoked' : s.expires <= now ? 'expired' : 'active' },
+        ...(s.revoked ? [{ name: 'revoked', valueDateTime: s.revoked.toISOString() }] : []),
+      ],
+    })),
   };
 }
 

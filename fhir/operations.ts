@@ -169,7 +169,7 @@ function tumourBoardOperations(): FhirOperation[] {
       definition: 'urn:idr:OperationDefinition/Task-share',
       documentation:
         'POST Task/{id}/$share: shares the Task\'s latest case pack, pseudonymised, with one external recipient (Parameters: recipient as valueString "Name <e-mail>" or valueContactDetail; purpose consultation|revision|second-opinion; optional expires, default 14 days, at most 90). ' +
-        'Answers Parameters: link (/shared/{secret}, shown this once only), share (its id), expires, pack. Opening the link needs no token, shows the pack de-identified and is recorded in the access audit. Needs write access.',
+        'Answers Parameters: link (/shared/{secret}, shown this once only), share (its id), expires, pack. Opening the link needs no token, shows the pack de-identified and is recorded in the access audit. Needs write access. GET Task/{id}/$share lists the Task\'s shares (never their links).',
       available: () => true,
       run: async (deps, ctx, { id, body, method }) => ({ outcome: allOk, resource: await shareCase(deps, ctx, id, body, method) }),
     },

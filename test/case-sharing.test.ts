@@ -160,6 +160,16 @@ describe('sharing a case outside the hospital', () => {
     expect((await fetch(link)).status).toBe(200);
   });
 
+  it('GET $share lists the shares with their state, never a link', async () => {
+    const r = await fhirFetch(`${server.fhir}/Task/${ids.task}/$share`);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const listed = r.body.parameter.map((p: any) => Object.fromEntries(p.part.map((x: any) => [x.name, x.valueString ?? x.valueCode ?? x.valueDateTime])));
+    expect(listed.length).toBe(2);
+    expect(listed.map((s: any) => s.state).sort()).toEqual(['active', 'revoked']);
+    expect(listed.find((s: any) => s.id === shareId)).toMatchObject({ recipient: RECIPIENT, purpose: 'second-opinion', state: 'active' });
+    expect(JSON.stringify(r.body)).not.toContain('/shared/');
+  });
+
   it('an expired link is 410', async () => {
     const expires = new Date(Date.now() + 1500);
     const r = await share([{ name: 'expires', valueDateTime: expires.toISOString() }]);

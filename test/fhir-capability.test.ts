@@ -87,7 +87,7 @@ describe('CapabilityStatement', () => {
     await create(server.fhir, labObservation(pid, 'capability'));
     const instances: Record<string, string> = { Patient: pid };
     const operations = resources().flatMap((r) => (r.operation ?? []).map((op) => ({ type: r.type, name: op.name })));
-    expect(operations.map((o) => `${o.type}/$${o.name}`).sort()).toEqual(['Group/$evaluate', 'Group/$export', 'Patient/$access-log', 'Patient/$everything', 'Patient/$export', 'Patient/$merge', 'Patient/$timeline', 'Task/$changes', 'Task/$decide', 'Task/$prepare']);
+    expect(operations.map((o) => `${o.type}/$${o.name}`).sort()).toEqual(['Group/$evaluate', 'Group/$export', 'Patient/$access-log', 'Patient/$everything', 'Patient/$export', 'Patient/$merge', 'Patient/$timeline', 'Task/$changes', 'Task/$decide', 'Task/$prepare', 'Task/$share', 'Task/$unshare']);
     // $merge changes data: it answers a POST (test/patient-merge.test.ts) and refuses a GET
     const other = (await create(server.fhir, patient('999966613'))).id;
     const get = await fhirFetch(`${server.fhir}/Patient/${pid}/$merge?target-patient=Patient/${other}`);
