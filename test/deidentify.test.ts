@@ -104,21 +104,27 @@ describe('de-identification of the demo record', () => {
     expect(started.status, JSON.stringify(started.body)).toBe(202);
     const statusUrl = started.headers.get('content-location') as string;
     let manifest: { output: { type: string; url: string; count: number }[] } | undefined;
-    for (let i = 0; i < 600 && !manifest; i++) {
+    for (let i = 0; i < 800 && !manifest; i++) {
       const r = await fhirFetch(statusUrl, { headers: scientist });
       if (r.status === 200) manifest = r.body;
       else await new Promise((res) => setTimeout(res, 200));
     }
     expect(manifest?.output.map((o) => o.type)).toEqual(expect.arrayContaining(['Patient', 'Observation', 'DiagnosticReport']));
     let text = '';
-    for (const o of manifest?.output ?? []) text += await (await fetch(o.url, { headers: scientist })).text();
+    for (const o of manifest?.output ?? []) {
+      const file = await fetch(o.url, { headers: scientist });
+      expect(file.status, o.url).toBe(200);
+      const body = await file.text();
+      expect(body.trim().split('\n'), o.type).toHaveLength(o.count);
+      text += body.endsWith('\n') ? body : `${body}\n`;
+    }
     // Every demo patient's identifiers are looked for, the two exported and the two not.
     const facts = patients.map(patientFacts);
     expect(text.split('\n').filter(Boolean).length).toBeGreaterThan(50);
     expect(findDirectIdentifiers(text, facts)).toEqual([]);
     const exportedPatients = text.split('\n').filter((l) => l.includes('"resourceType":"Patient"'));
     expect(exportedPatients).toHaveLength(2);
-  });
+  }, 180_000);
 
   it('a data scientist runs a ready-made view over the cohort de-identified (ViewDefinition/{name}/$run?group=…&deidentify=true)', async () => {
     const scientist = { authorization: `Bearer ${await userToken(server.url, 'scientist', 'openid user/Group.cruds')}` };
@@ -135,5 +141,5 @@ describe('de-identification of the demo record', () => {
       for (const p of patients) expect(csv, view).not.toContain(p.id as string);
     }
     expect((await fetch(`${server.fhir}/ViewDefinition/patients/$run?deidentify=true`, { headers: scientist })).status).toBe(400);
-  });
+  }, 120_000);
 });
