@@ -5,6 +5,11 @@ import { fhirFetch, startTestServer, type TestServer } from './support/server.ts
 import { userToken } from './support/auth.ts';
 import { create, ICD10, patient } from './support/factory.ts';
 import { findDirectIdentifiers, patientFacts } from '../fhir/deidentify.ts';
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import { sharedCaseRouter } from '../api/http/shared-case.ts';
+import { requestContext } from '../api/http/context.ts';
+import { pseudonymKey } from '../store/pseudonym-key.ts';
 
 /**
  * Sharing a tumour board's case outside the hospital over real HTTP: $share answers a link once;
@@ -145,6 +150,25 @@ describe('sharing a case outside the hospital', () => {
       expect(what).toContain(`Patient/${subject.id}`);
       expect(what).toContain(`ImagingStudy/${ids.study}`);
       expect(what).toContain(`DiagnosticReport/${ids.report}`);
+    }
+    // The patient sees the views in their access log.
+    const log = await fhirFetch(`${server.fhir}/Patient/${subject.id}/$access-log?_count=1000`);
+    expect(log.status).toBe(200);
+    expect(log.body.entry.filter((e: any) => e.resource.agent?.some((g: any) => g.name === RECIPIENT)).length).toBe(2);
+  });
+
+  it('fails closed: a view that cannot be recorded in the audit shows nothing (503)', async () => {
+    const app = express();
+    app.use(requestContext);
+    app.use('/shared', sharedCaseRouter({ repo: server.services.repo, audit: { record: () => Promise.reject(new Error('the audit buffer is unavailable')) }, logger: server.services.logger, pseudonymKey: () => pseudonymKey(server.services.database) }));
+    const listener = app.listen(0, '127.0.0.1');
+    await new Promise((done) => listener.once('listening', done));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(listener.address() as AddressInfo).port}/shared/${link.slice(link.lastIndexOf('/') + 1)}`);
+      expect(res.status).toBe(503);
+      expect(await res.text()).not.toContain('mass of 23 mm');
+    } finally {
+      await new Promise((done) => listener.close(done));
     }
   });
 
