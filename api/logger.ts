@@ -22,7 +22,8 @@ export function accessLog(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
-      const path = req.originalUrl.split('?')[0];
+      // A shared case's link is a capability: its secret never goes into the log.
+      const path = req.originalUrl.split('?')[0]?.replace(/^\/shared\/[^/]+/, '/shared/{secret}');
       logger.info({ requestId: res.locals.ctx?.requestId, method: req.method, path, status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 }, 'request');
     });
     next();

@@ -9,6 +9,7 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { sharedCaseRouter } from '../api/http/shared-case.ts';
 import { requestContext } from '../api/http/context.ts';
+import { accessLog, createLogger } from '../api/logger.ts';
 import { pseudonymKey } from '../store/pseudonym-key.ts';
 
 /**
@@ -157,9 +158,11 @@ describe('sharing a case outside the hospital', () => {
     expect(log.body.entry.filter((e: any) => e.resource.agent?.some((g: any) => g.name === RECIPIENT)).length).toBe(2);
   });
 
-  it('fails closed: a view that cannot be recorded in the audit shows nothing (503)', async () => {
+  it('fails closed: a view that cannot be recorded in the audit shows nothing (503); the log never holds the secret', async () => {
+    const logged: string[] = [];
     const app = express();
     app.use(requestContext);
+    app.use(accessLog(createLogger('info', { write: (line: string) => void logged.push(line) })));
     app.use('/shared', sharedCaseRouter({ repo: server.services.repo, audit: { record: () => Promise.reject(new Error('the audit buffer is unavailable')) }, logger: server.services.logger, pseudonymKey: () => pseudonymKey(server.services.database) }));
     const listener = app.listen(0, '127.0.0.1');
     await new Promise((done) => listener.once('listening', done));
@@ -167,6 +170,10 @@ describe('sharing a case outside the hospital', () => {
       const res = await fetch(`http://127.0.0.1:${(listener.address() as AddressInfo).port}/shared/${link.slice(link.lastIndexOf('/') + 1)}`);
       expect(res.status).toBe(503);
       expect(await res.text()).not.toContain('mass of 23 mm');
+      const secret = link.slice(link.lastIndexOf('/') + 1);
+      await new Promise((done) => setImmediate(done));
+      expect(logged.some((l) => l.includes('/shared/{secret}'))).toBe(true);
+      expect(logged.join('\n')).not.toContain(secret);
     } finally {
       await new Promise((done) => listener.close(done));
     }
