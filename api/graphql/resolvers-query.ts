@@ -1,4 +1,4 @@
-import type { Condition, DiagnosticReport, DocumentReference, ImagingStudy, Patient } from '@medplum/fhirtypes';
+import type { Condition, DiagnosticReport, DocumentReference, ImagingStudy, Patient, Resource } from '@medplum/fhirtypes';
 import type { GraphqlContext } from './context.ts';
 import { badUserInput, guarded } from './errors.ts';
 import { parseFhirSearch } from '../../store/search-to-mongo.ts';
@@ -40,24 +40,8 @@ function formatName(p: Patient): string | null {
 
 export const queryResolvers = {
   Query: {
-    patient: (_: unknown, args: { id: string }, c: GraphqlContext) =>
-      guarded(async () => {
-        try {
-          return await c.repo.read(c.ctx, 'Patient', args.id);
-        } catch (err) {
-          if (err instanceof OperationOutcomeError && [404, 410].includes(getStatus(err.outcome))) return null;
-          throw err;
-        }
-      }),
-    cohort: (_: unknown, args: { id: string }, c: GraphqlContext) =>
-      guarded(async () => {
-        try {
-          return await c.repo.read(c.ctx, 'Group', args.id);
-        } catch (err) {
-          if (err instanceof OperationOutcomeError && [404, 410].includes(getStatus(err.outcome))) return null;
-          throw err;
-        }
-      }),
+    patient: (_: unknown, args: { id: string }, c: GraphqlContext) => guarded(() => readOrNull(c, 'Patient', args.id)),
+    cohort: (_: unknown, args: { id: string }, c: GraphqlContext) => guarded(() => readOrNull(c, 'Group', args.id)),
     patients: (_: unknown, args: { identifier?: string; name?: string; first?: number; after?: string }, c: GraphqlContext) =>
       guarded(async () => {
         const first = listSize(args.first);
@@ -119,3 +103,13 @@ export const queryResolvers = {
       }),
   },
 };
+
+/** A resource by id, or null when it is unknown or deleted (other errors, 403 included, stay errors). */
+async function readOrNull(c: GraphqlContext, type: string, id: string): Promise<Resource | null> {
+  try {
+    return await c.repo.read(c.ctx, type, id);
+  } catch (err) {
+    if (err instanceof OperationOutcomeError && [404, 410].includes(getStatus(err.outcome))) return null;
+    throw err;
+  }
+}
