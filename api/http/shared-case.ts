@@ -1,10 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
+import { OperationOutcomeError } from '@medplum/core';
 import type { Logger } from 'pino';
 import type { Bundle, Composition, Resource } from '@medplum/fhirtypes';
 import { openShare, type CaseShareDoc } from '../../fhir/case-share.ts';
 import type { AccessRecord } from '../../store/audit-event.ts';
 import type { Repository } from '../../store/repository.ts';
+import { serverErrorWithId, unavailable } from '../../schema/outcomes.ts';
+import { isStoreUnavailable } from '../../store/store-unavailable.ts';
 import { ctxOf } from './context.ts';
+import { sendOutcome } from './errors.ts';
 
 /**
  * `GET /shared/{secret}`: a tumour board's case pack as an external recipient sees it — no bearer
@@ -15,7 +20,7 @@ import { ctxOf } from './context.ts';
  */
 export function sharedCaseRouter(options: { repo: Repository; audit: { record(r: AccessRecord): Promise<void> }; logger: Logger; pseudonymKey: () => Promise<Buffer> }): Router {
   const router = Router();
-  router.get('/:secret', async (req, res, next) => {
+  router.get('/:secret', async (req, res) => {
     try {
       res.setHeader('Cache-Control', 'no-store');
       res.setHeader('Referrer-Policy', 'no-referrer');
@@ -35,7 +40,15 @@ export function sharedCaseRouter(options: { repo: Repository; audit: { record(r:
       if (html) res.status(200).type('text/html; charset=utf-8').send(casePage(opened.bundle, opened.share));
       else res.status(200).type('application/fhir+json').send(JSON.stringify(opened.bundle));
     } catch (err) {
-      next(err);
+      // Answered here, not by the app's error handler: that one logs the path, which holds the secret.
+      if (err instanceof OperationOutcomeError) return sendOutcome(res, err.outcome);
+      const errorId = randomUUID();
+      options.logger.error({ err, errorId, requestId: ctxOf(res).requestId }, 'a shared case could not be opened');
+      if (isStoreUnavailable(err)) {
+        res.setHeader('Retry-After', '5');
+        return sendOutcome(res, unavailable('The database is not available: retry shortly'), 503);
+      }
+      sendOutcome(res, serverErrorWithId(errorId));
     }
   });
   return router;
