@@ -87,12 +87,14 @@ async function patientsMatching(repo: Repository, ctx: RequestContext, query: st
     return fail(badRequest(`${where}: "${query}": ${(err as Error).message}`, where));
   }
   const out = new Set<string>();
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await repo.search(ctx, { ...request, count: PAGE, offset, total: 'none' });
-    for (const r of page.resources) for (const p of patientsOf(r)) out.add(p);
-    if (!page.hasMore) return out;
-    if (offset + PAGE >= MAX_CRITERION_MATCHES) fail(badRequest(`${where}: "${query}" matches more than ${MAX_CRITERION_MATCHES} resources: narrow it`, where));
+  let matches = 0;
+  // One cursor over the matches (the embedded store cannot page without reading everything again).
+  for await (const batch of repo.searchStream(ctx, request, PAGE)) {
+    matches += batch.resources.length;
+    if (matches > MAX_CRITERION_MATCHES) fail(badRequest(`${where}: "${query}" matches more than ${MAX_CRITERION_MATCHES} resources: narrow it`, where));
+    for (const r of batch.resources) for (const p of patientsOf(r)) out.add(p);
   }
+  return out;
 }
 
 /** The Patient a resource is about: itself, or its subject / patient reference. */

@@ -138,7 +138,8 @@ export class Deidentifier {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(o)) {
       if (path === '' && (k === 'text' || k === 'contained')) continue;
-      if (k === 'extension' || k === 'modifierExtension') continue;
+      // Extensions may hold anything (birthplace, names): dropped, with the primitive elements' own (`_birthDate`).
+      if (k === 'extension' || k === 'modifierExtension' || k.startsWith('_')) continue;
       if (k === 'meta') {
         const meta = v as { profile?: string[]; tag?: unknown[]; security?: unknown[] };
         out.meta = { ...(meta.profile ? { profile: meta.profile } : {}), ...(meta.security ? { security: meta.security } : {}) };

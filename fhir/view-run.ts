@@ -137,18 +137,21 @@ export async function* viewResultRows(repo: Repository, ctx: RequestContext, run
 }
 
 async function* rowsOf(repo: Repository, ctx: RequestContext, view: CompiledView, patient: string | undefined, limit: number | undefined, pageSize: number, transform?: (r: Resource) => Resource): AsyncGenerator<Row> {
-  const narrow = patient === undefined ? '' : `${patientParam(view.resource)}=${encodeURIComponent(view.resource === 'Patient' ? patient : `Patient/${patient}`)}&`;
+  const narrow = patient === undefined ? '' : `${patientParam(view.resource)}=${encodeURIComponent(view.resource === 'Patient' ? patient : `Patient/${patient}`)}`;
   let produced = 0;
-  for (let offset = 0; ; offset += pageSize) {
-    // By id: a resource updated during the run keeps its place, so no page skips one.
-    const request = parseFhirSearch(view.resource, `${narrow}_sort=_id&_count=${pageSize}&_offset=${offset}&_total=none`);
-    const page = await repo.search(ctx, request);
-    for (const resource of page.resources) {
-      for (const row of viewRows(view, transform ? transform(resource) : resource)) {
-        yield row;
-        if (limit !== undefined && ++produced >= limit) return;
+  // One cursor over every match, batch by batch (each checked against the caller's access): each
+  // resource is read once, and none is skipped or repeated when others change during the run.
+  const batches = repo.searchStream(ctx, parseFhirSearch(view.resource, narrow), pageSize);
+  try {
+    for await (const batch of batches) {
+      for (const resource of batch.resources) {
+        for (const row of viewRows(view, transform ? transform(resource) : resource)) {
+          yield row;
+          if (limit !== undefined && ++produced >= limit) return;
+        }
       }
     }
-    if (!page.hasMore) return;
+  } finally {
+    await batches.return(undefined);
   }
 }
