@@ -139,14 +139,18 @@ describe('bad input: clear errors, raw kept, service keeps running', () => {
     const MB = 1024 * 1024;
     const chunk = Buffer.alloc(MB, 0x41);
     chunk.write('%PDF-1.4\n');
+    // The client sends one filler buffer again and again: what the sampler sees is the server's memory, not the client's garbage.
+    const filler = Buffer.alloc(MB, 0x41);
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
       pull(controller) {
         if (sent === 100) return controller.close();
-        controller.enqueue(sent === 0 ? chunk : Buffer.alloc(MB, 0x41));
+        controller.enqueue(sent === 0 ? chunk : filler);
         sent++;
       },
     });
+    // The audit chainer works on its own schedule in this same process: paused while measuring.
+    await server.services.audit.stop();
     const before = process.memoryUsage();
     let peak = 0;
     const sampler = setInterval(() => {
@@ -155,6 +159,7 @@ describe('bad input: clear errors, raw kept, service keeps running', () => {
     }, 20);
     const r = await fhirFetch(`${server.url}/ingest/documents?patient=${encodeURIComponent(PATIENT)}`, { method: 'POST', headers: { 'content-type': 'application/pdf' }, body, duplex: 'half' } as RequestInit);
     clearInterval(sampler);
+    server.services.audit.start();
     expect(r.status, JSON.stringify(r.body)).toBe(422);
     expect(r.body.results[0].error.message).toMatch(/100\.0 MB; text extraction is limited to 32\.0 MB/);
     const entry = (await fhirFetch(`${server.url}/ingest/messages/${r.body.results[0].inboxId}`)).body;
