@@ -18,3 +18,19 @@ export async function benchFetch(baseUrl: string): Promise<typeof fetch> {
     return fetch(input, { ...init, headers });
   };
 }
+
+/** The configuration a benchmark's own server starts with (its data in `dataDir`, MONGODB_URL respected), plus `extra`. */
+export function benchEnv(name: string, dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    IDR_MLLP_PORT: 'off',
+    LOG_LEVEL: 'silent',
+    NODE_ENV: 'production',
+    IDR_DATA_DIR: dataDir,
+    IDR_DB_NAME: `bench_${name}_${Date.now()}`,
+    IDR_RATE_LIMIT_PER_MINUTE: '0',
+    ...(process.env.MONGODB_URL ? { MONGODB_URL: process.env.MONGODB_URL } : {}),
+    ...extra,
+  };
+}

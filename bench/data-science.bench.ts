@@ -25,6 +25,7 @@ import { compileView, viewRows, type Row } from '../fhir/view-definition.ts';
 import { encodeRows } from '../fhir/view-output.ts';
 import { systemContext } from '../store/request-context.ts';
 import { escapeRegex } from '../store/search-to-mongo.ts';
+import { benchEnv } from './bench-auth.ts';
 
 const PATIENTS = Number(process.argv[2] ?? 1000);
 const ROUNDS = 3;
@@ -34,19 +35,7 @@ const LOINC = 'http://loinc.org';
 const LAB = 'http://terminology.hl7.org/CodeSystem/observation-category';
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'idr-bench-data-science-'));
-const server = await startServer(
-  loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    IDR_MLLP_PORT: 'off',
-    LOG_LEVEL: 'silent',
-    NODE_ENV: 'production',
-    IDR_DATA_DIR: dataDir,
-    IDR_DB_NAME: `bench_data_science_${Date.now()}`,
-    IDR_RATE_LIMIT_PER_MINUTE: '0',
-    ...(process.env.MONGODB_URL ? { MONGODB_URL: process.env.MONGODB_URL } : {}),
-  }),
-);
+const server = await startServer(loadConfig(benchEnv('data_science', dataDir)));
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });

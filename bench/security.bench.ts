@@ -35,6 +35,7 @@ import { mergePatients } from '../ingestion/patient-merge.ts';
 import { unrestrictedAccess } from '../store/access.ts';
 import { systemContext, type RequestContext } from '../store/request-context.ts';
 import type { AccessRecord } from '../store/audit-trail.ts';
+import { benchEnv } from './bench-auth.ts';
 
 const PATIENTS = 4;
 const OBSERVATIONS = 100;
@@ -47,22 +48,7 @@ const VERIFY_OPS = 2000;
 const CLIENT = { id: 'idr-bench-client', secret: 'idr-bench-client-secret' };
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'idr-bench-security-'));
-const server = await startServer(
-  loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    IDR_MLLP_PORT: 'off',
-    LOG_LEVEL: 'silent',
-    NODE_ENV: 'production',
-    IDR_DATA_DIR: dataDir,
-    IDR_DB_NAME: `bench_security_${Date.now()}`,
-    IDR_DEMO_AUTH: 'true',
-    IDR_DEMO_CLIENT_ID: CLIENT.id,
-    IDR_DEMO_CLIENT_SECRET: CLIENT.secret,
-    IDR_RATE_LIMIT_PER_MINUTE: '0',
-    ...(process.env.MONGODB_URL ? { MONGODB_URL: process.env.MONGODB_URL } : {}),
-  }),
-);
+const server = await startServer(loadConfig(benchEnv('security', dataDir, { IDR_DEMO_AUTH: 'true', IDR_DEMO_CLIENT_ID: CLIENT.id, IDR_DEMO_CLIENT_SECRET: CLIENT.secret })));
 const extraServers: Server[] = [];
 try {
   const { services } = server;
