@@ -76,6 +76,7 @@ async function main(): Promise<void> {
     if (!summary) return;
     process.stdout.write(`Demo data loaded: ${summary.processed} written, ${summary.duplicate} already present, ${summary.failed} failed.\n`);
     for (const f of summary.failures) process.stdout.write(`  FAILED ${f}\n`);
+    process.stdout.write(`Tumour board: Group/tumour-board-breast, next meeting Appointment/demo-breast-mdt with its cases (GET ${server.url}/fhir/Task?based-on=Appointment/demo-breast-mdt; prepare one with POST /fhir/Task/{id}/$prepare)\n`);
     logger.info({ processed: summary.processed, duplicate: summary.duplicate, failed: summary.failed }, 'demo data loaded');
   }
 }

@@ -2,7 +2,7 @@ import type { IngestResult, Pipeline } from '../ingestion/pipeline.ts';
 import { seedHl7Messages, seedPatients } from './hl7v2/index.ts';
 import { seedDicomFiles } from './imaging/index.ts';
 import { seedLetters } from './letters/index.ts';
-import type { Group } from '@medplum/fhirtypes';
+import type { Appointment, Group, Task } from '@medplum/fhirtypes';
 import { systemContext } from '../store/request-context.ts';
 
 /** The demo tumour board: a Group of the breast cancer patients; the demo board member sits on it (idr_boards). */
@@ -81,4 +81,52 @@ async function writeDemoBoard(pipeline: Pipeline, members: { bsn: string }[]): P
     member: ids.map((id) => ({ entity: { reference: `Patient/${id}` } })),
   };
   await pipeline.repo.update(ctx, board);
+  await writeDemoMeeting(pipeline, ids);
+}
+
+/** The demo meeting: the board's next Tuesday session (an Appointment) with a case (a Task) per member, written once (a later start leaves them as the demo user left them). */
+export const DEMO_MEETING_ID = 'demo-breast-mdt';
+
+async function writeDemoMeeting(pipeline: Pipeline, patients: string[]): Promise<void> {
+  const ctx = systemContext('seed');
+  const exists = async (type: string, id: string): Promise<boolean> => !!(await pipeline.repo.currentDoc(type, id));
+  if (!(await exists('Appointment', DEMO_MEETING_ID))) {
+    const start = nextTuesday(new Date());
+    const meeting: Appointment = {
+      resourceType: 'Appointment',
+      id: DEMO_MEETING_ID,
+      status: 'booked',
+      description: 'Breast tumour board',
+      serviceType: [{ text: 'Tumour board' }],
+      start: start.toISOString(),
+      end: new Date(start.getTime() + 3_600_000).toISOString(),
+      participant: [{ type: [{ text: 'Tumour board' }], status: 'accepted' }],
+      supportingInformation: [{ reference: `Group/${DEMO_BOARD_ID}`, display: 'Breast MDT (Tuesdays)' }],
+    };
+    await pipeline.repo.update(ctx, meeting);
+  }
+  const questions = ['Neoadjuvant systemic therapy or primary surgery?', 'Is radiotherapy indicated after breast-conserving surgery?'];
+  for (const [i, pid] of patients.entries()) {
+    const id = `demo-case-${i + 1}`;
+    if (await exists('Task', id)) continue;
+    const task: Task = {
+      resourceType: 'Task',
+      id,
+      status: 'requested',
+      intent: 'order',
+      code: { text: 'Tumour board review' },
+      for: { reference: `Patient/${pid}` },
+      basedOn: [{ reference: `Appointment/${DEMO_MEETING_ID}` }],
+      input: [{ type: { text: 'Question for the board' }, valueString: questions[i % questions.length] as string }],
+    };
+    await pipeline.repo.update(ctx, task);
+  }
+}
+
+/** 16:00 UTC on the next Tuesday after `now`. */
+function nextTuesday(now: Date): Date {
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 16));
+  do d.setUTCDate(d.getUTCDate() + 1);
+  while (d.getUTCDay() !== 2);
+  return d;
 }
