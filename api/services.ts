@@ -183,8 +183,24 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     recoverLater(downSince ?? new Date());
     downSince = undefined;
   });
+  let journalCheck = false;
   const retryTimer = setInterval(() => {
-    if (pipeline.interruptedCount && !downSince) recoverLater();
+    if (downSince) return;
+    if (pipeline.interruptedCount) {
+      recoverLater();
+      return;
+    }
+    // A journal whose writer gave up while the database was away (its undo could not run) is left
+    // pending with nobody applying it: the same pass rolls it back.
+    if (journalCheck) return;
+    journalCheck = true;
+    void database.c.journal
+      .countDocuments({ status: 'pending', startedAt: { $lt: new Date(Date.now() - OUTBOX_INTERVAL_MS) } })
+      .then((pending) => void (pending && recoverLater()))
+      .catch(() => undefined)
+      .finally(() => {
+        journalCheck = false;
+      });
   }, OUTBOX_INTERVAL_MS);
   retryTimer.unref();
   // Inputs waiting for a patient that was written without filing them (a notice missed: a

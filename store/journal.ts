@@ -31,7 +31,14 @@ export class CompensatingJournal {
   /** Records the journal as pending before the first write. */
   async begin(): Promise<void> {
     liveJournals(this.c).add(this.id);
-    await this.c.journal.insertOne({ _id: this.id, status: 'pending', startedAt: new Date() });
+    try {
+      await this.c.journal.insertOne({ _id: this.id, status: 'pending', startedAt: new Date() });
+    } catch (err) {
+      // The insert may have reached the database before the connection broke: whatever is there is
+      // recovery's now (this writer stops here), never left marked as applied by this process.
+      liveJournals(this.c).delete(this.id);
+      throw err;
+    }
   }
 
   /** The write scope that records every step before it is applied. */
