@@ -83,6 +83,9 @@ export type ChainStep = 'claim' | 'event' | 'buffer' | 'head';
 export class SimulatedCrash extends Error {}
 
 const HEAD_ID = 'head';
+
+/** The last chaining pass per database (see `flush`). */
+const passesByDatabase = new WeakMap<object, Promise<unknown>>();
 const DUPLICATE_KEY = 11000;
 /** Records chained per round (claimed in one insert). */
 const CHAIN_BATCH = 50;
@@ -118,7 +121,6 @@ export class AuditTrail {
   /** Buffered records whose AuditEvent could not be written as built: built again without references to data resources. */
   private readonly degraded = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
-  private passes: Promise<unknown> = Promise.resolve();
   private running = false;
   /** Bumped when stop() gives up waiting: a pass of an older generation stops after its current batch. */
   private generation = 0;
@@ -198,10 +200,15 @@ export class AuditTrail {
     if (this.running) this.generation++; // the pass still running stops after its current batch
   }
 
-  /** Chains everything buffered now (one pass after any running one). */
+  /**
+   * Chains everything buffered now: one pass after any running one — of this trail or of any other
+   * trail of this process on the same database, so passes within one process never race (across
+   * processes the sequence claims keep the chain whole).
+   */
   flush(): Promise<void> {
-    const pass = this.passes.then(() => this.chainAll());
-    this.passes = pass.catch(() => undefined);
+    const key = this.database.db;
+    const pass = (passesByDatabase.get(key) ?? Promise.resolve()).then(() => this.chainAll());
+    passesByDatabase.set(key, pass.catch(() => undefined));
     return pass;
   }
 
