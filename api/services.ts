@@ -184,6 +184,10 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     downSince = undefined;
   });
   let journalCheck = false;
+  let startupRecovered = false;
+  void recovery.finally(() => {
+    startupRecovered = true;
+  });
   const retryTimer = setInterval(() => {
     if (downSince) return;
     if (pipeline.interruptedCount) {
@@ -191,8 +195,9 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
       return;
     }
     // A journal whose writer gave up while the database was away (its undo could not run) is left
-    // pending with nobody applying it: the same pass rolls it back.
-    if (journalCheck) return;
+    // pending with nobody applying it: the same pass rolls it back — once start-up recovery is
+    // over, so the two never undo the same journal at once.
+    if (journalCheck || !startupRecovered) return;
     journalCheck = true;
     void database.c.journal
       .countDocuments({ status: 'pending', startedAt: { $lt: new Date(Date.now() - OUTBOX_INTERVAL_MS) } })
