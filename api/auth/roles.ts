@@ -8,6 +8,8 @@
  * See: https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html
  */
 
+import { parseScopes } from '../../store/access.ts';
+
 export const ROLES = ['clinician', 'board-member', 'data-scientist', 'ingestion', 'admin', 'patient'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -33,13 +35,10 @@ interface SmartScope {
   permissions: string;
 }
 
-const SMART_SCOPE = /^(patient|user|system)\/(\*|[A-Z][A-Za-z]+)\.(c?r?u?d?s?|read|write|\*)$/;
-const V1_PERMISSIONS: Record<string, string> = { read: 'rs', write: 'cud', '*': 'cruds' };
-
+/** One SMART resource scope, through the parser the repository's access checks use (store/access.ts). */
 function parseSmartScope(scope: string): SmartScope | undefined {
-  const m = SMART_SCOPE.exec(scope);
-  if (!m?.[1] || !m[2] || !m[3]) return undefined;
-  return { context: m[1] as SmartScope['context'], type: m[2], permissions: V1_PERMISSIONS[m[3]] ?? m[3] };
+  const [grant] = parseScopes(scope);
+  return grant ? { context: grant.level, type: grant.type, permissions: [...grant.permissions].join('') } : undefined;
 }
 
 /** True when `scope` is in `ceiling`, or is a SMART scope no wider than one in it (`user/Observation.r` within `user/*.rs`). */
