@@ -94,7 +94,7 @@ export function createApp(services: Services, baseUrl: string, security: Securit
   // A case shared outside the hospital: no token, the link is the capability; every view is audited (api/http/shared-case.ts).
   // A shared link is its own credential: guessing is slowed per address (the secret has 256 bits anyway).
   app.use('/shared', rateLimit({ windowMs: 60_000, limit: 120, standardHeaders: 'draft-8', legacyHeaders: false, message: { error: 'Too many requests for shared cases: retry in a minute' } }));
-  app.use('/shared', gate, sharedCaseRouter({ repo: services.repo, audit: services.audit, logger: services.logger, pseudonymKey: () => pseudonymKey(services.database, services.config.IDR_PSEUDONYM_KEY) }));
+  app.use('/shared', gate, sharedCaseRouter({ repo: services.repo, audit: services.audit, logger: services.logger, pseudonymKey: () => pseudonymKey(services.database, services.config.IDR_PSEUDONYM_KEY), dicomwebRoots: [...Object.values(services.config.IDR_DICOMWEB_SOURCES), ...(services.config.IDR_DICOMWEB_URL ? [services.config.IDR_DICOMWEB_URL] : [])], timeoutMs: services.config.IDR_DICOMWEB_TIMEOUT_MS }));
   // Audit first (so refusals are recorded too), then the token; the metadata stays open.
   app.use('/fhir', accessAudit(services.audit, services.logger, 'fhir'));
   app.use('/graphql', accessAudit(services.audit, services.logger, 'graphql'));

@@ -205,13 +205,14 @@ function packPatient(bundle: Bundle): Patient | undefined {
 export type OpenedShare =
   | { status: 'unknown' }
   | { status: 'gone'; share: CaseShareDoc; why: 'expired' | 'revoked' }
-  | { status: 'open'; share: CaseShareDoc; bundle: Bundle; resources: string[] };
+  | { status: 'open'; share: CaseShareDoc; bundle: Bundle; resources: string[]; pack: Bundle; deidentifier: Deidentifier };
 
 /**
  * Opens a link: the share and its case pack de-identified — every resource through the
  * Deidentifier with the patient's facts, entries as `urn:uuid:` fullUrls that the Composition's
  * references point to, no ids, UIDs, names or dates of the hospital's record. `resources` lists
- * what was shown ("Type/id", the stored ids) for the access audit.
+ * what was shown ("Type/id", the stored ids) for the access audit; `pack` is the stored pack, for
+ * IDR's own use (the images of the case, fhir/case-share-images.ts), never for the recipient.
  */
 export async function openShare(repo: Repository, key: Buffer, secret: string, now = new Date()): Promise<OpenedShare> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(secret)) return { status: 'unknown' };
@@ -221,7 +222,8 @@ export async function openShare(repo: Repository, key: Buffer, secret: string, n
   if (share.expires <= now) return { status: 'gone', share, why: 'expired' };
   // Read as IDR itself: the recipient holds no token; the share is the authorisation.
   const pack = (await repo.read(systemContext('case-share'), 'Bundle', share.pack.slice('Bundle/'.length))) as Bundle;
-  return { status: 'open', share, bundle: deidentifiedPack(pack, new Deidentifier(key)), resources: [share.pack, ...(pack.entry ?? []).flatMap((e) => (e.resource?.id && e.resource.resourceType !== 'Composition' ? [`${e.resource.resourceType}/${e.resource.id}`] : []))] };
+  const deidentifier = new Deidentifier(key);
+  return { status: 'open', share, pack, deidentifier, bundle: deidentifiedPack(pack, deidentifier), resources: [share.pack, ...(pack.entry ?? []).flatMap((e) => (e.resource?.id && e.resource.resourceType !== 'Composition' ? [`${e.resource.resourceType}/${e.resource.id}`] : []))] };
 }
 
 /** A case pack with every resource de-identified and every entry under a `urn:uuid:` fullUrl. */

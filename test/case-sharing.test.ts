@@ -163,7 +163,7 @@ describe('sharing a case outside the hospital', () => {
     const app = express();
     app.use(requestContext);
     app.use(accessLog(createLogger('info', { write: (line: string) => void logged.push(line) })));
-    app.use('/shared', sharedCaseRouter({ repo: server.services.repo, audit: { record: () => Promise.reject(new Error('the audit buffer is unavailable')) }, logger: server.services.logger, pseudonymKey: () => pseudonymKey(server.services.database) }));
+    app.use('/shared', sharedCaseRouter({ repo: server.services.repo, audit: { record: () => Promise.reject(new Error('the audit buffer is unavailable')) }, logger: server.services.logger, pseudonymKey: () => pseudonymKey(server.services.database), dicomwebRoots: [], timeoutMs: 1000 }));
     const listener = app.listen(0, '127.0.0.1');
     await new Promise((done) => listener.once('listening', done));
     try {
