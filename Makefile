@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 BOOT = export PATH="$$(bash scripts/bootstrap.sh)";
 
-.PHONY: reindex audit-verify demo test test-corpus typecheck lint bench bootstrap
+.PHONY: reindex audit-verify demo test test-corpus typecheck lint bench bootstrap web
 
 bootstrap:
 	@$(BOOT) node --version
@@ -13,17 +13,21 @@ bootstrap:
 ## make demo: start IDR with demo data on the embedded database (PORT, default 8080); development
 ## mode (GraphiQL, unmasked GraphQL errors) unless NODE_ENV says otherwise, with the demo accounts
 ## (IDR_DEMO_AUTH, docs/security.md). `node api/main.ts` alone is production.
-demo:
+demo: web
 	@$(BOOT) NODE_ENV="$${NODE_ENV:-development}" IDR_DEMO_AUTH="$${IDR_DEMO_AUTH:-true}" node api/main.ts --demo
 
 ## make test: type-check, lint, then the whole test suite against the embedded database
-test:
-	@$(BOOT) bash scripts/install-test-deps.sh && npx tsc -p tsconfig.json && npx eslint . && node tools/check-cycles.ts && npx vitest run
+test: web
+	@$(BOOT) bash scripts/install-test-deps.sh && npx tsc -p tsconfig.json && npx tsc -p web/tsconfig.json && npx eslint . && node tools/check-cycles.ts && npx vitest run
 
 ## make test-corpus: the *.corpus.test.ts files, which read the third-party sample corpus
 ## (../shared/corpus beside the repository, or IDR_CORPUS_DIR); fails at once when it is missing
 test-corpus:
 	@$(BOOT) npx vitest run --config vitest.corpus.config.ts
+
+## make web: build the clinician web page (web/) into web/dist, which IDR serves at /app/
+web:
+	@$(BOOT) npm run build:web
 
 typecheck:
 	@$(BOOT) npx tsc -p tsconfig.json

@@ -13,7 +13,7 @@ function layer(dir, above) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.cache/**', 'data/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', '.cache/**', 'data/**', 'coverage/**', 'web/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -118,6 +118,8 @@ const schema = z.object({
   IDR_DEMO_AUTH: z.stringbool().default(false),
   IDR_DEMO_CLIENT_ID: z.string().regex(/^[\w.-]{3,64}$/, 'letters, digits, _ . - (3-64)').default('idr-demo-client'),
   IDR_DEMO_CLIENT_SECRET: z.string().min(12, 'at least 12 characters').default('idr-demo-client-secret'),
+  /** The OAuth client id of the web page at /app/: the embedded provider always registers it (public client, PKCE); with IDR_OIDC_ISSUER, the client registered there for it. */
+  IDR_WEB_CLIENT_ID: z.string().regex(/^[\w.:-]{3,128}$/, 'letters, digits, _ . : - (3-128)').default('idr-web'),
   /** Clients registered in the embedded provider (systems such as ML pipelines and interface engines): a JSON file, see docs/security.md. */
   IDR_AUTH_CLIENTS_FILE: z.string().optional(),
   /** Lifetime of access tokens the embedded provider issues. */

@@ -118,6 +118,18 @@ export function demoClients(config: Config, baseUrl: string): (ClientMetadata & 
   ];
 }
 
+/** The web page at /app/ (web/): a public client (authorisation code + PKCE) that the embedded provider always registers; people sign in to it. */
+export function webClient(clientId: string, baseUrl: string): ClientMetadata {
+  return {
+    client_id: clientId,
+    client_name: 'IDR web page',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [`${baseUrl}/app/`],
+    token_endpoint_auth_method: 'none',
+  };
+}
+
 /** The demo user with this username (IDR_DEMO_AUTH only). */
 export function demoUser(username: string): DemoUser | undefined {
   return DEMO_USERS.find((u) => u.username === username);

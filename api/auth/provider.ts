@@ -5,7 +5,7 @@ import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import Provider, { errors, type Account, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config.ts';
-import { demoClients, demoUser, readClientsFile, systemClient, type IdrClientMetadata } from './provider-accounts.ts';
+import { demoClients, demoUser, readClientsFile, systemClient, webClient, type IdrClientMetadata } from './provider-accounts.ts';
 import { mongoAdapter, oauthCollection, removeExpired } from './provider-adapter.ts';
 import { loadOrCreateKeys, publicKeys } from './provider-keys.ts';
 import { escapeHtml, loginPages, page } from './provider-login.ts';
@@ -66,7 +66,7 @@ export async function createEmbeddedProvider(options: EmbeddedProviderOptions): 
   const keys = await loadOrCreateKeys(collection);
   await removeExpired(collection);
 
-  const clients: ClientMetadata[] = [];
+  const clients: ClientMetadata[] = [webClient(config.IDR_WEB_CLIENT_ID, baseUrl)];
   if (demoAuth) clients.push(...demoClients(config, baseUrl));
   if (config.IDR_AUTH_CLIENTS_FILE) {
     for (const entry of await readClientsFile(config.IDR_AUTH_CLIENTS_FILE)) {
