@@ -71,6 +71,16 @@ const schema = z.object({
   IDR_DICOMWEB_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   IDR_DICOMWEB_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
   IDR_DICOMWEB_BACKOFF_MS: z.coerce.number().int().min(0).default(200),
+  /** URL prefixes a Subscription's rest-hook endpoint must fall under (comma-separated); none by default: no rest-hook is allowed. */
+  IDR_SUBSCRIPTION_ENDPOINTS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ protocol: /^https?$/ }))),
+  /** Per-notification timeout, retries after a failed one (then the Subscription is set to error), and the first retry delay (doubling). */
+  IDR_SUBSCRIPTION_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  IDR_SUBSCRIPTION_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
+  IDR_SUBSCRIPTION_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
   /** POST /ingest/dicom keeps at most this many leading bytes of a file (the header; pixels are never stored). */
   IDR_DICOM_HEADER_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
   /** Largest document POST /ingest/documents accepts (streamed to the inbox). */

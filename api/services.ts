@@ -20,6 +20,7 @@ import { IMAGING_LINKS_TASK, linkReportsToImaging } from '../ingestion/imaging/r
 import { ImagingLinkIndex } from '../ingestion/imaging/link-index.ts';
 import { DicomwebImporter, startDicomwebSchedule } from '../ingestion/listeners/dicomweb-import.ts';
 import { AsyncJobs } from './async-jobs.ts';
+import { SubscriptionNotifier } from '../fhir/subscription-delivery.ts';
 
 /** How often inputs waiting for their patient are checked against the patients written since. */
 const WAITING_SWEEP_MS = 60_000;
@@ -70,6 +71,8 @@ export interface Services {
   outbox: DeriveOutbox;
   /** The access audit: records buffered durably, chained into AuditEvents in the background. */
   audit: AuditTrail;
+  /** R4 Subscriptions: notifications queued after each committed write, sent in the background. */
+  subscriptions: SubscriptionNotifier;
   /** Start-up work running in the background: the derived-data outbox and the inputs left "received". */
   recovery: Promise<void>;
   close: () => Promise<void>;
@@ -106,13 +109,24 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   );
   const startedAt = new Date();
   const timeline = new TimelineStore(database);
+  const audit = new AuditTrail({ database, logger });
   const outbox = new DeriveOutbox(database, { onError: (err, entryId) => logger.warn({ err, entryId }, 're-deriving timeline or links failed; retried later') });
   outbox.register(TIMELINE_TASK, async (refs) => {
     await timeline.project(refs);
+    // Subscription notifications of what was written, queued from the same durable entry.
+    await subscriptions.enqueue(refs);
   });
   // Ingestion projects each message's resources at once (outbox hooks below); other writes project as they go.
   const repo: Repository = new TimelineRepository(database, timeline, { defer: (ctx) => ctx.actor === 'system:ingestion', outbox });
   repo.referencePolicy = { externalBases: config.IDR_EXTERNAL_REFERENCE_BASES };
+  const subscriptions = new SubscriptionNotifier(
+    { database, repo, audit, logger },
+    { endpoints: config.IDR_SUBSCRIPTION_ENDPOINTS, timeoutMs: config.IDR_SUBSCRIPTION_TIMEOUT_MS, retries: config.IDR_SUBSCRIPTION_RETRIES, backoffMs: config.IDR_SUBSCRIPTION_BACKOFF_MS, intervalMs: Math.min(1000, Math.max(50, config.IDR_SUBSCRIPTION_BACKOFF_MS)) },
+  );
+  repo.prepareWrites('Subscription', subscriptions.prepare);
+  repo.onWrite((_ctx, resource) => {
+    if (resource.resourceType === 'Subscription') subscriptions.invalidate();
+  });
   await publishExtensionDefinitions(repo);
   const inbox = new Inbox(database.db);
   const pipeline = new Pipeline({
@@ -228,8 +242,8 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   const schedule = config.IDR_DICOMWEB_URL && config.IDR_DICOMWEB_SYNC_MINUTES
     ? startDicomwebSchedule({ importer: dicomweb, url: config.IDR_DICOMWEB_URL, minutes: config.IDR_DICOMWEB_SYNC_MINUTES, logger })
     : undefined;
-  const audit = new AuditTrail({ database, logger });
   audit.start();
+  subscriptions.start();
   const asyncJobs = new AsyncJobs(database.db, logger);
   const interrupted = await asyncJobs.recover();
   if (interrupted) logger.warn({ interrupted }, 'asynchronous requests interrupted by the last stop are reported as such');
@@ -245,6 +259,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     mongoUrl,
     outbox,
     audit,
+    subscriptions,
     recovery,
     ...(embedded ? { embedded } : {}),
     close: async () => {
@@ -257,6 +272,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
       await recovery;
       await outageRecovery;
       await waitingSweep;
+      await subscriptions.stop();
       await audit.stop();
       await database.close();
       await embedded?.stop();

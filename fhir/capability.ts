@@ -82,9 +82,18 @@ function resourceCapability(deps: Pick<FhirDeps, 'timeline' | 'mergePatients'>, 
     referencePolicy: ['literal', 'logical', 'enforced', 'local'],
     searchInclude: referenceParams(type).map((c) => `${type}:${c}`),
     searchParam: servedSearchParams(type),
+    ...(type === 'Subscription' ? { documentation: SUBSCRIPTION_DOC } : {}),
     ...(operations.length ? { operation: operations.map((op) => ({ name: op.code, definition: op.definition, ...(op.documentation ? { documentation: op.documentation } : {}) })) } : {}),
   };
 }
+
+/** How IDR serves R4 Subscriptions (fhir/subscriptions.ts, fhir/subscription-delivery.ts). See: https://hl7.org/fhir/R4/subscription.html */
+const SUBSCRIPTION_DOC =
+  'R4 Subscriptions, channel type rest-hook only (websocket, email, sms and message are refused). The server manages status: requested becomes active when the criteria parse and the endpoint is allowed; off stays off; ' +
+  'after failed deliveries and their retries the status is error with the reason in error (write it again as requested to resume). channel.endpoint must start with a prefix the server allows (IDR_SUBSCRIPTION_ENDPOINTS; none by default). ' +
+  'channel.payload absent: an empty POST; application/fhir+json: the resource version that matched. channel.header lines are sent with each notification. ' +
+  'criteria: a search on one type with the type\'s search parameters, _id and _lastUpdated, plus R5-style membership patient._in=Group/{id} (any reference parameter): the referenced patient is a current member of the Group. ' +
+  'Matched against every version written (REST, Bundles, ingestion); each notification is checked against the subscriber\'s access and recorded in the access audit (subtype notify).';
 
 function referenceParams(type: string): string[] {
   return Object.entries(searchParamsFor(type))

@@ -143,6 +143,10 @@ export const COLLECTION_NAMES = {
   oauth: 'oauth',
   /** Case packs shared outside the hospital, by the hash of the link's secret (fhir/case-share.ts). */
   caseShares: 'case_shares',
+  /** Whose access each Subscription's notifications are checked against (fhir/subscriptions.ts). */
+  subscriptionOwners: 'subscription_owners',
+  /** Subscription notifications to send, being retried, or sent (kept a day against repeats; fhir/subscription-delivery.ts). */
+  subscriptionNotifications: 'subscription_notifications',
 } as const;
 export type CollectionRole = keyof typeof COLLECTION_NAMES;
 
@@ -182,6 +186,7 @@ export const INDEXES: Partial<Record<CollectionRole, IndexDescription[]>> = {
     { key: { entryId: 1 }, name: 'entry' },
   ],
   asyncJobs: [{ key: { status: 1, finishedAt: 1 }, name: 'status_finished' }],
+  subscriptionNotifications: [{ key: { state: 1, createdAt: 1 }, name: 'state_created' }],
 };
 
 /**
@@ -198,6 +203,7 @@ export const EQUALITY_KEYS: Partial<Record<CollectionRole, string[]>> = {
   inbox: ['status', 'kind'],
   waitingPatients: ['key', 'entryId'],
   asyncJobs: ['status'],
+  subscriptionNotifications: ['state'],
 };
 
 /** EQUALITY_KEYS in the embedded store launcher's `-gin` form: "coll=k1,k2;coll2=k3". */

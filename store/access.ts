@@ -46,6 +46,8 @@ export interface Access {
   patient?: string;
   /** Tumour-board members: the patients on their boards (resolved from the boards' Groups per request). */
   boardPatients?: ReadonlySet<string>;
+  /** Tumour-board members: the boards (Group ids) themselves, for work done later on their behalf (subscriptions). */
+  boards?: readonly string[];
   /** Patients whose record is marked restricted (confidentiality R or V) need break-the-glass for this principal. */
   restrictedNeedsBreakGlass: boolean;
   /** The stated reason, when the caller broke the glass for this request. */

@@ -19,7 +19,7 @@ export interface AccessRecord {
   /** Break-the-glass reason, when the access was outside the caller's normal scope. */
   breakGlass?: string;
   /** FHIR restful interaction or IDR action. */
-  interaction: 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'patch' | 'delete' | 'operation' | 'graphql' | 'export' | 'raw-download' | 'ingest' | 'batch' | 'transaction';
+  interaction: 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'patch' | 'delete' | 'operation' | 'graphql' | 'export' | 'raw-download' | 'ingest' | 'batch' | 'transaction' | 'notify';
   action: 'C' | 'R' | 'U' | 'D' | 'E';
   outcome: 'success' | 'denied' | 'failed';
   /** HTTP status. */

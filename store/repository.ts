@@ -41,12 +41,16 @@ export interface HistoryPage {
 /** Told of a resource just written (create or update), with the context of the write. */
 export type WriteListener = (ctx: RequestContext, resource: Resource) => void;
 
+/** Sets what the server manages in a resource about to be written (after the access checks), or refuses it; `id` is the id it is written under. */
+export type WritePreparer = (ctx: RequestContext, resource: Resource, id: string) => Promise<Resource>;
+
 export class Repository {
   readonly database: Database;
   private readonly clock: () => Date;
   /** Which absolute references resolve outside IDR (set from the configuration at start-up). */
   referencePolicy: ReferencePolicy = { externalBases: [] };
   private readonly writeListeners: WriteListener[] = [];
+  private readonly preparers = new Map<string, WritePreparer>();
 
   constructor(database: Database, clock: () => Date = () => new Date()) {
     this.database = database;
@@ -56,6 +60,16 @@ export class Repository {
   /** Registers a listener told of every resource created or updated (after the write; it must not wait on other writes). */
   onWrite(listener: WriteListener): void {
     this.writeListeners.push(listener);
+  }
+
+  /** Registers the preparer of every create and update of one resource type (Subscription: the server sets its status). */
+  prepareWrites(type: string, preparer: WritePreparer): void {
+    this.preparers.set(type, preparer);
+  }
+
+  private async prepared(ctx: RequestContext, resource: Resource, id: string): Promise<Resource> {
+    const preparer = this.preparers.get(resource.resourceType);
+    return preparer ? preparer(ctx, resource, id) : resource;
   }
 
   private written(ctx: RequestContext, resource: Resource, patients: readonly string[]): void {
@@ -120,6 +134,7 @@ export class Repository {
     const previous = options.ifNoneExist && !options.id ? await this.currentDoc(resource.resourceType, id) : null;
     // …or to a matching one a concurrent create has just written: that one is the match.
     if (previous && !previous.deleted && previous.res) return { resource: previous.res, created: false, unchanged: true };
+    resource = await this.prepared(ctx, resource, id);
     await assertReferencesResolve(this.database, resource, this.referencePolicy, options.scope);
     const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'POST', now: this.clock() }, options.scope).catch(conditionalRefusal(!!options.ifNoneExist));
     this.written(ctx, doc.res as Resource, doc.patients);
@@ -144,6 +159,7 @@ export class Repository {
         fail(withText(preconditionFailed, `If-Match ${options.ifMatch} does not match the current version ${previous && !previous.deleted ? `W/"${previous.vid}"` : '(none)'} of ${resource.resourceType}/${id}`));
       }
     }
+    resource = await this.prepared(ctx, resource, id);
     if (previous && !previous.deleted && previous.res && sameContent(previous.res, resource)) {
       return { resource: previous.res, created: false, unchanged: true };
     }

@@ -139,6 +139,7 @@ export function authenticate(options: AuthOptions) {
     if (roleName === 'board-member') {
       const boards = Array.isArray(claims.idr_boards) ? claims.idr_boards.filter((b): b is string => typeof b === 'string') : [];
       access.boardPatients = await boardPatients(options.database, boards);
+      access.boards = boards;
     }
     const glass = req.header('x-idr-break-glass');
     if (glass !== undefined) {

@@ -1,0 +1,205 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- assertions read FHIR JSON bodies */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Resource } from '@medplum/fhirtypes';
+import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { userToken } from './support/auth.ts';
+import { create, patient } from './support/factory.ts';
+import { ingestOk } from './fixtures/ingest/clients.ts';
+
+/**
+ * R4 Subscriptions (rest-hook) for a tumour board's coordinator, over real HTTP: the coordinator's
+ * endpoint is a real local HTTP server. A pathology report ingested as HL7 v2 for a patient on the
+ * board notifies once, with the report and the channel's headers; one for a patient not on the
+ * board notifies nobody; an ImagingStudy of a board patient pings the imaging Subscription (empty
+ * body); a Subscription to an endpoint outside IDR_SUBSCRIPTION_ENDPOINTS or with unknown criteria
+ * is refused naming what is wrong; an endpoint that keeps failing puts its Subscription in error
+ * after the retries; a patient cannot subscribe; every notification is in the access audit.
+ */
+
+const FIXTURE = path.resolve(import.meta.dirname, 'fixtures', 'hl7v2', 'pathology-breast-biopsy.hl7');
+const PATHOLOGY = 'http://terminology.hl7.org/CodeSystem/v2-0074|PAT';
+const BOARD = 'tumour-board-breast';
+
+interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+let server: TestServer;
+let hooks: Server;
+let hookBase: string;
+const received: Received[] = [];
+const ids: Record<string, string> = {};
+
+const at = (p: string): Received[] => received.filter((r) => r.path === p);
+
+/** Polls until `check` returns something truthy (the machine may be slow: a deadline, not a timed assertion). */
+async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, deadlineMs = 60_000): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function subscribe(criteria: string, channel: Record<string, unknown>, token?: string): Promise<{ status: number; body: any }> {
+  return fhirFetch(`${server.fhir}/Subscription`, {
+    method: 'POST',
+    ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+    json: { resourceType: 'Subscription', status: 'requested', reason: 'Tumour board coordinator', criteria, channel: { type: 'rest-hook', ...channel } },
+  });
+}
+
+/** The pathology fixture about another patient (BSN, MRN, order and message ids changed). */
+async function otherPatientsReport(): Promise<string> {
+  return (await readFile(FIXTURE, 'utf8')).replaceAll('123456782', '999966723').replaceAll('MRN0042', 'MRN0077').replaceAll('T24-01234', 'T24-07777').replaceAll('PATH-20240320-0042', 'PATH-20240320-0077');
+}
+
+beforeAll(async () => {
+  hooks = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.statusCode = req.url === '/hooks/broken' ? 500 : 200;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => hooks.listen(0, '127.0.0.1', resolve));
+  hookBase = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}`;
+  server = await startTestServer({ IDR_SUBSCRIPTION_ENDPOINTS: `${hookBase}/hooks/`, IDR_SUBSCRIPTION_RETRIES: '2', IDR_SUBSCRIPTION_BACKOFF_MS: '50', IDR_SUBSCRIPTION_TIMEOUT_MS: '5000' });
+  // The board's patient, known before her pathology arrives (the message matches her by BSN).
+  ids.anna = (await create(server.fhir, patient('123456782'))).id;
+  const board = await fhirFetch(`${server.fhir}/Group/${BOARD}`, { method: 'PUT', json: { resourceType: 'Group', id: BOARD, type: 'person', actual: true, name: 'Breast tumour board', member: [{ entity: { reference: `Patient/${ids.anna}` } }] } });
+  expect(board.status, JSON.stringify(board.body)).toBeLessThan(300);
+});
+
+afterAll(async () => {
+  await server?.close();
+  await new Promise<void>((resolve) => (hooks ? hooks.close(() => resolve()) : resolve()));
+});
+
+describe('Subscriptions for a tumour board coordinator', () => {
+  it('activates a rest-hook Subscription whose criteria parse and whose endpoint is allowed', async () => {
+    const pathology = await subscribe(`DiagnosticReport?patient._in=Group/${BOARD}&category=${PATHOLOGY}`, {
+      endpoint: `${hookBase}/hooks/pathology`, payload: 'application/fhir+json', header: ['Authorization: Bearer coordinator-secret', 'X-Board: breast'],
+    });
+    expect(pathology.status, JSON.stringify(pathology.body)).toBe(201);
+    expect(pathology.body.status).toBe('active');
+    ids.pathologySub = pathology.body.id;
+    const imaging = await subscribe(`ImagingStudy?patient._in=Group/${BOARD}`, { endpoint: `${hookBase}/hooks/imaging` });
+    expect(imaging.status, JSON.stringify(imaging.body)).toBe(201);
+    expect(imaging.body.status).toBe('active');
+  });
+
+  it('notifies once, with the report and the headers, when pathology for a board patient is ingested as HL7 v2', async () => {
+    const result = await ingestOk(server.url, await readFile(FIXTURE, 'utf8'));
+    expect(result.label).toBe('ORU^R01 pathology');
+    const [hit] = await until('the pathology notification', () => at('/hooks/pathology').length > 0 && at('/hooks/pathology'));
+    expect(hit!.headers.authorization).toBe('Bearer coordinator-secret');
+    expect(hit!.headers['x-board']).toBe('breast');
+    expect(hit!.headers['content-type']).toBe('application/fhir+json');
+    const report = JSON.parse(hit!.body);
+    expect(report.resourceType).toBe('DiagnosticReport');
+    expect(report.subject.reference).toBe(`Patient/${ids.anna}`);
+    expect(report.category.flatMap((c: any) => c.coding.map((x: any) => `${x.system}|${x.code}`))).toContain(PATHOLOGY);
+    ids.report = report.id;
+    // The imaging Subscription is not about reports: nothing went there.
+    expect(at('/hooks/imaging')).toHaveLength(0);
+  });
+
+  it('does not notify for a patient who is not on the board', async () => {
+    const result = await ingestOk(server.url, await otherPatientsReport());
+    expect(result.label).toBe('ORU^R01 pathology');
+    // Matching runs from the write's outbox entry before the message is answered: nothing was queued for it.
+    expect(await server.services.outbox.pending()).toBe(0);
+    const queued = await server.services.subscriptions.queue.find({ subscription: ids.pathologySub }).toArray();
+    expect(queued.map((n) => n.resource)).toEqual([`DiagnosticReport/${ids.report}`]);
+    expect(at('/hooks/pathology')).toHaveLength(1);
+  });
+
+  it('pings the imaging Subscription (no body) when an ImagingStudy of a board patient is written', async () => {
+    const study = await create(server.fhir, {
+      resourceType: 'ImagingStudy', status: 'available', subject: { reference: `Patient/${ids.anna}` },
+      identifier: [{ system: 'urn:dicom:uid', value: 'urn:oid:2.25.4242' }], modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MG' }],
+    } as Resource);
+    const [ping] = await until('the imaging notification', () => at('/hooks/imaging').length > 0 && at('/hooks/imaging'));
+    expect(ping!.body).toBe('');
+    expect(ping!.headers['content-type']).toBeUndefined();
+    const queued = await server.services.subscriptions.queue.find({ resource: `ImagingStudy/${study.id}` }).toArray();
+    expect(queued.map((n) => n.state)).toEqual(['delivered']);
+  });
+
+  it('records each notification in the access audit, naming the patient, the resource and the endpoint', async () => {
+    const events = await until('the AuditEvent of the notification', async () => {
+      const r = await fhirFetch(`${server.fhir}/AuditEvent?patient=Patient/${ids.anna}&subtype=notify`);
+      return r.body.entry?.length ? (r.body.entry as any[]).map((e) => e.resource) : undefined;
+    });
+    const reportEvent = events.find((e: any) => e.entity.some((x: any) => x.what?.reference === `DiagnosticReport/${ids.report}`));
+    expect(reportEvent, JSON.stringify(events)).toBeDefined();
+    expect(reportEvent.entity.map((x: any) => x.what?.reference)).toEqual(expect.arrayContaining([`Patient/${ids.anna}`, `Subscription/${ids.pathologySub}`]));
+    expect(reportEvent.entity.find((x: any) => x.role?.code === '24').description).toContain(`POST ${hookBase}/hooks/pathology`);
+  });
+
+  it('refuses an endpoint outside IDR_SUBSCRIPTION_ENDPOINTS, and criteria it cannot match, naming what is wrong', async () => {
+    const elsewhere = await subscribe('DiagnosticReport?category=PAT', { endpoint: 'http://169.254.169.254/latest/meta-data' });
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.body.issue[0].details.text).toContain('Subscription.channel.endpoint: "http://169.254.169.254/latest/meta-data" is not an allowed endpoint');
+    expect(elsewhere.body.issue[0].expression).toEqual(['Subscription.channel.endpoint']);
+    const unknown = await subscribe('DiagnosticReport?foo=bar', { endpoint: `${hookBase}/hooks/pathology` });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.issue[0].details.text).toBe('Subscription.criteria: unknown search parameter "foo" for DiagnosticReport');
+    const websocket = await fhirFetch(`${server.fhir}/Subscription`, { method: 'POST', json: { resourceType: 'Subscription', status: 'requested', reason: 'x', criteria: 'ImagingStudy', channel: { type: 'websocket' } } });
+    expect(websocket.status).toBe(400);
+    expect(websocket.body.issue[0].details.text).toContain('Subscription.channel.type');
+  });
+
+  it('puts a Subscription whose endpoint keeps failing into error after the retries, without failing the write', async () => {
+    const broken = await subscribe(`Observation?subject=Patient/${ids.anna}`, { endpoint: `${hookBase}/hooks/broken` });
+    expect(broken.status, JSON.stringify(broken.body)).toBe(201);
+    const obs = await fhirFetch(`${server.fhir}/Observation`, {
+      method: 'POST',
+      json: { resourceType: 'Observation', status: 'final', subject: { reference: `Patient/${ids.anna}` }, code: { coding: [{ system: 'http://loinc.org', code: '718-7' }] }, valueQuantity: { value: 7.9, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' } },
+    });
+    expect(obs.status).toBe(201);
+    const errored = await until('the Subscription in error', async () => {
+      const r = await fhirFetch(`${server.fhir}/Subscription/${broken.body.id}`);
+      return r.body.status === 'error' ? r.body : undefined;
+    });
+    expect(errored.error).toContain('HTTP 500');
+    expect(errored.error).toContain('failed 3 times');
+    expect(at('/hooks/broken')).toHaveLength(3);
+    // Written again as requested, it is active again.
+    const resumed = await fhirFetch(`${server.fhir}/Subscription/${broken.body.id}`, { method: 'PUT', json: { ...errored, status: 'requested' } });
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.status).toBe('active');
+    expect(resumed.body.error).toBeUndefined();
+  });
+
+  it('lets neither a patient nor a data scientist subscribe', async () => {
+    await create(server.fhir, patient('999999308', { name: [{ family: 'Demo', given: ['Patient'] }] }));
+    const patientToken = await userToken(server.url, 'patient', 'openid fhirUser launch/patient patient/*.rs patient/Subscription.cruds');
+    const asPatient = await subscribe(`DiagnosticReport?subject=Patient/${ids.anna}`, { endpoint: `${hookBase}/hooks/pathology` }, patientToken);
+    expect(asPatient.status).toBe(403);
+    const scientistToken = await userToken(server.url, 'scientist', 'openid fhirUser user/Group.cruds user/Subscription.cruds');
+    const asScientist = await subscribe(`DiagnosticReport?patient._in=Group/${BOARD}`, { endpoint: `${hookBase}/hooks/pathology` }, scientistToken);
+    expect(asScientist.status).toBe(403);
+    expect(at('/hooks/pathology')).toHaveLength(1);
+  });
+
+  it('declares Subscription and its rest-hook channel in the CapabilityStatement', async () => {
+    const cap = await fhirFetch(`${server.fhir}/metadata`);
+    const sub = cap.body.rest[0].resource.find((r: any) => r.type === 'Subscription');
+    expect(sub.interaction.map((i: any) => i.code)).toContain('create');
+    expect(sub.documentation).toContain('rest-hook');
+    expect(sub.documentation).toContain('patient._in=Group/{id}');
+  });
+});
+
