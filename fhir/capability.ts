@@ -91,7 +91,7 @@ function resourceCapability(deps: Pick<FhirDeps, 'timeline' | 'mergePatients'>, 
 const SUBSCRIPTION_DOC =
   'R4 Subscriptions, channel type rest-hook only (websocket, email, sms and message are refused). The server manages status: requested becomes active when the criteria parse and the endpoint is allowed; off stays off; ' +
   'after failed deliveries and their retries the status is error with the reason in error (write it again as requested to resume). channel.endpoint must start with a prefix the server allows (IDR_SUBSCRIPTION_ENDPOINTS; none by default). ' +
-  'channel.payload absent: an empty POST; application/fhir+json: the resource version that matched. channel.header lines are sent with each notification. ' +
+  'channel.payload absent: an empty POST; application/fhir+json: the resource version that matched. channel.header lines are sent with each notification; their values are held by the server and shown as *** (write *** to keep one). ' +
   'criteria: a search on one type with the type\'s search parameters, _id and _lastUpdated, plus R5-style membership patient._in=Group/{id} (any reference parameter): the referenced patient is a current member of the Group. ' +
   'Matched against every version written (REST, Bundles, ingestion); each notification is checked against the subscriber\'s access and recorded in the access audit (subtype notify).';
 

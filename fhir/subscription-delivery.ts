@@ -10,7 +10,7 @@ import type { Database } from '../store/db.ts';
 import type { Repository } from '../store/repository.ts';
 import { systemContext, type RequestContext } from '../store/request-context.ts';
 import { matchesCriteria, parseSubscriptionCriteria, type SubscriptionCriteria } from './subscription-criteria.ts';
-import { channelHeaders, endpointAllowed, ownerAccess, prepareSubscription, sendsResource, subscriptionOwners, type SubscriptionPolicy } from './subscriptions.ts';
+import { endpointAllowed, ownerAccess, prepareSubscription, sendsResource, subscriptionOwners, type SubscriptionPolicy } from './subscriptions.ts';
 
 /**
  * Delivery of R4 rest-hook notifications. After a write commits, the derived-data outbox (the
@@ -168,6 +168,7 @@ export class SubscriptionNotifier {
       const sub = await this.current(subId);
       if (!sub || sub.status !== 'active' || (sub.end && Date.parse(sub.end) < now)) {
         await this.queue.deleteMany({ subscription: subId, state: 'pending' });
+        if (!sub) await subscriptionOwners(this.database).deleteOne({ _id: subId });
         continue;
       }
       for (const n of list) {
@@ -208,7 +209,7 @@ export class SubscriptionNotifier {
     }
     const body = sendsResource(sub) ? JSON.stringify(resource) : undefined;
     const headers = new Headers();
-    for (const [name, value] of channelHeaders(sub)) headers.append(name, value);
+    for (const h of owner.headers ?? []) headers.append(h.name, h.value);
     if (body !== undefined) headers.set('content-type', 'application/fhir+json');
     try {
       const res = await fetch(endpoint, { method: 'POST', headers, ...(body !== undefined ? { body } : {}), redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs) });

@@ -19,7 +19,9 @@ import { parseSubscriptionCriteria } from './subscription-criteria.ts';
  * Whoever writes a Subscription becomes its owner: their access (role, scopes, patient context,
  * tumour boards) is kept beside it, and every notification is checked against that access with the
  * repository's own guard before anything is sent, so a subscriber never receives what they could
- * not read. See: https://hl7.org/fhir/R4/subscription.html
+ * not read. The channel's header values (often the endpoint's own credentials) are kept there too,
+ * not in the resource, which every reader of Subscriptions could see: it shows `Name: ***`, and
+ * `***` written back keeps the value held. See: https://hl7.org/fhir/R4/subscription.html
  */
 
 /** What IDR allows of Subscriptions (from the configuration). */
@@ -44,8 +46,13 @@ export interface SubscriptionOwnerDoc {
   boardPatients?: string[];
   restrictedNeedsBreakGlass: boolean;
   purpose: string;
+  /** The channel's headers as sent with each notification (the resource shows their values as ***). */
+  headers: { name: string; value: string }[];
   at: Date;
 }
+
+/** How a header value held by IDR shows in the stored Subscription. */
+export const HIDDEN_HEADER_VALUE = '***';
 
 /** Headers a subscriber may not set: IDR sets them, or they change how the request is framed. */
 const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'transfer-encoding', 'connection', 'expect', 'upgrade', 'te', 'trailer']);
@@ -70,14 +77,6 @@ export function endpointAllowed(endpoint: string, prefixes: readonly string[]): 
   return prefixes.some((p) => {
     const prefix = new URL(p);
     return url.origin === prefix.origin && url.pathname.startsWith(prefix.pathname);
-  });
-}
-
-/** The header lines of a channel as name/value pairs (checked when the Subscription was written). */
-export function channelHeaders(sub: Subscription): [string, string][] {
-  return (sub.channel?.header ?? []).flatMap((h) => {
-    const m = HEADER.exec(h);
-    return m ? [[m[1] as string, (m[2] as string).trim()] as [string, string]] : [];
   });
 }
 
@@ -111,14 +110,24 @@ export async function prepareSubscription(database: Database, policy: Subscripti
   if (channel.payload !== undefined && !sendsResource(sub)) {
     fail(badRequest(`Subscription.channel.payload: "${channel.payload}" is not supported; use application/fhir+json (the resource in the body) or leave it out (an empty notification)`, 'Subscription.channel.payload'));
   }
-  (channel.header ?? []).forEach((h, i) => {
+  const owners = subscriptionOwners(database);
+  const held = channel.header?.length ? ((await owners.findOne({ _id: id }))?.headers ?? []) : [];
+  const headers = (channel.header ?? []).map((h, i): { name: string; value: string } => {
+    const at = `Subscription.channel.header[${i}]`;
     const m = HEADER.exec(h);
-    if (!m) fail(badRequest(`Subscription.channel.header[${i}]: expected "Name: value" on one line`, `Subscription.channel.header[${i}]`));
-    if (RESERVED_HEADERS.has((m[1] as string).toLowerCase())) fail(badRequest(`Subscription.channel.header[${i}]: IDR sets ${m[1]} itself`, `Subscription.channel.header[${i}]`));
+    if (!m) fail(badRequest(`${at}: expected "Name: value" on one line`, at));
+    const name = m[1] as string;
+    const value = (m[2] as string).trim();
+    if (RESERVED_HEADERS.has(name.toLowerCase())) fail(badRequest(`${at}: IDR sets ${name} itself`, at));
+    if (value !== HIDDEN_HEADER_VALUE) return { name, value };
+    const kept = held.find((k) => k.name.toLowerCase() === name.toLowerCase());
+    if (!kept) fail(badRequest(`${at}: "${HIDDEN_HEADER_VALUE}" keeps the value IDR holds for ${name}, but this Subscription has none`, at));
+    return { name, value: kept.value };
   });
-  await subscriptionOwners(database).replaceOne({ _id: id }, ownerOf(id, ctx), { upsert: true });
+  await owners.replaceOne({ _id: id }, ownerOf(id, ctx, headers), { upsert: true });
   const { error: _error, ...rest } = sub;
-  return { ...rest, status: sub.status === 'off' ? 'off' : 'active' } as Subscription;
+  const shown = headers.length ? { ...channel, header: headers.map((h) => `${h.name}: ${HIDDEN_HEADER_VALUE}`) } : channel;
+  return { ...rest, channel: shown, status: sub.status === 'off' ? 'off' : 'active' } as Subscription;
 }
 
 /** True when some patient or subject filter names only this patient. */
@@ -126,7 +135,7 @@ function confinedTo(filters: readonly { code: string; operator: string; value: s
   return filters.some((f) => (f.code === 'patient' || f.code === 'subject') && f.operator === 'eq' && f.value.split(',').every((v) => v === patient || v === `Patient/${patient}`));
 }
 
-function ownerOf(id: string, ctx: RequestContext): SubscriptionOwnerDoc {
+function ownerOf(id: string, ctx: RequestContext, headers: SubscriptionOwnerDoc['headers']): SubscriptionOwnerDoc {
   const a = ctx.access;
   return {
     _id: id,
@@ -138,6 +147,7 @@ function ownerOf(id: string, ctx: RequestContext): SubscriptionOwnerDoc {
     ...(a.boards ? { boards: [...a.boards] } : a.boardPatients ? { boardPatients: [...a.boardPatients] } : {}),
     restrictedNeedsBreakGlass: a.restrictedNeedsBreakGlass,
     purpose: ctx.purpose,
+    headers,
     at: new Date(),
   };
 }

@@ -3,8 +3,14 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
+import { loadConfig } from '../api/config.ts';
+import { startServer, type RunningServer } from '../api/server.ts';
+import { TIMELINE_TASK } from '../timeline/repository.ts';
+import { parseScopes } from '../store/access.ts';
+import { systemContext, type RequestContext } from '../store/request-context.ts';
 import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
 import { userToken } from './support/auth.ts';
 import { create, patient } from './support/factory.ts';
@@ -39,7 +45,7 @@ const ids: Record<string, string> = {};
 const at = (p: string): Received[] => received.filter((r) => r.path === p);
 
 /** Polls until `check` returns something truthy (the machine may be slow: a deadline, not a timed assertion). */
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, deadlineMs = 60_000): Promise<T> {
+async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, deadlineMs = 25_000): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     const v = await check();
@@ -94,6 +100,15 @@ describe('Subscriptions for a tumour board coordinator', () => {
     expect(pathology.status, JSON.stringify(pathology.body)).toBe(201);
     expect(pathology.body.status).toBe('active');
     ids.pathologySub = pathology.body.id;
+    // Header values (the endpoint's credentials) are held by IDR, not shown to readers of the Subscription…
+    expect(pathology.body.channel.header).toEqual(['Authorization: ***', 'X-Board: ***']);
+    // …and written back as ***, they keep the value held (the notification below carries the real one).
+    const again = await fhirFetch(`${server.fhir}/Subscription/${ids.pathologySub}`, { method: 'PUT', json: { ...pathology.body, reason: 'Tumour board coordinator (breast)' } });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body.channel.header).toEqual(['Authorization: ***', 'X-Board: ***']);
+    const unknownHeld = await fhirFetch(`${server.fhir}/Subscription/${ids.pathologySub}`, { method: 'PUT', json: { ...again.body, channel: { ...again.body.channel, header: ['X-Other: ***'] } } });
+    expect(unknownHeld.status).toBe(400);
+    expect(unknownHeld.body.issue[0].expression).toEqual(['Subscription.channel.header[0]']);
     const imaging = await subscribe(`ImagingStudy?patient._in=Group/${BOARD}`, { endpoint: `${hookBase}/hooks/imaging` });
     expect(imaging.status, JSON.stringify(imaging.body)).toBe(201);
     expect(imaging.body.status).toBe('active');
@@ -203,3 +218,33 @@ describe('Subscriptions for a tumour board coordinator', () => {
   });
 });
 
+
+describe('Subscriptions across a restart', () => {
+  it('a write whose follow-up a stopped process did not run is notified by the next start', async () => {
+    const env = { PORT: '0', HOST: '127.0.0.1', MONGODB_URL: inject('mongoUrl'), IDR_DB_NAME: `idr_test_${randomBytes(6).toString('hex')}`, LOG_LEVEL: 'silent', NODE_ENV: 'test', IDR_MLLP_PORT: 'off', IDR_SUBSCRIPTION_ENDPOINTS: `${hookBase}/hooks/` };
+    const admin: RequestContext = { actor: 'coordinator', purpose: 'tumour-board', requestId: 'restart', access: { principal: { subject: 'coordinator', issuer: '', role: 'admin' }, unrestricted: false, scopes: parseScopes('system/*.cruds'), restrictedNeedsBreakGlass: false } };
+    let second: RunningServer | undefined;
+    try {
+      const first = await startServer(loadConfig(env));
+      const { repo, outbox } = first.services;
+      const pid = (await repo.create(admin, patient('999966735'))).resource.id as string;
+      const sub = await repo.create(admin, { resourceType: 'Subscription', status: 'requested', reason: 'restart', criteria: `DiagnosticReport?subject=Patient/${pid}`, channel: { type: 'rest-hook', endpoint: `${hookBase}/hooks/restart`, payload: 'application/fhir+json' } } as Resource);
+      expect((sub.resource as any).status).toBe('active');
+      // Written the way ingestion writes (its follow-up left to the caller), recorded in the outbox,
+      // then stopped before the follow-up ran: what a crash between commit and notification leaves.
+      const report = (await repo.create(systemContext('ingestion'), { resourceType: 'DiagnosticReport', status: 'final', code: { text: 'Pathology report' }, subject: { reference: `Patient/${pid}` } } as Resource)).resource;
+      await outbox.add({ refs: [`DiagnosticReport/${report.id}/_history/1`], tasks: [TIMELINE_TASK] });
+      await first.close();
+      expect(at('/hooks/restart')).toHaveLength(0);
+
+      second = await startServer(loadConfig(env));
+      await second.services.recovery;
+      const [hit] = await until('the notification after the restart', () => at('/hooks/restart').length > 0 && at('/hooks/restart'));
+      expect(JSON.parse(hit!.body).id).toBe(report.id);
+      expect(await second.services.outbox.pending()).toBe(0);
+    } finally {
+      await second?.services.database.db.dropDatabase().catch(() => undefined);
+      await second?.close();
+    }
+  });
+});
