@@ -48,11 +48,19 @@ export async function searchResources(database: Database, ctx: RequestContext, r
   validateIncludes(req);
 
   const wantTotal = req.total === 'accurate' || req.total === 'estimate' || (req.total === undefined && count === 0);
-  const totalPromise = wantTotal || req.total === undefined ? c.resources.countDocuments(filter) : Promise.resolve(undefined);
-  const docsPromise = count === 0 ? Promise.resolve([]) : c.resources.find(filter, { projection: req.include?.length ? { json: 1, keys: 1, patients: 1 } : { json: 1, patients: 1 } }).sort(sort).skip(offset).limit(count + 1).toArray();
+  // A search over many patients without _sort reads only its page (see storageOrdered): its total
+  // comes free when the page holds the last match, and is counted only when asked for.
+  const unsorted = storageOrdered(req, filter);
+  const totalPromise = wantTotal || (req.total === undefined && !unsorted) ? c.resources.countDocuments(filter) : Promise.resolve(undefined);
+  const projection = req.include?.length ? { json: 1, keys: 1, patients: 1, lu: 1 } : { json: 1, patients: 1, lu: 1 };
+  const cursor = count === 0 ? undefined : c.resources.find(filter, { projection });
+  const docsPromise = cursor ? (unsorted ? cursor : cursor.sort(sort)).skip(offset).limit(count + 1).toArray() : Promise.resolve([]);
   // Both awaited together, so neither is left running (and unhandled) when the other fails.
-  const [total, docs] = await Promise.all([totalPromise, docsPromise]);
-  const hasMore = docs.length > count;
+  const [counted, found] = await Promise.all([totalPromise, docsPromise]);
+  const hasMore = found.length > count;
+  // The last page of a storage-ordered search: the count is known, and the page is put in the usual order.
+  const docs = unsorted && !hasMore ? [...found].sort(newestFirst) : found;
+  const total = counted ?? (unsorted && req.total === undefined && !hasMore && (offset === 0 || docs.length > 0) ? offset + docs.length : undefined);
   const matched = hasMore ? docs.slice(0, count) : docs;
   const page = await keepVisible(database, ctx, matched, guardedDoc);
   const withheld = matched.length - page.length;
@@ -68,6 +76,30 @@ export async function searchResources(database: Database, ctx: RequestContext, r
     ignored,
     withheld,
   };
+}
+
+/**
+ * Whether a search is answered in storage order: no `_sort`, and nothing that confines it to a few
+ * resources — not one patient (the compartment or the caller's patient context), not an id, an
+ * identifier or a reference. `Patient?_count=100` or `Observation?code=…&value-quantity=gt…` over
+ * the whole population are such searches. Sorting them means reading and sorting every match (the
+ * embedded store sorts in its own process, after decoding each document), so their cost would
+ * grow with the store; without a sort the store stops reading once the page is full. FHIR leaves
+ * the order of a search without `_sort` to the server (https://hl7.org/fhir/R4/search.html#sort);
+ * a page that holds the last match is still sorted newest first, so small results read as before.
+ */
+function storageOrdered(req: SearchRequest, filter: Filter<ResourceDoc>): boolean {
+  if (req.sortRules?.length) return false;
+  const f = filter as Record<string, unknown>;
+  if (typeof f['patients'] === 'string' || typeof f['_id'] === 'string') return false;
+  const params = searchParamsFor(req.resourceType);
+  const confining = (code: string): boolean => code === '_id' || code === 'identifier' || params[code]?.type === 'reference';
+  return !(req.filters ?? []).some((x) => confining(x.code) && (x.operator === undefined || x.operator === 'eq') && !x.value.includes(','));
+}
+
+/** The default order of search results: last updated, newest first, then by id. */
+function newestFirst(a: ResourceDoc, b: ResourceDoc): number {
+  return b.lu.getTime() - a.lu.getTime() || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0);
 }
 
 /** One batch of a streamed search: what the caller may see, and how many matches were left out. */

@@ -160,3 +160,35 @@ describe('POST _search', () => {
     expect(lab((await fhirFetch(link(post, 'next') as string)).body)).toEqual(lab((await fhirFetch(link(get, 'next') as string)).body));
   });
 });
+
+describe('a search over the whole population without _sort (storage order)', () => {
+  it('reads only its page: no total while more follow; the pages still hold every match once; the last page counts', async () => {
+    // 24 Observations with this code across the store (23 of one patient, one of another): not confined to a patient.
+    const other = (await create(server.fhir, patient('999944462'))).id;
+    await create(server.fhir, labObservation(other, 'X00', { effectiveDateTime: '2024-02-01T08:00:00Z', valueQuantity: { value: 150, unit: 'g/L' } }));
+    const seen: string[] = [];
+    let url: string | undefined = `${server.fhir}/Observation?code=http://loinc.org|718-7&_count=10`;
+    const pages: Bundle[] = [];
+    while (url) {
+      const b = (await fhirFetch(url)).body as Bundle;
+      pages.push(b);
+      seen.push(...lab(b));
+      url = link(b, 'next');
+      expect(pages.length).toBeLessThan(5);
+    }
+    expect(pages.map((p) => matches(p).length)).toEqual([10, 10, 4]);
+    expect(pages[0]?.total).toBeUndefined();
+    expect(pages[1]?.total).toBeUndefined();
+    expect(pages[2]?.total).toBe(24);
+    expect(new Set(seen).size).toBe(24);
+    // Asked for, the total is counted on every page.
+    expect((await search(server.fhir, 'Observation?code=http://loinc.org|718-7&_count=10&_total=accurate')).total).toBe(24);
+    // A result that fits one page reads newest first, as a sorted one would.
+    const small = await search(server.fhir, 'Observation?code=http://loinc.org|718-7&value-quantity=gt140&_count=10');
+    expect(small.total).toBe(1);
+    expect(lab(small)).toEqual(['X00']);
+    const all = await search(server.fhir, 'Observation?code=http://loinc.org|718-7&_count=100');
+    expect(all.total).toBe(24);
+    expect(lab(all)).toEqual(lab(await search(server.fhir, 'Observation?code=http://loinc.org|718-7&_count=100&_sort=-_lastUpdated')));
+  });
+});
