@@ -16,7 +16,8 @@ import { parseSubscriptionCriteria } from './subscription-criteria.ts';
  * IDR_SUBSCRIPTION_ENDPOINTS are accepted (none by default: IDR posts to no address a client
  * names, against server-side request forgery).
  *
- * Whoever writes a Subscription becomes its owner: their access (role, scopes, patient context,
+ * Whoever writes a Subscription becomes its owner (once it has one, only the owner or an
+ * administrator may change it): their access (role, scopes, patient context,
  * tumour boards) is kept beside it, and every notification is checked against that access with the
  * repository's own guard before anything is sent, so a subscriber never receives what they could
  * not read. The channel's header values (often the endpoint's own credentials) are kept there too,
@@ -48,6 +49,8 @@ export interface SubscriptionOwnerDoc {
   purpose: string;
   /** The channel's headers as sent with each notification (the resource shows their values as ***). */
   headers: { name: string; value: string }[];
+  /** The endpoint the headers were given for (a held value is kept only while it stays the same). */
+  endpoint: string;
   at: Date;
 }
 
@@ -111,7 +114,12 @@ export async function prepareSubscription(database: Database, policy: Subscripti
     fail(badRequest(`Subscription.channel.payload: "${channel.payload}" is not supported; use application/fhir+json (the resource in the body) or leave it out (an empty notification)`, 'Subscription.channel.payload'));
   }
   const owners = subscriptionOwners(database);
-  const held = channel.header?.length ? ((await owners.findOne({ _id: id }))?.headers ?? []) : [];
+  const previous = await owners.findOne({ _id: id });
+  if (previous && !sameSubject(previous.principal, ctx.access.principal) && ctx.access.principal.role !== 'admin') {
+    fail(withText(forbidden, `Subscription/${id} belongs to ${previous.principal.name ?? previous.principal.subject}: only its owner or an administrator may change it`));
+  }
+  // Held header values (the endpoint's credentials) never follow a Subscription to another endpoint.
+  const held = previous?.endpoint === endpoint ? previous.headers : [];
   const headers = (channel.header ?? []).map((h, i): { name: string; value: string } => {
     const at = `Subscription.channel.header[${i}]`;
     const m = HEADER.exec(h);
@@ -121,13 +129,17 @@ export async function prepareSubscription(database: Database, policy: Subscripti
     if (RESERVED_HEADERS.has(name.toLowerCase())) fail(badRequest(`${at}: IDR sets ${name} itself`, at));
     if (value !== HIDDEN_HEADER_VALUE) return { name, value };
     const kept = held.find((k) => k.name.toLowerCase() === name.toLowerCase());
-    if (!kept) fail(badRequest(`${at}: "${HIDDEN_HEADER_VALUE}" keeps the value IDR holds for ${name}, but this Subscription has none`, at));
+    if (!kept) fail(badRequest(`${at}: "${HIDDEN_HEADER_VALUE}" keeps the value IDR holds for ${name}, but this Subscription has none for this endpoint: give the value`, at));
     return { name, value: kept.value };
   });
-  await owners.replaceOne({ _id: id }, ownerOf(id, ctx, headers), { upsert: true });
+  await owners.replaceOne({ _id: id }, ownerOf(id, ctx, headers, endpoint), { upsert: true });
   const { error: _error, ...rest } = sub;
   const shown = headers.length ? { ...channel, header: headers.map((h) => `${h.name}: ${HIDDEN_HEADER_VALUE}`) } : channel;
   return { ...rest, channel: shown, status: sub.status === 'off' ? 'off' : 'active' } as Subscription;
+}
+
+function sameSubject(a: Principal, b: Principal): boolean {
+  return a.subject === b.subject && a.issuer === b.issuer;
 }
 
 /** True when some patient or subject filter names only this patient. */
@@ -135,7 +147,7 @@ function confinedTo(filters: readonly { code: string; operator: string; value: s
   return filters.some((f) => (f.code === 'patient' || f.code === 'subject') && f.operator === 'eq' && f.value.split(',').every((v) => v === patient || v === `Patient/${patient}`));
 }
 
-function ownerOf(id: string, ctx: RequestContext, headers: SubscriptionOwnerDoc['headers']): SubscriptionOwnerDoc {
+function ownerOf(id: string, ctx: RequestContext, headers: SubscriptionOwnerDoc['headers'], endpoint: string): SubscriptionOwnerDoc {
   const a = ctx.access;
   return {
     _id: id,
@@ -148,6 +160,7 @@ function ownerOf(id: string, ctx: RequestContext, headers: SubscriptionOwnerDoc[
     restrictedNeedsBreakGlass: a.restrictedNeedsBreakGlass,
     purpose: ctx.purpose,
     headers,
+    endpoint,
     at: new Date(),
   };
 }

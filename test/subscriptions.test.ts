@@ -41,6 +41,9 @@ let hooks: Server;
 let hookBase: string;
 const received: Received[] = [];
 const ids: Record<string, string> = {};
+/** Bearer tokens of demo users, by user name. */
+const tokens: Record<string, string> = {};
+const as = (user: string): { authorization: string } => ({ authorization: `Bearer ${tokens[user]}` });
 
 const at = (p: string): Received[] => received.filter((r) => r.path === p);
 
@@ -85,6 +88,9 @@ beforeAll(async () => {
   ids.anna = (await create(server.fhir, patient('123456782'))).id;
   const board = await fhirFetch(`${server.fhir}/Group/${BOARD}`, { method: 'PUT', json: { resourceType: 'Group', id: BOARD, type: 'person', actual: true, name: 'Breast tumour board', member: [{ entity: { reference: `Patient/${ids.anna}` } }] } });
   expect(board.status, JSON.stringify(board.body)).toBeLessThan(300);
+  // The coordinator is a board member (demo user "board", board tumour-board-breast); a clinician is another user.
+  tokens.board = await userToken(server.url, 'board', 'openid fhirUser user/*.rs user/Subscription.cruds');
+  tokens.clinician = await userToken(server.url, 'clinician', 'openid fhirUser user/*.rs user/Subscription.cruds');
 });
 
 afterAll(async () => {
@@ -93,23 +99,33 @@ afterAll(async () => {
 });
 
 describe('Subscriptions for a tumour board coordinator', () => {
-  it('activates a rest-hook Subscription whose criteria parse and whose endpoint is allowed', async () => {
+  it('activates a board member\'s rest-hook Subscription whose criteria parse and whose endpoint is allowed', async () => {
     const pathology = await subscribe(`DiagnosticReport?patient._in=Group/${BOARD}&category=${PATHOLOGY}`, {
       endpoint: `${hookBase}/hooks/pathology`, payload: 'application/fhir+json', header: ['Authorization: Bearer coordinator-secret', 'X-Board: breast'],
-    });
+    }, tokens.board);
     expect(pathology.status, JSON.stringify(pathology.body)).toBe(201);
     expect(pathology.body.status).toBe('active');
     ids.pathologySub = pathology.body.id;
     // Header values (the endpoint's credentials) are held by IDR, not shown to readers of the Subscription…
     expect(pathology.body.channel.header).toEqual(['Authorization: ***', 'X-Board: ***']);
     // …and written back as ***, they keep the value held (the notification below carries the real one).
-    const again = await fhirFetch(`${server.fhir}/Subscription/${ids.pathologySub}`, { method: 'PUT', json: { ...pathology.body, reason: 'Tumour board coordinator (breast)' } });
+    const again = await fhirFetch(`${server.fhir}/Subscription/${ids.pathologySub}`, { method: 'PUT', headers: as('board'), json: { ...pathology.body, reason: 'Tumour board coordinator (breast)' } });
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     expect(again.body.channel.header).toEqual(['Authorization: ***', 'X-Board: ***']);
-    const unknownHeld = await fhirFetch(`${server.fhir}/Subscription/${ids.pathologySub}`, { method: 'PUT', json: { ...again.body, channel: { ...again.body.channel, header: ['X-Other: ***'] } } });
+    const unknownHeld = await fhirFetch(`${server.fhir}/Subscription/${ids.pathologySub}`, { method: 'PUT', headers: as('board'), json: { ...again.body, channel: { ...again.body.channel, header: ['X-Other: ***'] } } });
     expect(unknownHeld.status).toBe(400);
     expect(unknownHeld.body.issue[0].expression).toEqual(['Subscription.channel.header[0]']);
-    const imaging = await subscribe(`ImagingStudy?patient._in=Group/${BOARD}`, { endpoint: `${hookBase}/hooks/imaging` });
+    // Another user reads it (secrets hidden) but may not change it.
+    const read = await fhirFetch(`${server.fhir}/Subscription/${ids.pathologySub}`, { headers: as('clinician') });
+    expect(read.body.channel.header).toEqual(['Authorization: ***', 'X-Board: ***']);
+    const hijack = await fhirFetch(`${server.fhir}/Subscription/${ids.pathologySub}`, { method: 'PUT', headers: as('clinician'), json: { ...again.body, channel: { ...again.body.channel, endpoint: `${hookBase}/hooks/elsewhere` } } });
+    expect(hijack.status).toBe(403);
+    expect(hijack.body.issue[0].details.text).toContain('only its owner or an administrator may change it');
+    // Without patient._in, the board member's access still confines what reaches the endpoint.
+    const broad = await subscribe(`DiagnosticReport?category=${PATHOLOGY}`, { endpoint: `${hookBase}/hooks/all-pathology`, payload: 'application/fhir+json' }, tokens.board);
+    expect(broad.status, JSON.stringify(broad.body)).toBe(201);
+    ids.broadSub = broad.body.id;
+    const imaging = await subscribe(`ImagingStudy?patient._in=Group/${BOARD}`, { endpoint: `${hookBase}/hooks/imaging` }, tokens.board);
     expect(imaging.status, JSON.stringify(imaging.body)).toBe(201);
     expect(imaging.body.status).toBe('active');
   });
@@ -137,6 +153,14 @@ describe('Subscriptions for a tumour board coordinator', () => {
     expect(await server.services.outbox.pending()).toBe(0);
     const queued = await server.services.subscriptions.queue.find({ subscription: ids.pathologySub }).toArray();
     expect(queued.map((n) => n.resource)).toEqual([`DiagnosticReport/${ids.report}`]);
+    // The broad Subscription matched it, but its owner may not read it: skipped, never sent.
+    const other = await until('the broad Subscription\'s notifications settled', async () => {
+      const all = await server.services.subscriptions.queue.find({ subscription: ids.broadSub }).toArray();
+      return all.length === 2 && all.every((n) => n.state !== 'pending') && all;
+    });
+    expect(other.find((n) => n.resource === `DiagnosticReport/${ids.report}`)?.state).toBe('delivered');
+    expect(other.find((n) => n.resource !== `DiagnosticReport/${ids.report}`)?.state).toBe('skipped');
+    expect(at('/hooks/all-pathology').map((r) => JSON.parse(r.body).id)).toEqual([ids.report]);
     expect(at('/hooks/pathology')).toHaveLength(1);
   });
 
@@ -157,9 +181,13 @@ describe('Subscriptions for a tumour board coordinator', () => {
       const r = await fhirFetch(`${server.fhir}/AuditEvent?patient=Patient/${ids.anna}&subtype=notify`);
       return r.body.entry?.length ? (r.body.entry as any[]).map((e) => e.resource) : undefined;
     });
-    const reportEvent = events.find((e: any) => e.entity.some((x: any) => x.what?.reference === `DiagnosticReport/${ids.report}`));
+    const names = (e: any): string[] => e.entity.map((x: any) => x.what?.reference);
+    const reportEvent = events.find((e: any) => names(e).includes(`DiagnosticReport/${ids.report}`) && names(e).includes(`Subscription/${ids.pathologySub}`));
     expect(reportEvent, JSON.stringify(events)).toBeDefined();
-    expect(reportEvent.entity.map((x: any) => x.what?.reference)).toEqual(expect.arrayContaining([`Patient/${ids.anna}`, `Subscription/${ids.pathologySub}`]));
+    expect(names(reportEvent)).toContain(`Patient/${ids.anna}`);
+    // On behalf of the coordinator, whose access the notification was checked against.
+    expect(reportEvent.agent[0].altId).toBe('board');
+    expect(reportEvent.subtype[0].code).toBe('notify');
     expect(reportEvent.entity.find((x: any) => x.role?.code === '24').description).toContain(`POST ${hookBase}/hooks/pathology`);
   });
 

@@ -15,8 +15,9 @@ export type Role = (typeof ROLES)[number];
 
 /** The scopes each role may be granted; a narrower SMART scope inside one of them is allowed too, and a wider one is narrowed to it. */
 export const ROLE_SCOPES: Record<Role, readonly string[]> = {
-  clinician: ['openid', 'fhirUser', 'user/*.rs'],
-  'board-member': ['openid', 'fhirUser', 'user/*.rs'],
+  // Subscriptions: each notification is checked against its owner's access (fhir/subscriptions.ts), so subscribing grants no more than reading.
+  clinician: ['openid', 'fhirUser', 'user/*.rs', 'user/Subscription.cruds'],
+  'board-member': ['openid', 'fhirUser', 'user/*.rs', 'user/Subscription.cruds'],
   'data-scientist': ['openid', 'fhirUser', 'user/Group.cruds'],
   ingestion: ['idr/ingest'],
   admin: ['openid', 'fhirUser', 'user/*.cruds', 'system/*.cruds', 'idr/ingest', 'idr/audit'],
