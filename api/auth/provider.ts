@@ -172,7 +172,8 @@ export async function createEmbeddedProvider(options: EmbeddedProviderOptions): 
       Grant: 8 * 60 * 60,
       RefreshToken: 8 * 60 * 60,
     },
-    clientBasedCORS: (_ctx, origin) => config.IDR_CORS_ORIGINS.includes(origin),
+    // The web page (/app/) calls the token endpoint from IDR's own origin.
+    clientBasedCORS: (_ctx, origin, client) => config.IDR_CORS_ORIGINS.includes(origin) || (client.clientId === config.IDR_WEB_CLIENT_ID && origin === new URL(baseUrl).origin),
     renderError(ctx, out) {
       // The error and its description only: never a stack trace.
       ctx.type = 'html';

@@ -45,7 +45,8 @@ function TrendChart({ trend }: { trend: Trend }) {
       legend: { show: false },
       cursor: { drag: { x: true, y: false } },
       scales: { y: { range: [Math.min(...values) - pad, Math.max(...values) + pad] } },
-      axes: [{ stroke: '#1f2933', grid: { stroke: '#e4e7eb' } }, { stroke: '#1f2933', grid: { stroke: '#e4e7eb' }, label: trend.unit ?? '' }],
+      // Dates as YYYY-MM-DD of the hospital's wall clock (the x values are that clock, counted as UTC).
+      axes: [{ stroke: '#1f2933', grid: { stroke: '#e4e7eb' }, values: (_u, splits) => splits.map((x) => new Date(x * 1000).toISOString().slice(0, 10)), space: 90 }, { stroke: '#1f2933', grid: { stroke: '#e4e7eb' }, label: trend.unit ?? '' }],
       series: [
         {},
         { label: trend.name ?? trend.code, stroke: '#1d5fa7', width: 2, points: { show: true, size: 6, fill: '#1d5fa7' } },

@@ -138,7 +138,8 @@ function Case({ task, patient, reload }: { task: Task; patient?: Patient | undef
   const [message, setMessage] = useState<string>();
   const [error, setError] = useState<string>();
   const [changes, setChanges] = useState<Changed[]>();
-  const [panel, setPanel] = useState<'decide' | 'share'>();
+  const [deciding, setDeciding] = useState(false);
+  const [sharing, setSharing] = useState(false);
   const pid = task.for?.reference?.split('/')[1];
   const question = task.input?.find((i) => i.valueString)?.valueString;
   const out = (name: string) => task.output?.find((o) => o.type?.text === name);
@@ -162,8 +163,8 @@ function Case({ task, patient, reload }: { task: Task; patient?: Patient | undef
       <div className="actions">
         {open && <button type="button" onClick={() => void act(async () => { await fhir(`Task/${task.id}/$prepare`, { method: 'POST', body: { resourceType: 'Parameters' } }); setMessage('Case pack prepared.'); reload(); })}>{prepared ? 'Prepare again' : 'Prepare the case'}</button>}
         {prepared && <button type="button" onClick={() => void act(async () => { const b = await fhir<Bundle<Changed>>(`Task/${task.id}/$changes`); setChanges((b.entry ?? []).map((e) => e.resource).filter((r): r is Changed => !!r)); })}>What is new since preparation</button>}
-        {open && prepared && <button type="button" aria-expanded={panel === 'decide'} onClick={() => setPanel(panel === 'decide' ? undefined : 'decide')}>Record a decision</button>}
-        {prepared && <button type="button" aria-expanded={panel === 'share'} onClick={() => setPanel(panel === 'share' ? undefined : 'share')}>Share the case</button>}
+        {open && prepared && <button type="button" aria-expanded={deciding} onClick={() => setDeciding(!deciding)}>Record a decision</button>}
+        {prepared && <button type="button" aria-expanded={sharing} onClick={() => setSharing(!sharing)}>Share the case</button>}
       </div>
       {message && <p role="status" className="ok">{message}</p>}
       {error && <p className="alert" role="alert">{error}</p>}
@@ -175,8 +176,8 @@ function Case({ task, patient, reload }: { task: Task; patient?: Patient | undef
           ) : <p className="muted">Nothing new.</p>}
         </section>
       )}
-      {panel === 'decide' && <DecideForm task={task} onDone={(m) => { setPanel(undefined); setMessage(m); reload(); }} />}
-      {panel === 'share' && <ShareForm task={task} />}
+      {deciding && open && <DecideForm task={task} onDone={(m) => { setDeciding(false); setMessage(m); reload(); }} />}
+      {sharing && <ShareForm task={task} />}
     </li>
   );
 }
