@@ -34,7 +34,7 @@ export interface SearchResult {
 
 const MAX_INCLUDED = 1000;
 
-/** Runs a search: one query for the page (plus one count and one per include), streamed from a cursor. */
+/** Runs a search: one query for the page (plus a count when more pages follow, and one per include). */
 export async function searchResources(database: Database, ctx: RequestContext, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
   const c = database.c;
   const req = await resolveChains(database, request);
@@ -47,20 +47,20 @@ export async function searchResources(database: Database, ctx: RequestContext, r
 
   validateIncludes(req);
 
-  const wantTotal = req.total === 'accurate' || req.total === 'estimate' || (req.total === undefined && count === 0);
-  // A search over many patients without _sort reads only its page (see storageOrdered): its total
-  // comes free when the page holds the last match, and is counted only when asked for.
+  // A search over many patients without _sort reads only its page (see storageOrdered).
   const unsorted = storageOrdered(req, filter);
-  const totalPromise = wantTotal || (req.total === undefined && !unsorted) ? c.resources.countDocuments(filter) : Promise.resolve(undefined);
   const projection = req.include?.length ? { json: 1, keys: 1, patients: 1, lu: 1 } : { json: 1, patients: 1, lu: 1 };
   const cursor = count === 0 ? undefined : c.resources.find(filter, { projection });
-  const docsPromise = cursor ? (unsorted ? cursor : cursor.sort(sort)).skip(offset).limit(count + 1).toArray() : Promise.resolve([]);
-  // Both awaited together, so neither is left running (and unhandled) when the other fails.
-  const [counted, found] = await Promise.all([totalPromise, docsPromise]);
+  const found = cursor ? await (unsorted ? cursor : cursor.sort(sort)).skip(offset).limit(count + 1).toArray() : [];
   const hasMore = found.length > count;
-  // The last page of a storage-ordered search: the count is known, and the page is put in the usual order.
+  // The last page of a storage-ordered search is put in the usual order.
   const docs = unsorted && !hasMore ? [...found].sort(newestFirst) : found;
-  const total = counted ?? (unsorted && req.total === undefined && !hasMore && (offset === 0 || docs.length > 0) ? offset + docs.length : undefined);
+  // The page that holds the last match knows the total (what came before it and what it holds), so
+  // the matches are counted only for a page with more after it: counting reads every match again.
+  // A storage-ordered search is counted only when asked (_total, _summary=count).
+  const known = count > 0 && !hasMore && (offset === 0 || found.length > 0) ? offset + found.length : undefined;
+  const wantCount = req.total === 'accurate' || req.total === 'estimate' || (req.total === undefined && (count === 0 || !unsorted));
+  const total = req.total === 'none' ? undefined : (known ?? (wantCount ? await c.resources.countDocuments(filter) : undefined));
   const matched = hasMore ? docs.slice(0, count) : docs;
   const page = await keepVisible(database, ctx, matched, guardedDoc);
   const withheld = matched.length - page.length;
