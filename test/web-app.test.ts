@@ -11,6 +11,7 @@ import { authFetch, fhirFetch, startTestServer, type TestServer } from './suppor
 import { loadDemoData } from '../seed/load-demo.ts';
 import { seedPatients, type SeedPatient } from '../seed/hl7v2/index.ts';
 import { webAppRouter } from '../api/http/web-app.ts';
+import { writeBenchPatient } from '../bench/timeline-data.ts';
 
 /**
  * The clinician's web page (web/, served at /app/) in headless Chromium against the real server
@@ -35,6 +36,14 @@ let context: BrowserContext;
 let page: Page;
 let pid: string;
 const seed = seedPatients({ count: 1 })[0] as SeedPatient;
+/** A synthetic patient with this many timeline events (the benchmark's record); IDR_WEB_TEST_EVENTS=10000 for the full-size check (about 30 s more). */
+const MANY = Number(process.env.IDR_WEB_TEST_EVENTS ?? 2000);
+const MANY_ID = 'web-many-events';
+
+/** Waits (Playwright-style, no duration asserted) until the value matches: pages load at the machine's pace. */
+function eventually<T>(fn: () => Promise<T> | T) {
+  return expect.poll(fn, { timeout: 30_000, interval: 100 });
+}
 
 async function gql(query: string, variables: Record<string, unknown> = {}): Promise<any> {
   const res = await authFetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
@@ -78,6 +87,8 @@ beforeAll(async () => {
   expect(summary.failures).toEqual([]);
   const found = await fhirFetch(`${server.fhir}/Patient?identifier=${encodeURIComponent(`http://fhir.nl/fhir/NamingSystem/bsn|${seed.bsn}`)}`);
   pid = found.body.entry[0].resource.id;
+  await writeBenchPatient(server.services.database, MANY_ID, MANY);
+  expect(await server.services.timeline.rebuildPatient(MANY_ID)).toBe(MANY);
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
   context.setDefaultTimeout(10_000);
@@ -123,7 +134,7 @@ describe('the web page at /app/', () => {
     const blocked: string[] = [];
     page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) blocked.push(m.text()); });
     await signIn(page, 'clinician');
-    await expect.poll(() => page.getByTestId('signed-in-as').textContent()).toBe('Dr. A. Jansen (clinician)');
+    await eventually(() => page.getByTestId('signed-in-as').textContent()).toBe('Dr. A. Jansen (clinician)');
     const storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.getItem('idr.session') }));
     expect(storage.local).toBe(0);
     expect(JSON.parse(storage.session as string).accessToken).toMatch(/^ey/);
@@ -138,11 +149,11 @@ describe('the web page at /app/', () => {
     const link = page.getByRole('link', { name: new RegExp(seed.name.surname) });
     await link.focus();
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toContain(seed.name.given);
+    await eventually(() => page.getByRole('heading', { level: 1 }).textContent()).toContain(seed.name.given);
     const biomarkers = page.getByTestId('biomarkers');
     const reading = (item: string) => biomarkers.locator(`tr[data-item="${item}"] td`).nth(1).textContent();
     const value = (item: string) => biomarkers.locator(`tr[data-item="${item}"] td`).first().textContent();
-    await expect.poll(() => reading('ER')).toBe(t.erPercent > 0 ? 'positive' : 'negative');
+    await eventually(() => reading('ER')).toBe(t.erPercent > 0 ? 'positive' : 'negative');
     expect(await reading('PR')).toBe(t.prPercent > 0 ? 'positive' : 'negative');
     expect(await reading('HER2 IHC')).toBe(t.her2Ihc);
     expect(await reading('HER2')).toBe(t.her2Ihc === '3+' ? 'positive' : 'negative');
@@ -173,7 +184,7 @@ describe('the web page at /app/', () => {
     const first = rows.first();
     const lane = (await first.getAttribute('data-lane')) as string;
     expect(await first.locator('.chip').evaluate((el) => el.parentElement?.className)).toContain(['lab', 'pathology', 'imaging', 'document', 'treatment', 'decision'].includes(lane) ? `lane-${lane}` : 'lane-rest');
-    await expect.poll(() => page.getByTestId('timeline-status').textContent()).toContain(`of ${api.totalCount}`);
+    await eventually(() => page.getByTestId('timeline-status').textContent()).toContain(`of ${api.totalCount}`);
     expect(api.totalCount).toBeGreaterThan(30);
     expect(await rows.count()).toBeLessThan(api.totalCount);
     // The lanes the seed fills are all there once everything is loaded (scrolling to the end loads the rest).
@@ -193,18 +204,44 @@ describe('the web page at /app/', () => {
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-index'))).toBe('1');
     // Abnormal only: every row shown is flagged, and there are some.
     await page.getByLabel('Abnormal only').check();
-    await expect.poll(() => rows.evaluateAll((els) => els.length > 0 && els.every((el) => el.classList.contains('abnormal')))).toBe(true);
+    await eventually(() => rows.evaluateAll((els) => els.length > 0 && els.every((el) => el.classList.contains('abnormal')))).toBe(true);
     await page.getByLabel('Abnormal only').uncheck();
     // One lane: only its events.
     for (const l of ['Lab', 'Imaging', 'Letters', 'Treatment', 'Decisions', 'Diagnoses', 'Encounters', 'Models', 'Other']) await page.getByLabel(l, { exact: true }).uncheck();
-    await expect.poll(() => rows.evaluateAll((els) => els.length > 0 && els.every((el) => el.getAttribute('data-lane') === 'pathology'))).toBe(true);
+    await eventually(() => rows.evaluateAll((els) => els.length > 0 && els.every((el) => el.getAttribute('data-lane') === 'pathology'))).toBe(true);
     for (const l of ['Lab', 'Imaging', 'Letters', 'Treatment', 'Decisions', 'Diagnoses', 'Encounters', 'Models', 'Other']) await page.getByLabel(l, { exact: true }).check();
-    await expect.poll(() => page.getByTestId('timeline-status').textContent()).toBe(`${api.totalCount} events shown of ${api.totalCount}`);
+    await eventually(() => page.getByTestId('timeline-status').textContent()).toBe(`${api.totalCount} events shown of ${api.totalCount}`);
     await screenshot(page, 'timeline');
   });
 
+  it('pages through thousands of events as the list scrolls, drawing only the rows in view', async () => {
+    await page.goto(`${server.url}/app/#/patient/${MANY_ID}/timeline`);
+    const rows = page.locator('li.event');
+    const status = page.getByTestId('timeline-status');
+    await eventually(() => status.textContent()).toBe(`50 events shown of ${MANY}, more as you scroll`);
+    const drawn = await rows.count();
+    expect(drawn).toBeGreaterThan(5);
+    expect(drawn).toBeLessThan(40);
+    // Scrolling on loads the next pages (50, then 200 each) through the cursor, newest first throughout.
+    const list = page.locator('.events');
+    await list.evaluate((el) => { el.scrollTop = 56 * 40; });
+    await eventually(() => status.textContent()).toBe(`250 events shown of ${MANY}, more as you scroll`);
+    await list.evaluate((el) => { el.scrollTop = 56 * 235; });
+    await eventually(() => status.textContent()).toBe(`450 events shown of ${MANY}, more as you scroll`);
+    await list.evaluate((el) => { el.scrollTop = 56 * 198; });
+    await page.locator('li.event[data-index="205"]').waitFor();
+    expect(await rows.count()).toBeLessThan(40);
+    const api = (await gql(`query ($id: ID!) { patient(id: $id) { timeline(first: 200) { pageInfo { endCursor } } } }`, { id: MANY_ID })).patient.timeline;
+    // Where the API's second page of 200 starts.
+    const second = (await gql(`query ($id: ID!, $after: String) { patient(id: $id) { timeline(first: 6, after: $after) { edges { node { time } } } } }`, { id: MANY_ID, after: api.pageInfo.endCursor })).patient.timeline.edges;
+    for (const [k, e] of second.entries()) expect(await page.locator(`li.event[data-index="${200 + k}"]`).getAttribute('data-time')).toBe(e.node.time);
+    const times = await rows.evaluateAll((els) => els.map((el) => Date.parse(el.getAttribute('data-time') as string)));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect(await page.evaluate(() => document.querySelectorAll('*').length)).toBeLessThan(1500);
+  });
+
   it('charts Hb with its reference range, in mmol/L and converted to g/dL', async () => {
-    await page.getByRole('link', { name: 'Lab trends' }).click();
+    await page.goto(`${server.url}/app/#/patient/${pid}/labs`);
     const hb = page.locator('figure.trend[data-code="59260-0"]');
     await hb.waitFor();
     const trend = (await gql(`query ($id: ID!) { patient(id: $id) { labTrend(code: "59260-0") { unit points { time value referenceLow referenceHigh } } } }`, { id: pid })).patient.labTrend;
@@ -218,7 +255,7 @@ describe('the web page at /app/', () => {
     expect((await canvas.boundingBox())?.width).toBeGreaterThan(300);
     await screenshot(page, 'lab-trends');
     await page.getByLabel('Unit for Hb').selectOption('g/dL');
-    await expect.poll(() => hb.getByTestId('reference-range').textContent()).toBe(' · reference range 12.09–16.11 g/dL');
+    await eventually(() => hb.getByTestId('reference-range').textContent()).toBe(' · reference range 12.09–16.11 g/dL');
     const converted = await cells();
     expect(converted.length).toBe(points.length);
     converted.forEach(([, v], i) => expect(v).toBeCloseTo(points[i].value * 1.61145, 1));
@@ -242,9 +279,9 @@ describe('the web page at /app/', () => {
     await page.getByRole('link', { name: 'Tumour board' }).click();
     await page.getByRole('link', { name: 'Breast tumour board' }).click();
     const item = page.locator('li.case').first();
-    await expect.poll(() => item.locator('h3').textContent()).toContain(seed.name.surname);
+    await eventually(() => item.locator('h3').textContent()).toContain(seed.name.surname);
     await item.getByRole('button', { name: 'Prepare the case' }).click();
-    await expect.poll(() => item.getByRole('alert').textContent()).toMatch(/^403/);
+    await eventually(() => item.getByRole('alert').textContent()).toMatch(/^403/);
   });
 
   it('signs out: the token is gone and the page asks to sign in', async () => {
@@ -261,7 +298,7 @@ describe('the web page at /app/', () => {
       await p.goto(`${server.url}/app/#/board/demo-breast-mdt`);
       const item = p.locator('li.case').first();
       await item.getByRole('button', { name: 'Prepare the case' }).click();
-      await expect.poll(() => item.getByRole('status').textContent()).toBe('Case pack prepared.');
+      await eventually(() => item.getByRole('status').textContent()).toBe('Case pack prepared.');
       await item.getByRole('button', { name: 'What is new since preparation' }).click();
       await item.getByRole('region', { name: 'New since preparation' }).waitFor();
       await item.getByRole('button', { name: 'Share the case' }).click();
@@ -275,8 +312,8 @@ describe('the web page at /app/', () => {
       await item.getByLabel('Decision', { exact: true }).fill('Neoadjuvant chemotherapy, then breast-conserving surgery');
       await item.getByLabel('Recommendation').fill('Start AC-T within 4 weeks');
       await item.getByRole('button', { name: 'Record the decision' }).click();
-      await expect.poll(() => item.getByRole('status').first().textContent()).toBe('Decision recorded; the case is completed.');
-      await expect.poll(() => item.textContent()).toContain('Status completed');
+      await eventually(() => item.getByRole('status').first().textContent()).toBe('Decision recorded; the case is completed.');
+      await eventually(() => item.textContent()).toContain('Status completed');
       // The link stays on screen until the page is left: it is shown this once.
       expect(await item.getByLabel('Shared link').inputValue()).toBe(link);
       const decisions = (await gql(`query ($id: ID!) { patient(id: $id) { timeline(lanes: [decision]) { edges { node { summary } } } } }`, { id: pid })).patient.timeline.edges;

@@ -25,17 +25,21 @@ export interface TimelineFilter {
   text: string;
 }
 
-/** Events per request: the API's largest page. */
+/** Events per request: a small first page to show something at once, then the API's largest page. */
+export const FIRST_PAGE = 50;
 export const PAGE = 200;
 
-const QUERY = `query ($id: ID!, $lanes: [Lane!], $from: DateTime, $to: DateTime, $text: String, $after: String, $count: Boolean!) {
-  patient(id: $id) { timeline(lanes: $lanes, from: $from, to: $to, text: $text, first: ${PAGE}, after: $after) {
-    totalCount @include(if: $count)
+const QUERY = `query ($id: ID!, $lanes: [Lane!], $from: DateTime, $to: DateTime, $text: String, $after: String, $first: Int!) {
+  patient(id: $id) { timeline(lanes: $lanes, from: $from, to: $to, text: $text, first: $first, after: $after) {
     pageInfo { hasNextPage endCursor }
     edges { node { id time lane title summary abnormal status reference } }
   } } }`;
 
-interface Page { totalCount?: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: TimelineEvent }[] }
+/** The count, asked for apart so the first page does not wait for it. */
+const COUNT = `query ($id: ID!, $lanes: [Lane!], $from: DateTime, $to: DateTime, $text: String) {
+  patient(id: $id) { timeline(lanes: $lanes, from: $from, to: $to, text: $text, first: 0) { totalCount } } }`;
+
+interface Page { pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: TimelineEvent }[] }
 
 export interface TimelineState {
   events: TimelineEvent[];
@@ -48,7 +52,7 @@ export interface TimelineState {
 }
 
 /**
- * The patient's timeline, a page of 200 at a time through the API's keyset cursor: the first page
+ * The patient's timeline, 50 events first, then 200 at a time through the API's keyset cursor: the first page
  * when the filter changes, the next ones when `loadMore` is called (the list asks as it scrolls).
  */
 export function useTimeline(patient: string, filter: TimelineFilter): TimelineState & { loadMore: () => void } {
@@ -67,14 +71,18 @@ export function useTimeline(patient: string, filter: TimelineFilter): TimelineSt
     try {
       const vars: Record<string, unknown> = {
         id: patient,
-        count: first,
         ...(filter.lanes.length < LANES.length ? { lanes: filter.lanes } : {}),
         ...(filter.from ? { from: `${filter.from}T00:00:00${offset === 'Z' ? 'Z' : offset}` } : {}),
         ...(filter.to ? { to: `${filter.to}T23:59:59.999${offset === 'Z' ? 'Z' : offset}` } : {}),
         ...(filter.text.trim() ? { text: filter.text.trim() } : {}),
         ...(cursor.current ? { after: cursor.current } : {}),
       };
-      const data = await gql<{ patient: { timeline: Page } | null }>(QUERY, vars);
+      if (first) {
+        gql<{ patient: { timeline: { totalCount: number } } | null }>(COUNT, vars)
+          .then((d) => { if (gen === generation.current && d.patient) setState((s) => ({ ...s, total: d.patient?.timeline.totalCount })); })
+          .catch(() => undefined);
+      }
+      const data = await gql<{ patient: { timeline: Page } | null }>(QUERY, { ...vars, first: first ? FIRST_PAGE : PAGE });
       if (gen !== generation.current) return;
       const page = data.patient?.timeline;
       if (!page) throw new Error('No such patient');
@@ -83,7 +91,7 @@ export function useTimeline(patient: string, filter: TimelineFilter): TimelineSt
       const seenOffset = /([+-]\d{2}:\d{2})$/.exec(nodes[0]?.time ?? '')?.[1];
       setState((s) => ({
         events: first ? nodes : [...s.events, ...nodes],
-        total: first ? page.totalCount : s.total,
+        total: s.total,
         hasNext: page.pageInfo.hasNextPage,
         loading: false,
         error: undefined,
