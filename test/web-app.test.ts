@@ -82,7 +82,7 @@ beforeAll(async () => {
     const { build } = await import('vite');
     await build({ configFile: path.join(ROOT, 'web', 'vite.config.ts'), logLevel: 'warn' });
   }
-  server = await startTestServer();
+  server = await startTestServer({ IDR_VIEWER_URL_TEMPLATE: 'https://pacs.example/viewer?StudyInstanceUIDs={studyUid}' });
   const summary = await loadDemoData(server.services, { patients: 1 });
   expect(summary.failures).toEqual([]);
   const found = await fhirFetch(`${server.fhir}/Patient?identifier=${encodeURIComponent(`http://fhir.nl/fhir/NamingSystem/bsn|${seed.bsn}`)}`);
@@ -167,6 +167,12 @@ describe('the web page at /app/', () => {
     // Dates as the API gives them, in the hospital's zone with the offset (never the browser's).
     expect(await biomarkers.locator('tr[data-item="ER"] time').textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} \+0[12]:00$/);
     expect(await page.getByTestId('key-labs').locator('tbody tr').count()).toBeGreaterThan(2);
+    // The latest study per modality, each with its link into the configured viewer.
+    const studies = (await gql(`query ($id: ID!) { patient(id: $id) { caseSummary { latestImaging { modality study { viewerUrl } } } } }`, { id: pid })).patient.caseSummary.latestImaging;
+    expect(studies.length).toBeGreaterThan(0);
+    const viewerLinks = await page.getByRole('link', { name: /^Open in the image viewer/ }).evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    expect(viewerLinks).toEqual(studies.map((x: any) => x.study.viewerUrl));
+    expect(viewerLinks[0]).toMatch(/^https:\/\/pacs\.example\/viewer\?StudyInstanceUIDs=[\d.]+$/);
     await screenshot(page, 'case-summary');
   });
 
@@ -273,6 +279,22 @@ describe('the web page at /app/', () => {
     const letter = reports.documents[0];
     await page.getByRole('link', { name: new RegExp(letter.title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) }).first().click();
     await page.locator(`article.reader[data-reference="${letter.reference}"]`).waitFor();
+  });
+
+  it('shows both values where a later report disagrees on the ER status', async () => {
+    const t = seed.tumour;
+    if (t.kind !== 'breast') throw new Error('the first demo patient has breast cancer');
+    const flipped = t.erPercent > 0 ? ['LA6577-6', 'Negative'] : ['LA6576-8', 'Positive'];
+    const subject = { reference: `Patient/${pid}` };
+    const obs = await fhirFetch(`${server.fhir}/Observation`, { method: 'POST', json: { resourceType: 'Observation', status: 'final', subject, code: { coding: [{ system: 'http://loinc.org', code: '16112-5' }] }, effectiveDateTime: '2025-12-01T10:00:00+01:00', valueCodeableConcept: { coding: [{ system: 'http://loinc.org', code: flipped[0], display: flipped[1] }] } } });
+    const dr = await fhirFetch(`${server.fhir}/DiagnosticReport`, { method: 'POST', json: { resourceType: 'DiagnosticReport', status: 'final', subject, category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'SP' }] }], code: { coding: [{ system: 'http://loinc.org', code: '60567-5' }] }, effectiveDateTime: '2025-12-01T10:00:00+01:00', result: [{ reference: `Observation/${obs.body.id}` }] } });
+    expect(dr.status).toBe(201);
+    await page.goto(`${server.url}/app/#/patient/${pid}/summary`);
+    const er = page.getByTestId('biomarkers').locator('tr[data-item="ER"]');
+    await eventually(() => er.getAttribute('class')).toBe('conflict');
+    expect(await er.locator('td').first().evaluate((td) => td.firstChild?.textContent)).toBe(flipped[1]);
+    expect(await er.getByRole('list', { name: 'Other reports on ER' }).textContent()).toMatch(t.erPercent > 0 ? /^Positive/ : /^Negative/);
+    expect(await er.locator('td').nth(1).textContent()).toBe(`${flipped[1]?.toLowerCase()} reports disagree`);
   });
 
   it('lets a read-only clinician see the board\'s agenda but not prepare a case', async () => {
