@@ -147,6 +147,9 @@ describe('the web page at /app/', () => {
     await page.getByLabel('Name or identifier (BSN, MRN)').fill(seed.bsn);
     await page.keyboard.press('Enter');
     const link = page.getByRole('link', { name: new RegExp(seed.name.surname) });
+    await link.waitFor();
+    expect(await page.locator('table.patients tbody tr').count()).toBe(1);
+    expect(await page.locator('table.patients tbody td').nth(3).textContent()).toContain(seed.bsn);
     await link.focus();
     await page.keyboard.press('Enter');
     await eventually(() => page.getByRole('heading', { level: 1 }).textContent()).toContain(seed.name.given);
@@ -216,6 +219,21 @@ describe('the web page at /app/', () => {
     for (const l of ['Lab', 'Imaging', 'Letters', 'Treatment', 'Decisions', 'Diagnoses', 'Encounters', 'Models', 'Other']) await page.getByLabel(l, { exact: true }).uncheck();
     await eventually(() => rows.evaluateAll((els) => els.length > 0 && els.every((el) => el.getAttribute('data-lane') === 'pathology'))).toBe(true);
     for (const l of ['Lab', 'Imaging', 'Letters', 'Treatment', 'Decisions', 'Diagnoses', 'Encounters', 'Models', 'Other']) await page.getByLabel(l, { exact: true }).check();
+    await eventually(() => page.getByTestId('timeline-status').textContent()).toBe(`${api.totalCount} events shown of ${api.totalCount}`);
+    // A time range (zoom): only the events in it, as many as the API counts; zoom in narrows it around its middle.
+    const all = (await gql(`query ($id: ID!) { patient(id: $id) { timeline(first: 200) { edges { node { time } } } } }`, { id: pid })).patient.timeline.edges.map((e: any) => e.node.time.slice(0, 10)).sort();
+    const [from, to] = [all[Math.floor(all.length / 4)], all[Math.floor((all.length * 3) / 4)]] as [string, string];
+    await page.getByLabel('From', { exact: true }).fill(from);
+    await page.getByLabel('To', { exact: true }).fill(to);
+    const inRange = all.filter((d: string) => d >= from && d <= to).length;
+    await eventually(() => page.getByTestId('timeline-status').textContent()).toBe(`${inRange} events shown of ${inRange}`);
+    const shownDays = async () => rows.evaluateAll((els) => els.map((el) => (el.getAttribute('data-time') as string).slice(0, 10)));
+    for (const d of await shownDays()) expect(d >= from && d <= to, d).toBe(true);
+    await page.getByRole('button', { name: 'Zoom in' }).click();
+    const [zFrom, zTo] = [await page.getByLabel('From', { exact: true }).inputValue(), await page.getByLabel('To', { exact: true }).inputValue()];
+    expect(zFrom > from && zTo < to).toBe(true);
+    await eventually(async () => (await shownDays()).every((d) => d >= zFrom && d <= zTo)).toBe(true);
+    await page.getByRole('button', { name: 'All time' }).click();
     await eventually(() => page.getByTestId('timeline-status').textContent()).toBe(`${api.totalCount} events shown of ${api.totalCount}`);
     await screenshot(page, 'timeline');
   });
