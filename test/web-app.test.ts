@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions read GraphQL JSON bodies */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -296,7 +296,16 @@ describe('the web page at /app/', () => {
     await screenshot(page, 'report-reader');
     const letter = reports.documents[0];
     await page.getByRole('link', { name: new RegExp(letter.title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) }).first().click();
-    await page.locator(`article.reader[data-reference="${letter.reference}"]`).waitFor();
+    const reader2 = page.locator(`article.reader[data-reference="${letter.reference}"]`);
+    await reader2.waitFor();
+    // The original document as IDR received it, fetched with the token.
+    const original = (await gql(`query ($id: ID!) { patient(id: $id) { documents { reference url } } }`, { id: pid })).patient.documents.find((d: any) => d.reference === letter.reference).url;
+    expect(original).toMatch(/^\/ingest\/messages\/[\w-]+\/raw$/);
+    const [file] = await Promise.all([page.waitForEvent('download'), reader2.getByRole('button', { name: 'Download the original' }).click()]);
+    const bytes = readFileSync(await file.path());
+    const direct = Buffer.from(await (await authFetch(`${server.url}${original}`)).arrayBuffer());
+    expect(bytes.equals(direct)).toBe(true);
+    expect(bytes.length).toBeGreaterThan(100);
   });
 
   it('shows both values where a later report disagrees on the ER status', async () => {
