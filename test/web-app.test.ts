@@ -262,6 +262,14 @@ describe('the web page at /app/', () => {
     const times = await rows.evaluateAll((els) => els.map((el) => Date.parse(el.getAttribute('data-time') as string)));
     expect(times).toEqual([...times].sort((a, b) => b - a));
     expect(await page.evaluate(() => document.querySelectorAll('*').length)).toBeLessThan(1500);
+    // From the keyboard: Tab reaches a row in view, End goes to the last one loaded, which loads the next page.
+    await page.getByRole('button', { name: 'Filter' }).focus();
+    await page.keyboard.press('Tab');
+    const focused = Number(await page.evaluate(() => document.activeElement?.getAttribute('data-index')));
+    expect(focused).toBeGreaterThan(150);
+    await page.keyboard.press('End');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-index'))).toBe('449');
+    await eventually(() => status.textContent()).toBe(`650 events shown of ${MANY}, more as you scroll`);
   });
 
   it('charts Hb with its reference range, in mmol/L and converted to g/dL', async () => {

@@ -130,6 +130,8 @@ export function Timeline({ id }: { id: string }) {
 
   const start = Math.max(0, Math.floor(scrollTop / ROW) - OVERSCAN);
   const end = Math.min(events.length, Math.ceil((scrollTop + viewport) / ROW) + OVERSCAN);
+  // Roving tab stop: the focused row, or the first one drawn when it has scrolled out of the DOM.
+  const tabStop = focusIndex >= start && focusIndex < end ? focusIndex : start;
 
   // Near the end of what is loaded (or too few abnormal events to fill the view): the next page.
   useEffect(() => {
@@ -238,7 +240,7 @@ export function Timeline({ id }: { id: string }) {
                 style={{ top: `${i * ROW}px` }}
                 aria-setsize={tl.hasNext ? -1 : events.length}
                 aria-posinset={i + 1}
-                tabIndex={i === focusIndex ? 0 : -1}
+                tabIndex={i === tabStop ? 0 : -1}
                 data-index={i}
                 data-lane={e.lane}
                 data-time={e.time}
