@@ -141,6 +141,28 @@ describe('the web page at /app/', () => {
     expect(blocked).toEqual([]);
   });
 
+  it('sends a page opened at localhost to the base URL (127.0.0.1), where a board member signs in', async () => {
+    const other = await browser.newContext();
+    other.setDefaultTimeout(10_000);
+    try {
+      const p = await other.newPage();
+      const local = server.url.replace('127.0.0.1', 'localhost');
+      await p.goto(`${local}/app/`);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByLabel('Username').fill('board');
+      await p.getByLabel('Password').fill('idr-demo');
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('button', { name: 'Sign out' }).waitFor().catch(async (err: unknown) => { throw new Error(`stopped at ${p.url()}: ${(await p.locator('body').innerText()).slice(0, 500)}`, { cause: err }); });
+      expect(await p.getByTestId('signed-in-as').textContent()).toBe('Dr. B. Bakker (board-member)');
+      expect(new URL(p.url()).origin).toBe(server.url);
+      // The board member finds the board's patient.
+      await p.getByRole('button', { name: 'Search' }).click();
+      await eventually(() => p.locator('table.patients tbody tr').count()).toBe(1);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('finds the patient by BSN from the keyboard and opens the case summary with the seed\'s pathology', async () => {
     const t = seed.tumour;
     if (t.kind !== 'breast') throw new Error('the first demo patient has breast cancer');

@@ -50,6 +50,16 @@ export function webAppRouter(options: WebAppOptions): Router {
     fhir: `${options.baseUrl}/fhir`,
     graphql: `${options.baseUrl}/graphql`,
   };
+  // Opened at localhost while IDR's base URL says 127.0.0.1 (or the other way round, as after `make
+  // demo`): the same page at the base URL, where the sign-in comes back to (its redirect URI).
+  const base = new URL(options.baseUrl);
+  const twin = base.hostname === '127.0.0.1' ? 'localhost' : base.hostname === 'localhost' ? '127.0.0.1' : undefined;
+  router.use((req, res, next) => {
+    if (!twin || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
+    const host = req.get('host') ?? '';
+    if (host !== `${twin}${base.port ? `:${base.port}` : ''}`) return next();
+    res.redirect(302, `${base.origin}${req.originalUrl}`);
+  });
   // /app without the slash: relative asset URLs and the redirect URI need /app/.
   router.get('/', (req, res, next) => (req.originalUrl.split('?')[0] === '/app' ? res.redirect(301, `/app/${req.originalUrl.slice('/app'.length)}`) : next()));
   router.get('/config.json', (_req, res) => {
