@@ -107,7 +107,8 @@ describe('de-identification of the demo record', () => {
     for (let i = 0; i < 800 && !manifest; i++) {
       const r = await fhirFetch(statusUrl, { headers: scientist });
       if (r.status === 200) manifest = r.body;
-      else await new Promise((res) => setTimeout(res, 200));
+      else if (r.status === 202) await new Promise((res) => setTimeout(res, 200));
+      else throw new Error(`the export failed: ${r.status} ${JSON.stringify(r.body)}`);
     }
     expect(manifest?.output.map((o) => o.type)).toEqual(expect.arrayContaining(['Patient', 'Observation', 'DiagnosticReport']));
     let text = '';

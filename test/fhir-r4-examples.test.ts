@@ -80,7 +80,13 @@ function repeatedIdentifiers(examples: Resource[]): Map<string, string> {
 const repeated = repeatedIdentifiers(valid);
 /** AuditEvents are written by IDR alone (the access audit), never through the API: these examples are refused with 403. */
 const auditEvents = valid.filter((r) => r.resourceType === 'AuditEvent');
-const stored = valid.filter((r) => !repeated.has(key(r)) && r.resourceType !== 'AuditEvent');
+/**
+ * Subscriptions make IDR post to their endpoint, so only endpoints the server allows are accepted
+ * (IDR_SUBSCRIPTION_ENDPOINTS, none by default), and the server sets their status: these
+ * examples are refused, naming the setting.
+ */
+const subscriptions = valid.filter((r) => r.resourceType === 'Subscription');
+const stored = valid.filter((r) => !repeated.has(key(r)) && r.resourceType !== 'AuditEvent' && r.resourceType !== 'Subscription');
 
 /**
  * Resources the examples refer to that the package does not hold (e.g. Patient/1..100 of a Group):
@@ -155,6 +161,15 @@ describe('R4 official examples through REST', () => {
       const r = await fhirFetch(`${server.fhir}/${key(example)}`, { method: 'PUT', json: example });
       expect(r.status, key(example)).toBe(403);
       expect(r.body.issue[0].details.text).toContain('does not allow create on AuditEvent');
+    }
+  });
+
+  it('refuses the Subscription examples: their endpoints are not allowed on this server (400, naming the setting)', async () => {
+    expect(subscriptions.length).toBeGreaterThan(0);
+    for (const example of subscriptions) {
+      const r = await fhirFetch(`${server.fhir}/${key(example)}`, { method: 'PUT', json: example });
+      expect(r.status, key(example)).toBe(400);
+      expect(r.body.issue[0].details.text).toContain('IDR_SUBSCRIPTION_ENDPOINTS');
     }
   });
 
