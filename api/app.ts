@@ -76,7 +76,7 @@ export function createApp(services: Services, baseUrl: string, security: Securit
     app.use('/oauth', rateLimit({ windowMs: 60_000, limit: 120, standardHeaders: 'draft-8', legacyHeaders: false, message: { error: 'slow_down', error_description: 'Too many requests to the authorisation server: retry in a minute' } }));
     app.use('/oauth', security.provider.handler);
   }
-  app.use('/app', webAppRouter({ distDir: path.join(services.config.rootDir, 'web', 'dist'), baseUrl, clientId: services.config.IDR_WEB_CLIENT_ID }));
+  app.use('/app', webAppRouter({ distDir: path.join(services.config.rootDir, 'web', 'dist'), baseUrl, clientId: services.config.IDR_WEB_CLIENT_ID, timeZone: services.config.IDR_TIMEZONE }));
   app.get('/fhir', (req, res, next) => (wantsLandingPage(req) ? sendLandingPage(res, landing) : next()));
   // /healthz: the process is up (always 200); its body says whether the store is (up, restarting, stopped, unreachable).
   app.get('/healthz', async (_req, res) => {

@@ -19,6 +19,7 @@ export function landingPageHtml(info: LandingInfo): string {
   const link = (path: string, text = `${base}${path}`): string => `<a href="${base}${path}">${text}</a>`;
   const post = (path: string): string => `<code>POST ${base}${path}</code>`;
   const rows: [string, string, string][] = [
+    ['Clinician web page', link('/app/'), 'patients, timeline, lab trends, reports and letters, case summary, tumour board (sign in)'],
     ['FHIR R4 REST API', `<code>${base}/fhir</code>`, 'the FHIR base URL for clients'],
     ['CapabilityStatement', link('/fhir/metadata'), 'what the FHIR API supports'],
     ['Patients', link('/fhir/Patient?_elements=name,identifier'), 'a FHIR search'],

@@ -206,10 +206,10 @@ describe('embedded OpenID Connect provider', () => {
     expect(token!.body.id_token).toBeTruthy();
     const claims = await verify(run, token!.body.access_token!);
     expect(claims).toMatchObject({ sub: 'clinician', client_id: 'idr-demo-app', idr_role: 'clinician', name: 'Dr. A. Jansen' });
-    // user/*.cruds is narrowed to what the role allows (read and search, and its own Subscriptions), never granted as asked.
-    expect(claims.scope).toBe('user/*.rs user/Subscription.cruds');
+    // user/*.cruds is narrowed to what the role allows (read and search, its own Subscriptions, cases put on a board's agenda), never granted as asked.
+    expect(claims.scope).toBe('user/*.rs user/Subscription.cruds user/Task.c');
     expect(claims.patient).toBeUndefined();
-    expect(token!.body.scope).toBe('user/*.rs user/Subscription.cruds');
+    expect(token!.body.scope).toBe('user/*.rs user/Subscription.cruds user/Task.c');
   });
 
   it('narrows a data scientist’s request for all patient data to cohorts', async () => {

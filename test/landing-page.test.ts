@@ -23,7 +23,7 @@ describe('landing page', () => {
     expect(html).not.toMatch(/<script|<link|<img|src=/i);
     for (const text of [`${server.url}/fhir`, 'POST', '/ingest/hl7v2', '/ingest/dicom', '/ingest/documents', '/graphql']) expect(html).toContain(text);
     const links = hrefs(html);
-    expect(links).toEqual(expect.arrayContaining([`${server.url}/fhir/metadata`, `${server.url}/ingest/messages`, `${server.url}/healthz`, `${server.url}/readyz`]));
+    expect(links).toEqual(expect.arrayContaining([`${server.url}/app/`, `${server.url}/fhir/metadata`, `${server.url}/ingest/messages`, `${server.url}/healthz`, `${server.url}/readyz`]));
     for (const link of links) {
       expect(link.startsWith(server.url), link).toBe(true);
       expect((await authFetch(link)).status, link).toBe(200);

@@ -22,7 +22,11 @@ import { writeBenchPatient } from '../bench/timeline-data.ts';
  */
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
+/**
+ * Where the screenshots go: a temporary folder, so a test run leaves the tree as it was;
+ * IDR_UPDATE_SCREENSHOTS=1 writes them to docs/screenshots, which the README shows.
+ */
+const SCREENSHOTS = process.env['IDR_UPDATE_SCREENSHOTS'] === '1' ? path.join(ROOT, 'docs', 'screenshots') : path.join(tmpdir(), 'idr-web-screenshots');
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** AJCC 8th anatomic stage groups of the breast T/N combinations the seed generates (cM0). */
@@ -103,7 +107,7 @@ afterAll(async () => {
 describe('the web page at /app/', () => {
   it('answers 503 with how to build it while web/dist is missing', async () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'idr-web-'));
-    const app = express().use('/app', webAppRouter({ distDir: empty, baseUrl: 'http://127.0.0.1', clientId: 'idr-web' }));
+    const app = express().use('/app', webAppRouter({ distDir: empty, baseUrl: 'http://127.0.0.1', clientId: 'idr-web', timeZone: 'Europe/Amsterdam' }));
     const listener = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => listener.once('listening', resolve));
     try {
@@ -354,7 +358,7 @@ describe('the web page at /app/', () => {
     expect(await er.locator('td').nth(1).textContent()).toBe(`${flipped[1]?.toLowerCase()} reports disagree`);
   });
 
-  it('lets a read-only clinician see the board\'s agenda but not prepare a case', async () => {
+  it('lets a clinician see the board\'s agenda but not prepare a case (that is the board\'s)', async () => {
     await page.getByRole('link', { name: 'Tumour board' }).click();
     await page.getByRole('link', { name: 'Breast tumour board' }).click();
     const item = page.locator('li.case').first();
@@ -369,12 +373,16 @@ describe('the web page at /app/', () => {
     expect(await page.evaluate(() => sessionStorage.getItem('idr.session'))).toBeNull();
   });
 
-  it('lets an administrator prepare a case, see what is new, share it and record the decision', async () => {
-    const admin = await context.browser()!.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
-    const p = await admin.newPage();
+  it('lets a board member prepare a case, see what is new, share it and record the decision', async () => {
+    const board = await context.browser()!.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
+    const p = await board.newPage();
     try {
-      await signIn(p, 'admin');
+      await signIn(p, 'board');
       await p.goto(`${server.url}/app/#/board/demo-breast-mdt`);
+      // The meeting's time (stored in UTC) is shown in the hospital's zone, with its offset.
+      const meeting = (await fhirFetch(`${server.fhir}/Appointment/demo-breast-mdt`)).body as { start: string };
+      const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Amsterdam', hourCycle: 'h23', hour: '2-digit', minute: '2-digit' }).format(new Date(meeting.start));
+      await eventually(() => p.getByRole('heading', { level: 1 }).textContent()).toMatch(new RegExp(`${local} \\+0[12]:00$`));
       const item = p.locator('li.case').first();
       await item.getByRole('button', { name: 'Prepare the case' }).click();
       await eventually(() => item.getByRole('status').textContent()).toBe('Case pack prepared.');
@@ -398,7 +406,7 @@ describe('the web page at /app/', () => {
       const decisions = (await gql(`query ($id: ID!) { patient(id: $id) { timeline(lanes: [decision]) { edges { node { summary } } } } }`, { id: pid })).patient.timeline.edges;
       expect(decisions[0].node.summary).toContain('Neoadjuvant chemotherapy, then breast-conserving surgery');
     } finally {
-      await admin.close();
+      await board.close();
     }
   });
 });

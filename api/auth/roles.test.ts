@@ -27,7 +27,8 @@ describe('roles and scope ceilings', () => {
 
   it('grants each role only its own kinds of scope', () => {
     const everything = ['openid', 'fhirUser', 'launch/patient', 'user/*.cruds', 'patient/*.rs', 'system/*.cruds', 'idr/ingest', 'idr/audit', 'unknown/thing'];
-    expect(grantableScopes('clinician', everything)).toEqual(['openid', 'fhirUser', 'user/*.rs', 'user/Subscription.cruds']);
+    expect(grantableScopes('clinician', everything)).toEqual(['openid', 'fhirUser', 'user/*.rs', 'user/Subscription.cruds', 'user/Task.c']);
+    expect(grantableScopes('board-member', everything)).toEqual(['openid', 'fhirUser', 'user/*.rs', 'user/Subscription.cruds', 'user/Appointment.cu', 'user/Task.cu', 'user/Bundle.c', 'user/ClinicalImpression.c']);
     expect(grantableScopes('data-scientist', everything)).toEqual(['openid', 'fhirUser', 'user/Group.cruds']);
     expect(grantableScopes('patient', everything)).toEqual(['openid', 'fhirUser', 'launch/patient', 'patient/*.rs']);
     expect(grantableScopes('ingestion', everything)).toEqual(['idr/ingest']);

@@ -16,8 +16,10 @@ export type Role = (typeof ROLES)[number];
 /** The scopes each role may be granted; a narrower SMART scope inside one of them is allowed too, and a wider one is narrowed to it. */
 export const ROLE_SCOPES: Record<Role, readonly string[]> = {
   // Subscriptions: each notification is checked against its owner's access (fhir/subscriptions.ts), so subscribing grants no more than reading.
-  clinician: ['openid', 'fhirUser', 'user/*.rs', 'user/Subscription.cruds'],
-  'board-member': ['openid', 'fhirUser', 'user/*.rs', 'user/Subscription.cruds'],
+  // A clinician puts a case on a tumour board's agenda (a Task with the question); the board
+  // plans its meetings, prepares and shares the case and records its decision (docs/tumour-board.md).
+  clinician: ['openid', 'fhirUser', 'user/*.rs', 'user/Subscription.cruds', 'user/Task.c'],
+  'board-member': ['openid', 'fhirUser', 'user/*.rs', 'user/Subscription.cruds', 'user/Appointment.cu', 'user/Task.cu', 'user/Bundle.c', 'user/ClinicalImpression.c'],
   'data-scientist': ['openid', 'fhirUser', 'user/Group.cruds'],
   ingestion: ['idr/ingest'],
   admin: ['openid', 'fhirUser', 'user/*.cruds', 'system/*.cruds', 'idr/ingest', 'idr/audit'],

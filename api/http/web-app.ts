@@ -15,6 +15,8 @@ export interface WebAppOptions {
   baseUrl: string;
   /** The page's OAuth client id (IDR_WEB_CLIENT_ID). */
   clientId: string;
+  /** The hospital's time zone (IDR_TIMEZONE): the page shows every date-time in it. */
+  timeZone: string;
 }
 
 /** What the page reads at start: its client id, redirect URI and where discovery is. */
@@ -24,6 +26,7 @@ export interface WebAppConfig {
   smartConfiguration: string;
   fhir: string;
   graphql: string;
+  timeZone: string;
 }
 
 const NOT_BUILT = `<!doctype html>
@@ -49,6 +52,7 @@ export function webAppRouter(options: WebAppOptions): Router {
     smartConfiguration: `${options.baseUrl}/fhir/.well-known/smart-configuration`,
     fhir: `${options.baseUrl}/fhir`,
     graphql: `${options.baseUrl}/graphql`,
+    timeZone: options.timeZone,
   };
   // Opened at localhost while IDR's base URL says 127.0.0.1 (or the other way round, as after `make
   // demo`): the same page at the base URL, where the sign-in comes back to (its redirect URI).

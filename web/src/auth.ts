@@ -5,6 +5,8 @@
  * See: https://hl7.org/fhir/smart-app-launch/app-launch.html
  */
 
+import { setTimeZone } from './format.ts';
+
 /** What IDR tells the page at /app/config.json (api/http/web-app.ts). */
 export interface AppConfig {
   clientId: string;
@@ -12,6 +14,8 @@ export interface AppConfig {
   smartConfiguration: string;
   fhir: string;
   graphql: string;
+  /** The hospital's time zone (IANA), in which every date-time is shown. */
+  timeZone: string;
 }
 
 export interface Session {
@@ -23,8 +27,8 @@ export interface Session {
   scope: string;
 }
 
-/** The scopes asked for; the role caps them (a clinician gets read access only, an admin the writes a board needs). */
-export const SCOPES = 'openid fhirUser user/*.rs user/Task.u user/Bundle.c user/ClinicalImpression.c';
+/** The scopes asked for; the role caps them (a clinician reads and puts cases on an agenda; a board member also prepares, shares and decides). */
+export const SCOPES = 'openid fhirUser user/*.rs user/Task.cu user/Bundle.c user/ClinicalImpression.c';
 
 const SESSION_KEY = 'idr.session';
 const PKCE_KEY = 'idr.pkce';
@@ -38,6 +42,7 @@ export async function appConfig(): Promise<AppConfig> {
     const res = await fetch('config.json', { headers: { accept: 'application/json' } });
     if (!res.ok) throw new Error(`IDR did not answer its web configuration (${res.status})`);
     config = (await res.json()) as AppConfig;
+    setTimeZone(config.timeZone);
   }
   return config;
 }

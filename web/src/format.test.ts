@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDate, formatDateTime, formatNumber, offsetSeconds, wallClockSeconds } from './format.ts';
+import { formatDate, formatDateTime, formatNumber, offsetSeconds, setTimeZone, wallClockSeconds } from './format.ts';
 import { href, parseRoute } from './route.ts';
 
 describe('dates as IDR gives them', () => {
@@ -10,6 +10,23 @@ describe('dates as IDR gives them', () => {
     expect(formatDateTime('2025-03-17')).toBe('2025-03-17');
     expect(formatDateTime(undefined)).toBe('');
     expect(formatDate('2025-03-17T00:30:00.000+01:00')).toBe('2025-03-17');
+  });
+
+  it('shows instants written in UTC (FHIR resources) in the hospital\'s zone once IDR names it', () => {
+    setTimeZone('Europe/Amsterdam');
+    try {
+      expect(formatDateTime('2026-12-01T16:00:00Z')).toBe('2026-12-01 17:00 +01:00');
+      // A letter of 17 March, written at midnight Amsterdam time, is not shown as 16 March.
+      expect(formatDateTime('2025-03-16T23:00:00Z')).toBe('2025-03-17 00:00 +01:00');
+      expect(formatDate('2025-03-16T23:00:00Z')).toBe('2025-03-17');
+      expect(formatDateTime('2025-07-01T10:00:00.000Z')).toBe('2025-07-01 12:00 +02:00');
+      // Already in the zone: unchanged. No offset, or a date alone: as written.
+      expect(formatDateTime('2025-03-17T08:30:00.000+01:00')).toBe('2025-03-17 08:30 +01:00');
+      expect(formatDateTime('2025-03-17T08:30')).toBe('2025-03-17 08:30');
+      expect(formatDate('2025-03-17')).toBe('2025-03-17');
+    } finally {
+      setTimeZone(undefined);
+    }
   });
 
   it('counts the wall clock of the value\'s own zone for chart axes', () => {

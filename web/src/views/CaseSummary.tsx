@@ -116,7 +116,9 @@ export function CaseSummary({ id }: { id: string }) {
                 <li key={im.study.id}>
                   <strong>{im.modality}</strong> <time dateTime={im.date ?? undefined}>{formatDate(im.date)}</time> {im.study.description}
                   {im.conclusion && <p>{im.conclusion}</p>}
-                  {im.study.viewerUrl && <a href={im.study.viewerUrl} target="_blank" rel="noopener noreferrer">Open in the image viewer<span className="sr-only"> ({im.modality}, opens a new tab)</span></a>}
+                  {im.study.viewerUrl
+                    ? <a href={im.study.viewerUrl} target="_blank" rel="noopener noreferrer">Open in the image viewer<span className="sr-only"> ({im.modality}, opens a new tab)</span></a>
+                    : <p className="muted" data-testid="no-viewer">No image viewer is configured (IDR_VIEWER_URL_TEMPLATE), so the images cannot be opened from here.</p>}
                 </li>
               ))}
             </ul>
