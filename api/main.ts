@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   const lines = [
     `IDR is running (${server.services.embedded ? `embedded database, FerretDB on PostgreSQL; data in ${config.IDR_DATA_DIR}` : 'MongoDB at MONGODB_URL'})`,
     `  Start page           ${server.url}/`,
+    `  Web page             ${server.url}/app/ (clinicians and tumour boards; sign in)`,
     `  FHIR R4 API          ${server.url}/fhir`,
     `  CapabilityStatement  ${server.url}/fhir/metadata`,
     `  Patients             ${server.url}/fhir/Patient`,
@@ -87,7 +88,7 @@ function signInLines(config: Config, url: string, issuer: string): string[] {
   if (!config.IDR_DEMO_AUTH) return config.IDR_OIDC_ISSUER ? lines : [...lines, '  No clients: register systems in IDR_AUTH_CLIENTS_FILE or set IDR_OIDC_ISSUER (docs/security.md)'];
   return [
     ...lines,
-    `  Demo users (password "${DEMO_PASSWORD}", sign in through the demo app ${DEMO_APP_CLIENT_ID}, code flow + PKCE):`,
+    `  Demo users (password "${DEMO_PASSWORD}"; sign in on the web page ${url}/app/, or through the demo app ${DEMO_APP_CLIENT_ID}, code flow + PKCE):`,
     ...DEMO_USERS.map((u) => `    ${u.username.padEnd(10)} ${u.role.padEnd(15)} ${u.name}`),
     '  A token for scripts (the demo client, every system scope):',
     `    curl -s -u '${config.IDR_DEMO_CLIENT_ID}:${config.IDR_DEMO_CLIENT_SECRET}' -d grant_type=client_credentials -d 'scope=system/*.cruds idr/ingest idr/audit' ${issuer}/token`,
