@@ -35,7 +35,7 @@ const QUERY = `query ($id: ID!, $lanes: [Lane!], $from: DateTime, $to: DateTime,
     edges { node { id time lane title summary abnormal status reference } }
   } } }`;
 
-/** The count, asked for apart so the first page does not wait for it. */
+/** The count, asked for apart and after the first page, so the first rows do not wait for it. */
 const COUNT = `query ($id: ID!, $lanes: [Lane!], $from: DateTime, $to: DateTime, $text: String) {
   patient(id: $id) { timeline(lanes: $lanes, from: $from, to: $to, text: $text, first: 0) { totalCount } } }`;
 
@@ -77,15 +77,17 @@ export function useTimeline(patient: string, filter: TimelineFilter): TimelineSt
         ...(filter.text.trim() ? { text: filter.text.trim() } : {}),
         ...(cursor.current ? { after: cursor.current } : {}),
       };
-      if (first) {
-        gql<{ patient: { timeline: { totalCount: number } } | null }>(COUNT, vars)
-          .then((d) => { if (gen === generation.current && d.patient) setState((s) => ({ ...s, total: d.patient?.timeline.totalCount })); })
-          .catch(() => undefined);
-      }
       const data = await gql<{ patient: { timeline: Page } | null }>(QUERY, { ...vars, first: first ? FIRST_PAGE : PAGE });
       if (gen !== generation.current) return;
       const page = data.patient?.timeline;
       if (!page) throw new Error('No such patient');
+      // The count only after the first page: counting reads every event, and the rows come first.
+      if (first) {
+        const { after: _after, ...countVars } = vars;
+        gql<{ patient: { timeline: { totalCount: number } } | null }>(COUNT, countVars)
+          .then((d) => { if (gen === generation.current && d.patient) setState((s) => ({ ...s, total: d.patient?.timeline.totalCount })); })
+          .catch(() => undefined);
+      }
       cursor.current = page.pageInfo.endCursor;
       const nodes = page.edges.map((e) => e.node);
       const seenOffset = /([+-]\d{2}:\d{2})$/.exec(nodes[0]?.time ?? '')?.[1];
