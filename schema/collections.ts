@@ -126,6 +126,8 @@ export const COLLECTION_NAMES = {
   journalSteps: 'tx_journal_steps',
   identifiers: 'identifier_keys',
   timeline: 'timeline',
+  /** The months each patient's timeline has events in (timeline/projection.ts: month-by-month pages on the embedded store). */
+  timelineMonths: 'timeline_months',
   inbox: 'inbox',
   inboxHashes: 'inbox_hashes',
   inboxBytes: 'inbox_bytes',
@@ -199,7 +201,7 @@ export const EQUALITY_KEYS: Partial<Record<CollectionRole, string[]>> = {
   history: ['rt', 'id'],
   journal: ['status'],
   journalSteps: ['tx'],
-  timeline: ['patient', 'refs'],
+  timeline: ['patient', 'refs', 'pm'],
   inbox: ['status', 'kind'],
   waitingPatients: ['key', 'entryId'],
   asyncJobs: ['status'],

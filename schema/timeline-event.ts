@@ -73,9 +73,31 @@ export interface TimelineDoc extends TimelineEvent {
   patient: string;
   /** Lower-cased, accent-free title, summary and conclusion for `text` filtering. */
   text: string;
+  /**
+   * "<patient id>|<YYYY-MM>" of `time` (UTC): the month bucket a page reads on the embedded store,
+   * whose index serves equality only (absent on events written before it existed).
+   */
+  pm?: string;
 }
 
 /** The key of a stored event. */
 export function timelineDocId(patient: string, anchor: string): string {
   return `${patient}|${anchor}`;
+}
+
+/** The month (UTC) an event falls in: "2025-03". */
+export function eventMonth(time: Date): string {
+  return new Date(time).toISOString().slice(0, 7);
+}
+
+/** The month bucket key of a patient's event. */
+export function monthBucket(patient: string, time: Date): string {
+  return `${patient}|${eventMonth(time)}`;
+}
+
+/** Which months a patient's timeline has events in; `complete` when every event carries its bucket. */
+export interface TimelineMonthsDoc {
+  _id: string;
+  months: string[];
+  complete: boolean;
 }

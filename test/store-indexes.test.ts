@@ -106,6 +106,11 @@ describe('hot queries use an index', () => {
     expect(await eventuallyIndexed(COLLECTION_NAMES.timeline, timelineMongoFilter('p5', { lanes: ['lab'] }) as Document)).not.toEqual([]);
   });
 
+  it('a month of a long timeline (the embedded store pages a long record month by month)', async () => {
+    await server.services.timeline.rebuildPatient('p6');
+    expect(await eventuallyIndexed(COLLECTION_NAMES.timeline, { ...timelineMongoFilter('p6', { lanes: ['lab'] }), pm: 'p6|2025-01' } as Document)).not.toEqual([]);
+  });
+
   it('reports a read of the whole collection as such (the check above can fail)', async () => {
     await eventuallyIndexed(COLLECTION_NAMES.resources, { _id: 'Patient/p1' });
     expect(await indexesUsed(COLLECTION_NAMES.resources, { vid: 1 })).toEqual([]);

@@ -4,7 +4,7 @@ import type { Database } from '../store/db.ts';
 import { COLLECTION_NAMES, loadDoc, resourceOf, type ResourceDoc } from '../schema/collections.ts';
 import { searchKey } from '../schema/search-index.ts';
 import type { RequestContext } from '../store/request-context.ts';
-import { timelineDocId, type TimelineDoc } from '../schema/timeline-event.ts';
+import { eventMonth, monthBucket, timelineDocId, type TimelineDoc, type TimelineMonthsDoc } from '../schema/timeline-event.ts';
 import { findAnyOf } from '../store/find-any-of.ts';
 import { assertPatientVisible } from '../store/access-guard.ts';
 import { permits } from '../store/access.ts';
@@ -26,8 +26,12 @@ export interface TimelinePage {
 
 type LoadedDoc = Pick<ResourceDoc, '_id' | 'patients' | 'deleted'> & { res?: Resource };
 
+/** A record spanning more months than this is paged month by month on the embedded store. */
+export const MONTH_PAGING_FROM = 12;
+
 export class TimelineStore {
   readonly events: Collection<TimelineDoc>;
+  private readonly months: Collection<TimelineMonthsDoc>;
   private readonly resources: Collection<ResourceDoc>;
 
   private readonly idLookupsOnly: boolean;
@@ -36,6 +40,7 @@ export class TimelineStore {
   constructor(database: Database) {
     this.database = database;
     this.events = database.db.collection<TimelineDoc>(COLLECTION_NAMES.timeline);
+    this.months = database.db.collection<TimelineMonthsDoc>(COLLECTION_NAMES.timelineMonths);
     this.resources = database.c.resources;
     this.idLookupsOnly = database.idLookupsOnly;
   }
@@ -46,9 +51,39 @@ export class TimelineStore {
     await assertPatientVisible(this.database, ctx, patient);
     if (req.first === 0) return { events: [], hasNextPage: false };
     let q = timelineMongoFilter(patient, req);
-    if (req.after) q = afterCursor(patient, q, decodeCursor(req.after));
-    const docs = await this.events.find(q).sort({ time: -1, _id: -1 }).limit(req.first + 1).toArray();
+    const cursor = req.after ? decodeCursor(req.after) : undefined;
+    if (cursor) q = afterCursor(patient, q, cursor);
+    const months = this.idLookupsOnly ? await this.monthsToRead(patient, cursor?.time, req.from, req.to) : undefined;
+    const docs = months ? await this.pageByMonth(patient, q, months, req.first + 1) : await this.events.find(q).sort({ time: -1, _id: -1 }).limit(req.first + 1).toArray();
     return { events: readable(ctx, docs.slice(0, req.first)), hasNextPage: docs.length > req.first };
+  }
+
+  /**
+   * On the embedded store, the months (newest first) a page of a long record reads one by one, or
+   * undefined for one query over the whole record. That store sorts in its own process after
+   * decoding every event the filter selects, so one query costs the whole record (a patient with
+   * 10,000 events: about a second); a month's events are a few dozen, and a page rarely needs more
+   * than a few months. Used only when the record spans more than MONTH_PAGING_FROM months and every
+   * event carries its month (records older than the buckets are read whole until rebuilt).
+   */
+  private async monthsToRead(patient: string, before?: Date, from?: Date, to?: Date): Promise<string[] | undefined> {
+    const doc = await this.months.findOne({ _id: patient });
+    if (!doc?.complete || doc.months.length <= MONTH_PAGING_FROM) return undefined;
+    const upper = [before, to].filter((d): d is Date => !!d).map(eventMonth).sort()[0];
+    const lower = from ? eventMonth(from) : undefined;
+    return [...doc.months].sort().reverse().filter((m) => (!upper || m <= upper) && (!lower || m >= lower));
+  }
+
+  /** The first `limit` events of `q`, newest first, read month by month from the newest. */
+  private async pageByMonth(patient: string, q: Filter<TimelineDoc>, months: string[], limit: number): Promise<TimelineDoc[]> {
+    const out: TimelineDoc[] = [];
+    for (const month of months) {
+      // `pm` is a top-level equality next to `patient`: the store answers it from its index.
+      const docs = await this.events.find({ ...q, pm: `${patient}|${month}` } as Filter<TimelineDoc>).sort({ time: -1, _id: -1 }).limit(limit - out.length).toArray();
+      out.push(...docs);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   /** The number of a patient's events matching a filter. */
@@ -88,7 +123,7 @@ export class TimelineStore {
     const provenance = await this.provenanceFor(written, [...bag]);
     const built = buildTimelineEvents(live.map((d) => d.res as Resource), provenance);
     const patientsOf = new Map(live.map((d) => [d._id, d.patients]));
-    const next: TimelineDoc[] = built.flatMap((e) => (patientsOf.get(e.anchor) ?? []).map((patient) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient })));
+    const next: TimelineDoc[] = built.flatMap((e) => (patientsOf.get(e.anchor) ?? []).map((patient) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient, pm: monthBucket(patient, e.time) })));
     const keep = new Set(next.map((d) => d._id));
     const existing = await findAnyOf(this.events, this.idLookupsOnly, {}, 'refs', [...bag], { projection: { anchor: 1, source: 1 } });
     const stale = existing.filter((e) => bag.has(e.anchor) && !keep.has(e._id)).map((e) => e._id);
@@ -102,7 +137,29 @@ export class TimelineStore {
     const ops: AnyBulkWriteOperation<TimelineDoc>[] = next.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } }));
     for (const id of stale) ops.push({ deleteOne: { filter: { _id: id } } });
     if (ops.length) await this.events.bulkWrite(ops, { ordered: false });
+    await this.recordMonths(next);
     return { upserted: next.length, deleted: stale.length };
+  }
+
+  /**
+   * Adds the months of these events to their patients' month lists. A patient's list is created
+   * `complete` only when none of its events predates the month buckets; otherwise its pages read
+   * the whole record until rebuildPatient (make reindex) writes the list afresh. A month whose
+   * events have all gone stays listed: a page reads it and finds nothing.
+   */
+  private async recordMonths(events: TimelineDoc[]): Promise<void> {
+    const byPatient = new Map<string, Set<string>>();
+    for (const e of events) {
+      const set = byPatient.get(e.patient) ?? new Set<string>();
+      set.add(eventMonth(e.time));
+      byPatient.set(e.patient, set);
+    }
+    for (const [patient, set] of byPatient) {
+      const months = { $addToSet: { months: { $each: [...set] } } };
+      if ((await this.months.updateOne({ _id: patient }, months)).matchedCount) continue;
+      const older = await this.events.findOne({ patient, pm: { $exists: false } } as Filter<TimelineDoc>, { projection: { _id: 1 } });
+      await this.months.updateOne({ _id: patient }, { ...months, $setOnInsert: { complete: !older } }, { upsert: true });
+    }
   }
 
   /**
@@ -114,9 +171,10 @@ export class TimelineStore {
     const docs = await this.resources.find({ patients: patient, deleted: false }, { projection: { json: 1 } }).toArray();
     const all = docs.map((d) => resourceOf(d)).filter((r): r is Resource => !!r);
     const provenance = all.filter((r): r is Provenance => r.resourceType === 'Provenance');
-    const next: TimelineDoc[] = buildTimelineEvents(all.filter((r) => r.resourceType !== 'Provenance'), provenance).map((e) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient }));
+    const next: TimelineDoc[] = buildTimelineEvents(all.filter((r) => r.resourceType !== 'Provenance'), provenance).map((e) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient, pm: monthBucket(patient, e.time) }));
     await this.events.deleteMany({ patient });
     for (let i = 0; i < next.length; i += 500) await this.events.insertMany(next.slice(i, i + 500), { ordered: false });
+    await this.months.replaceOne({ _id: patient }, { months: [...new Set(next.map((e) => eventMonth(e.time)))], complete: true }, { upsert: true });
     return next.length;
   }
 
