@@ -100,4 +100,6 @@ export interface TimelineMonthsDoc {
   _id: string;
   months: string[];
   complete: boolean;
+  /** About how many events the timeline holds (exact after a rebuild; kept by increments since). */
+  events: number;
 }

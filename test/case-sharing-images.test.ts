@@ -1,10 +1,10 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions read FHIR JSON bodies */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
-import { findPydicomTestFile, makeDicomVariant, startOrthanc, type OrthancInstance } from './support/orthanc.ts';
+import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { startOrthanc, uploadVariant, type OrthancInstance } from './support/orthanc.ts';
 
 /**
  * The images of a case shared outside the hospital, with a real PACS (Orthanc): the recipient's
@@ -24,10 +24,7 @@ let link = '';
 let shareId = '';
 
 async function upload(name: string, src: string, tags: Record<string, string>): Promise<void> {
-  const out = await makeDicomVariant(findPydicomTestFile(src), join(dir, `${name}.dcm`), tags);
-  const r = await orthanc.upload(await readFile(out));
-  const study = (await (await authFetch(`${orthanc.baseUrl}/studies/${r.ParentStudy}`)).json()) as { MainDicomTags: { StudyInstanceUID: string } };
-  uids[name] = study.MainDicomTags.StudyInstanceUID;
+  uids[name] = await uploadVariant(orthanc, dir, name, src, tags);
 }
 
 beforeAll(async () => {

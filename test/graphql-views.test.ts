@@ -133,12 +133,15 @@ describe('DataLoader batching', () => {
       expect(r.data.patient.timeline.edges).toHaveLength(first);
       return { all, queries };
     };
-    // The audit chainer works in the background on its own schedule: paused while counting (each
-    // request's own audit record is one buffered insert, the same for both pages).
+    // The audit chainer and the subscription notifier work in the background on their own
+    // schedules: paused while counting (each request's own audit record is one buffered insert,
+    // the same for both pages).
     await server.services.audit.stop();
+    await server.services.subscriptions.stop();
     const ten = await commandsFor(10);
     const fifty = await commandsFor(50);
     server.services.audit.start();
+    server.services.subscriptions.start();
     expect(ten.queries).toBeGreaterThan(0);
     expect(fifty.queries).toBe(ten.queries);
     expect(fifty.queries).toBeLessThanOrEqual(5);

@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint, ImagingStudy } from '@medplum/fhirtypes';
 import { authFetch, fhirFetch, startTestServer, type TestServer } from './support/server.ts';
-import { findPydicomTestFile, makeDicomVariant, startOrthanc, type OrthancInstance } from './support/orthanc.ts';
+import { startOrthanc, uploadVariant, type OrthancInstance } from './support/orthanc.ts';
 
 const MRN = 'urn:idr:assigning-authority:UMCX';
 let server: TestServer;
@@ -14,10 +14,7 @@ const uids: Record<string, string> = {};
 let patientRef = '';
 
 async function upload(name: string, src: string, tags: Record<string, string>): Promise<void> {
-  const out = await makeDicomVariant(findPydicomTestFile(src), join(dir, `${name}.dcm`), tags);
-  const r = await orthanc.upload(await readFile(out));
-  const study = (await (await authFetch(`${orthanc.baseUrl}/studies/${r.ParentStudy}`)).json()) as { MainDicomTags: { StudyInstanceUID: string } };
-  uids[name] = study.MainDicomTags.StudyInstanceUID;
+  uids[name] = await uploadVariant(orthanc, dir, name, src, tags);
 }
 
 async function importFrom(body: Record<string, unknown>): ReturnType<typeof fhirFetch> {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
 import { authFetch, startTestServer, type TestServer } from './support/server.ts';
 import { create, labObservation, patient } from './support/factory.ts';
@@ -21,7 +21,10 @@ const LONG = 'timeline-long-record';
 const ctx = systemContext('test');
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // Command monitoring, to see which queries a page sends.
+  const url = new URL(inject('mongoUrl'));
+  url.searchParams.set('monitorCommands', 'true');
+  server = await startTestServer({ MONGODB_URL: url.toString() });
   // 2,000 events, one every 7 hours: about 19 months.
   await writeBenchPatient(server.services.database, LONG, 2000);
   await server.services.timeline.rebuildPatient(LONG);
@@ -53,10 +56,30 @@ async function walk(patient: string, req: Omit<TimelinePageRequest, 'first' | 'a
 }
 
 describe('a long record, paged month by month', () => {
-  it('has a complete month list after a rebuild, longer than the month-paging threshold', async () => {
+  it('has a complete month list after a rebuild, and more events than the month-paging threshold', async () => {
     const doc = await months().findOne({ _id: LONG });
     expect(doc?.complete).toBe(true);
-    expect(doc?.months.length).toBeGreaterThan(MONTH_PAGING_FROM);
+    expect(doc?.events).toBe(2000);
+    expect(doc?.events).toBeGreaterThan(MONTH_PAGING_FROM);
+    expect(doc?.months.length).toBeGreaterThan(12);
+  });
+
+  it('reads a first page from the newest months only (the embedded store), each an indexed equality', async () => {
+    const finds: Record<string, unknown>[] = [];
+    const listener = (e: { commandName: string; command: Record<string, unknown> }): void => {
+      if (e.commandName === 'find' && e.command['find'] === COLLECTION_NAMES.timeline) finds.push(e.command['filter'] as Record<string, unknown>);
+    };
+    server.services.database.client.on('commandStarted', listener);
+    await server.services.timeline.page(ctx, LONG, { first: 20 });
+    server.services.database.client.off('commandStarted', listener);
+    if (!server.services.database.idLookupsOnly) {
+      // MongoDB reads the page from its {patient, time, _id} index in one query.
+      expect(finds).toHaveLength(1);
+      return;
+    }
+    expect(finds.length).toBeGreaterThan(0);
+    expect(finds.length).toBeLessThanOrEqual(2);
+    for (const f of finds) expect(f['pm']).toMatch(new RegExp(`^${LONG}\\|\\d{4}-\\d{2}$`));
   });
 
   it('pages through every event exactly once, in the order of the whole record sorted at once', async () => {
@@ -83,7 +106,7 @@ describe('a long record, paged month by month', () => {
 });
 
 describe('month lists kept by the projection after each write', () => {
-  it('a new patient written through the API gets a complete list, and pages over it match the whole record', async () => {
+  it('a new patient written through the API gets a complete list with its count, and its pages match the whole record', async () => {
     const p = await create(server.fhir, patient('999944498'));
     const pid = p.id as string;
     // One result a month for 16 months, written out of order.
@@ -93,6 +116,7 @@ describe('month lists kept by the projection after each write', () => {
     for (let n = 0; n < 100 && (await expected(pid, {})).length < 16; n++) await new Promise((r) => setTimeout(r, 100));
     const doc = await months().findOne({ _id: pid });
     expect(doc?.complete).toBe(true);
+    expect(doc?.events).toBe(16);
     expect([...(doc?.months ?? [])].sort()).toEqual([...new Set(dates.map((d) => d.slice(0, 7)))].sort());
     const want = await expected(pid, {});
     expect(want).toHaveLength(16);

@@ -26,8 +26,8 @@ export interface TimelinePage {
 
 type LoadedDoc = Pick<ResourceDoc, '_id' | 'patients' | 'deleted'> & { res?: Resource };
 
-/** A record spanning more months than this is paged month by month on the embedded store. */
-export const MONTH_PAGING_FROM = 12;
+/** A record of more events than this is paged month by month on the embedded store. */
+export const MONTH_PAGING_FROM = 500;
 
 export class TimelineStore {
   readonly events: Collection<TimelineDoc>;
@@ -63,12 +63,13 @@ export class TimelineStore {
    * undefined for one query over the whole record. That store sorts in its own process after
    * decoding every event the filter selects, so one query costs the whole record (a patient with
    * 10,000 events: about a second); a month's events are a few dozen, and a page rarely needs more
-   * than a few months. Used only when the record spans more than MONTH_PAGING_FROM months and every
-   * event carries its month (records older than the buckets are read whole until rebuilt).
+   * than a few months. Used only for a record of more than MONTH_PAGING_FROM events (a smaller one
+   * costs little read whole, in one round trip) whose every event carries its month (records older
+   * than the buckets are read whole until rebuilt).
    */
   private async monthsToRead(patient: string, before?: Date, from?: Date, to?: Date): Promise<string[] | undefined> {
     const doc = await this.months.findOne({ _id: patient });
-    if (!doc?.complete || doc.months.length <= MONTH_PAGING_FROM) return undefined;
+    if (!doc?.complete || doc.events <= MONTH_PAGING_FROM || doc.months.length < 2) return undefined;
     const upper = [before, to].filter((d): d is Date => !!d).map(eventMonth).sort()[0];
     const lower = from ? eventMonth(from) : undefined;
     return [...doc.months].sort().reverse().filter((m) => (!upper || m <= upper) && (!lower || m >= lower));
@@ -137,7 +138,8 @@ export class TimelineStore {
     const ops: AnyBulkWriteOperation<TimelineDoc>[] = next.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } }));
     for (const id of stale) ops.push({ deleteOne: { filter: { _id: id } } });
     if (ops.length) await this.events.bulkWrite(ops, { ordered: false });
-    await this.recordMonths(next);
+    const before = new Set(existing.map((e) => e._id));
+    await this.recordMonths(next, next.filter((d) => !before.has(d._id)), stale);
     return { upserted: next.length, deleted: stale.length };
   }
 
@@ -147,18 +149,17 @@ export class TimelineStore {
    * the whole record until rebuildPatient (make reindex) writes the list afresh. A month whose
    * events have all gone stays listed: a page reads it and finds nothing.
    */
-  private async recordMonths(events: TimelineDoc[]): Promise<void> {
-    const byPatient = new Map<string, Set<string>>();
-    for (const e of events) {
-      const set = byPatient.get(e.patient) ?? new Set<string>();
-      set.add(eventMonth(e.time));
-      byPatient.set(e.patient, set);
-    }
-    for (const [patient, set] of byPatient) {
-      const months = { $addToSet: { months: { $each: [...set] } } };
-      if ((await this.months.updateOne({ _id: patient }, months)).matchedCount) continue;
+  private async recordMonths(events: TimelineDoc[], added: TimelineDoc[], removed: string[]): Promise<void> {
+    const byPatient = new Map<string, { months: Set<string>; delta: number }>();
+    const of = (patient: string) => byPatient.get(patient) ?? byPatient.set(patient, { months: new Set(), delta: 0 }).get(patient)!;
+    for (const e of events) of(e.patient).months.add(eventMonth(e.time));
+    for (const e of added) of(e.patient).delta++;
+    for (const id of removed) of(id.slice(0, id.indexOf('|'))).delta--;
+    for (const [patient, { months, delta }] of byPatient) {
+      const update = { $addToSet: { months: { $each: [...months] } }, $inc: { events: delta } };
+      if ((await this.months.updateOne({ _id: patient }, update)).matchedCount) continue;
       const older = await this.events.findOne({ patient, pm: { $exists: false } } as Filter<TimelineDoc>, { projection: { _id: 1 } });
-      await this.months.updateOne({ _id: patient }, { ...months, $setOnInsert: { complete: !older } }, { upsert: true });
+      await this.months.updateOne({ _id: patient }, { ...update, $setOnInsert: { complete: !older } }, { upsert: true });
     }
   }
 
@@ -174,7 +175,7 @@ export class TimelineStore {
     const next: TimelineDoc[] = buildTimelineEvents(all.filter((r) => r.resourceType !== 'Provenance'), provenance).map((e) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient, pm: monthBucket(patient, e.time) }));
     await this.events.deleteMany({ patient });
     for (let i = 0; i < next.length; i += 500) await this.events.insertMany(next.slice(i, i + 500), { ordered: false });
-    await this.months.replaceOne({ _id: patient }, { months: [...new Set(next.map((e) => eventMonth(e.time)))], complete: true }, { upsert: true });
+    await this.months.replaceOne({ _id: patient }, { months: [...new Set(next.map((e) => eventMonth(e.time)))], complete: true, events: next.length }, { upsert: true });
     return next.length;
   }
 

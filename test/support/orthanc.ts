@@ -12,7 +12,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -192,6 +192,17 @@ class LogTail {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Writes `dir/<name>.dcm`, a variant of a pydicom test file with these tags (makeDicomVariant, new
+ * UIDs), stores it in Orthanc and returns its StudyInstanceUID.
+ */
+export async function uploadVariant(orthanc: OrthancInstance, dir: string, name: string, src: string, tags: Record<string, string>): Promise<string> {
+  const out = await makeDicomVariant(findPydicomTestFile(src), join(dir, `${name}.dcm`), tags);
+  const r = await orthanc.upload(await readFile(out));
+  const study = (await (await fetch(`${orthanc.baseUrl}/studies/${r.ParentStudy}`)).json()) as { MainDicomTags: { StudyInstanceUID: string } };
+  return study.MainDicomTags.StudyInstanceUID;
+}
 
 class PortInUseError extends Error {
   override name = 'PortInUseError';
