@@ -21,6 +21,7 @@ import { ImagingLinkIndex } from '../ingestion/imaging/link-index.ts';
 import { DicomwebImporter, startDicomwebSchedule } from '../ingestion/listeners/dicomweb-import.ts';
 import { AsyncJobs } from './async-jobs.ts';
 import { SubscriptionNotifier } from '../fhir/subscription-delivery.ts';
+import { guardSubscriptionDelete } from '../fhir/subscriptions.ts';
 
 /** How often inputs waiting for their patient are checked against the patients written since. */
 const WAITING_SWEEP_MS = 60_000;
@@ -123,7 +124,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     { database, repo, audit, logger },
     { endpoints: config.IDR_SUBSCRIPTION_ENDPOINTS, timeoutMs: config.IDR_SUBSCRIPTION_TIMEOUT_MS, retries: config.IDR_SUBSCRIPTION_RETRIES, backoffMs: config.IDR_SUBSCRIPTION_BACKOFF_MS, intervalMs: Math.min(1000, Math.max(50, config.IDR_SUBSCRIPTION_BACKOFF_MS)) },
   );
-  repo.prepareWrites('Subscription', subscriptions.prepare);
+  repo.prepareWrites('Subscription', subscriptions.prepare, (ctx, id) => guardSubscriptionDelete(database, ctx, id));
   repo.onWrite((_ctx, resource) => {
     if (resource.resourceType === 'Subscription') subscriptions.invalidate();
   });

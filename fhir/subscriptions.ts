@@ -115,9 +115,7 @@ export async function prepareSubscription(database: Database, policy: Subscripti
   }
   const owners = subscriptionOwners(database);
   const previous = await owners.findOne({ _id: id });
-  if (previous && !sameSubject(previous.principal, ctx.access.principal) && ctx.access.principal.role !== 'admin') {
-    fail(withText(forbidden, `Subscription/${id} belongs to ${previous.principal.name ?? previous.principal.subject}: only its owner or an administrator may change it`));
-  }
+  assertOwner(previous, ctx, id, 'change');
   // Held header values (the endpoint's credentials) never follow a Subscription to another endpoint.
   const held = previous?.endpoint === endpoint ? previous.headers : [];
   const headers = (channel.header ?? []).map((h, i): { name: string; value: string } => {
@@ -136,6 +134,18 @@ export async function prepareSubscription(database: Database, policy: Subscripti
   const { error: _error, ...rest } = sub;
   const shown = headers.length ? { ...channel, header: headers.map((h) => `${h.name}: ${HIDDEN_HEADER_VALUE}`) } : channel;
   return { ...rest, channel: shown, status: sub.status === 'off' ? 'off' : 'active' } as Subscription;
+}
+
+/** Refuses (403) a change or delete of a Subscription by anyone but its owner or an administrator. */
+function assertOwner(owner: SubscriptionOwnerDoc | null, ctx: RequestContext, id: string, what: 'change' | 'delete'): void {
+  if (owner && !ctx.access.unrestricted && !sameSubject(owner.principal, ctx.access.principal) && ctx.access.principal.role !== 'admin') {
+    fail(withText(forbidden, `Subscription/${id} belongs to ${owner.principal.name ?? owner.principal.subject}: only its owner or an administrator may ${what} it`));
+  }
+}
+
+/** The repository's check of a Subscription delete: its owner or an administrator only. */
+export async function guardSubscriptionDelete(database: Database, ctx: RequestContext, id: string): Promise<void> {
+  assertOwner(await subscriptionOwners(database).findOne({ _id: id }), ctx, id, 'delete');
 }
 
 function sameSubject(a: Principal, b: Principal): boolean {

@@ -43,6 +43,8 @@ export type WriteListener = (ctx: RequestContext, resource: Resource) => void;
 
 /** Sets what the server manages in a resource about to be written (after the access checks), or refuses it; `id` is the id it is written under. */
 export type WritePreparer = (ctx: RequestContext, resource: Resource, id: string) => Promise<Resource>;
+/** Checks a delete of one resource type before it is made (throws an OperationOutcomeError to refuse it). */
+export type DeleteGuard = (ctx: RequestContext, id: string) => Promise<void>;
 
 export class Repository {
   readonly database: Database;
@@ -51,6 +53,7 @@ export class Repository {
   referencePolicy: ReferencePolicy = { externalBases: [] };
   private readonly writeListeners: WriteListener[] = [];
   private readonly preparers = new Map<string, WritePreparer>();
+  private readonly deleteGuards = new Map<string, DeleteGuard>();
 
   constructor(database: Database, clock: () => Date = () => new Date()) {
     this.database = database;
@@ -62,9 +65,10 @@ export class Repository {
     this.writeListeners.push(listener);
   }
 
-  /** Registers the preparer of every create and update of one resource type (Subscription: the server sets its status). */
-  prepareWrites(type: string, preparer: WritePreparer): void {
+  /** Registers the preparer of every create and update of one resource type (Subscription: the server sets its status), and optionally the check of its deletes. */
+  prepareWrites(type: string, preparer: WritePreparer, guardDelete?: DeleteGuard): void {
     this.preparers.set(type, preparer);
+    if (guardDelete) this.deleteGuards.set(type, guardDelete);
   }
 
   private async prepared(ctx: RequestContext, resource: Resource, id: string): Promise<Resource> {
@@ -206,6 +210,7 @@ export class Repository {
     const previous = await this.currentDoc(type, id);
     if (!previous || previous.deleted) return { deleted: false };
     await assertVisible(this.database, ctx, guardedDoc(previous), 'd');
+    await this.deleteGuards.get(type)?.(ctx, id);
     await putVersion(this.database.c, { type, id, resource: undefined, previous, method: 'DELETE', now: this.clock() }, options.scope);
     ctx.seen?.add(type, id, previous.patients);
     return { deleted: true };

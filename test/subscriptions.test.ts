@@ -121,6 +121,10 @@ describe('Subscriptions for a tumour board coordinator', () => {
     const hijack = await fhirFetch(`${server.fhir}/Subscription/${ids.pathologySub}`, { method: 'PUT', headers: as('clinician'), json: { ...again.body, channel: { ...again.body.channel, endpoint: `${hookBase}/hooks/elsewhere` } } });
     expect(hijack.status).toBe(403);
     expect(hijack.body.issue[0].details.text).toContain('only its owner or an administrator may change it');
+    const removed = await fhirFetch(`${server.fhir}/Subscription/${ids.pathologySub}`, { method: 'DELETE', headers: as('clinician') });
+    expect(removed.status).toBe(403);
+    expect(removed.body.issue[0].details.text).toContain('only its owner or an administrator may delete it');
+    expect((await fhirFetch(`${server.fhir}/Subscription/${ids.pathologySub}`, { headers: as('clinician') })).status).toBe(200);
     // Without patient._in, the board member's access still confines what reaches the endpoint.
     const broad = await subscribe(`DiagnosticReport?category=${PATHOLOGY}`, { endpoint: `${hookBase}/hooks/all-pathology`, payload: 'application/fhir+json' }, tokens.board);
     expect(broad.status, JSON.stringify(broad.body)).toBe(201);
