@@ -71,7 +71,19 @@ async function signIn(p: Page, username: string): Promise<void> {
 }
 
 /** A screenshot of the page, checked to be a real picture, written to docs/screenshots/<name>.png. */
+/** axe-core, the accessibility checker, run in the page (through the DevTools protocol, so the page's script policy stays as it is). */
+const AXE = readFileSync(path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+/** Fails on any WCAG 2.1 A or AA rule the view breaks (contrast, names, labels, landmarks, ARIA…), naming the rule and where. */
+async function accessible(p: Page, view: string): Promise<void> {
+  if (!(await p.evaluate(() => 'axe' in window))) await p.evaluate(AXE);
+  const result = (await p.evaluate(() => (window as unknown as { axe: { run: (context: Document, options: unknown) => Promise<unknown> } }).axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }))) as { violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[]; passes: unknown[] };
+  expect(result.passes.length, view).toBeGreaterThan(10);
+  expect(result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`), view).toEqual([]);
+}
+
 async function screenshot(p: Page, name: string): Promise<void> {
+  await accessible(p, name);
   const png = await p.screenshot({ fullPage: false });
   expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
   // A blank page compresses to a few kB; a view with text, tables and a chart does not.
