@@ -112,7 +112,7 @@ export class TimelineStore {
   async project(written: string[]): Promise<{ upserted: number; deleted: number }> {
     const touched = [...new Set(written.map((w) => refKey({ reference: w })).filter((k): k is string => !!k && !k.startsWith('Provenance/')))];
     if (!touched.length) return { upserted: 0, deleted: 0 };
-    const related = await findAnyOf(this.events, this.idLookupsOnly, {}, 'refs', touched, { projection: { refs: 1 } });
+    const related = await findAnyOf(this.events, this.idLookupsOnly, {}, 'refs', touched, { projection: { refs: 1, anchor: 1, source: 1 } });
     const bag = new Set([...touched, ...related.flatMap((e) => e.refs)]);
     const docs = await this.load([...bag]);
     const more = referencedKeys(docs).filter((k) => !bag.has(k));
@@ -126,7 +126,11 @@ export class TimelineStore {
     const patientsOf = new Map(live.map((d) => [d._id, d.patients]));
     const next: TimelineDoc[] = built.flatMap((e) => (patientsOf.get(e.anchor) ?? []).map((patient) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient, pm: monthBucket(patient, e.time) })));
     const keep = new Set(next.map((d) => d._id));
-    const existing = await findAnyOf(this.events, this.idLookupsOnly, {}, 'refs', [...bag], { projection: { anchor: 1, source: 1 } });
+    // The events that hold anything in the bag: those found above (they hold a touched resource),
+    // and those holding the rest of the bag, asked for only once (one lookup per key on FerretDB).
+    const asked = new Set(touched);
+    const others = await findAnyOf(this.events, this.idLookupsOnly, {}, 'refs', [...bag].filter((k) => !asked.has(k)), { projection: { anchor: 1, source: 1 } });
+    const existing = [...new Map([...related, ...others].map((e) => [e._id, e])).values()];
     const stale = existing.filter((e) => bag.has(e.anchor) && !keep.has(e._id)).map((e) => e._id);
     // An event re-derived only because a related resource changed keeps the source it had, when
     // this write brought no Provenance of its own for it (FerretDB path of provenanceFor).
