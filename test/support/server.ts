@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { inject } from 'vitest';
 import { loadConfig } from '../../api/config.ts';
 import { startServer, type RunningServer } from '../../api/server.ts';
@@ -47,11 +50,14 @@ export function authFetch(input: string | URL, init: RequestInit = {}): Promise<
 
 /**
  * Starts the real IDR app on a free loopback port against the test run's database, in a fresh
- * database of its own (dropped on close).
+ * database of its own (dropped on close), with a data folder of its own (removed on close): test
+ * servers run side by side, and a server starting up clears the unfinished exports it finds in its
+ * data folder — another server's export in progress, were the folder shared.
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dbName = `idr_test_${randomBytes(6).toString('hex')}`;
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MONGODB_URL: inject('mongoUrl'), IDR_DB_NAME: dbName, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', NODE_ENV: 'test', IDR_MLLP_PORT: '0', IDR_DEMO_AUTH: 'true', IDR_DEMO_CLIENT_ID: TEST_CLIENT.id, IDR_DEMO_CLIENT_SECRET: TEST_CLIENT.secret, IDR_RATE_LIMIT_PER_MINUTE: '0', ...env });
+  const ownDataDir = env['IDR_DATA_DIR'] ? undefined : mkdtempSync(path.join(tmpdir(), 'idr-test-data-'));
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MONGODB_URL: inject('mongoUrl'), IDR_DB_NAME: dbName, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', NODE_ENV: 'test', IDR_MLLP_PORT: '0', IDR_DEMO_AUTH: 'true', IDR_DEMO_CLIENT_ID: TEST_CLIENT.id, IDR_DEMO_CLIENT_SECRET: TEST_CLIENT.secret, IDR_RATE_LIMIT_PER_MINUTE: '0', ...(ownDataDir ? { IDR_DATA_DIR: ownDataDir } : {}), ...env });
   const server = await startServer(config);
   const token = await clientCredentialsToken(server.url);
   useToken(server.url, token);
@@ -62,6 +68,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     close: async () => {
       await server.services.database.db.dropDatabase().catch(() => undefined);
       await server.close();
+      if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
     },
   };
 }
