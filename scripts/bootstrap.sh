@@ -39,13 +39,27 @@ fi
 
 # 3. embedded FerretDB (only needed when MONGODB_URL is unset, but cheap once cached)
 FDB_SRC="$ROOT/tools/ferretdb"
-FDB_HASH="$(cat "$FDB_SRC"/*.go "$FDB_SRC/go.mod" "$FDB_SRC/go.sum" | sha256sum | cut -c1-16)"
+FDB_HASH="$(cat "$FDB_SRC"/*.go "$FDB_SRC/go.mod" "$FDB_SRC/go.sum" "$FDB_SRC"/*.patch | sha256sum | cut -c1-16)"
 FDB_BIN="$CACHE/bin/ferretdb-$FDB_HASH"
 if [ ! -x "$FDB_BIN" ]; then
   command -v go >/dev/null 2>&1 || { echo "bootstrap: Go is needed to build the embedded FerretDB (tools/ferretdb)" >&2; exit 1; }
   echo "bootstrap: building embedded FerretDB 1.24 (first run only, ~2 min)" >&2
   mkdir -p "$CACHE/bin"
-  (cd "$FDB_SRC" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -o "$FDB_BIN.tmp" .) >&2
+  # FerretDB's own source with IDR's pushdown patch (tools/ferretdb/README.md), built in a scratch folder.
+  BUILD="$CACHE/build/ferretdb-$FDB_HASH"
+  rm -rf "$BUILD" && mkdir -p "$BUILD"
+  cp "$FDB_SRC"/*.go "$FDB_SRC/go.mod" "$FDB_SRC/go.sum" "$BUILD/"
+  (
+    cd "$BUILD"
+    export GOFLAGS=-mod=mod CGO_ENABLED=0
+    MOD_DIR="$(go mod download -json github.com/FerretDB/FerretDB | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    [ -d "$MOD_DIR" ] || { echo "bootstrap: could not download FerretDB's source" >&2; exit 1; }
+    cp -r "$MOD_DIR" FerretDB && chmod -R u+w FerretDB
+    (cd FerretDB && GIT_CEILING_DIRECTORIES="$BUILD" git apply "$FDB_SRC"/ferretdb-pushdown.patch)
+    go mod edit -replace github.com/FerretDB/FerretDB=./FerretDB
+    go build -trimpath -o "$FDB_BIN.tmp" .
+  ) >&2
+  rm -rf "$BUILD"
   mv "$FDB_BIN.tmp" "$FDB_BIN"
 fi
 ln -sf "$FDB_BIN" "$CACHE/bin/ferretdb"

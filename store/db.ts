@@ -10,10 +10,11 @@ export interface Database {
   supportsTransactions: boolean;
   /**
    * True on the embedded store (FerretDB 1.24 on PostgreSQL), whose indexes serve only top-level
-   * scalar equality: `$in`, `$or` and ranges read the collection, so hot paths send one equality
-   * query per value there (store/find-any-of.ts) and `$in` on MongoDB.
+   * equalities (a string, a boolean, or a `$in` list of strings): every row they select is read,
+   * and ranges, sorts and `$or` are applied in memory, so hot paths that sort read narrower
+   * equalities there (the timeline's months).
    */
-  idLookupsOnly: boolean;
+  equalityIndexOnly: boolean;
   close: () => Promise<void>;
 }
 
@@ -33,7 +34,7 @@ export async function connectDatabase(url: string, dbName: string): Promise<Data
   // writes; the collections are created up front so those indexes exist before any data.
   if (isFerret) await createCollections(db);
   else await ensureIndexes(db);
-  return { client, db, c, supportsTransactions, idLookupsOnly: isFerret, close: () => client.close() };
+  return { client, db, c, supportsTransactions, equalityIndexOnly: isFerret, close: () => client.close() };
 }
 
 /** True when the database answers a ping within the driver's timeout. */

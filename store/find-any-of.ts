@@ -1,44 +1,31 @@
 import type { Collection, Document, Filter, FindOptions, WithId } from 'mongodb';
 
-/** At most this many single-value queries run at once on the embedded store. */
-const PARALLEL = 16;
+/**
+ * Values per `$in` query. The embedded store pushes a `$in` list of up to 1,000 strings on a
+ * top-level key down to its GIN indexes (tools/ferretdb/ferretdb-pushdown.patch); a longer list
+ * would be filtered in memory there, so lists are sent in chunks well under that.
+ */
+const CHUNK = 500;
 
 /**
- * The documents matching `base` (scalar equalities) whose `field` equals any of `values`. MongoDB
- * answers one `$in` query from an index. The embedded store pushes only scalar equality down to
- * its indexes (an `$in` reads the whole collection), so there it runs one indexed query per value
- * and merges the results, each document once; by `_id` that is a bare point lookup, with `base`
- * checked on the document found.
+ * The documents matching `base` (scalar equalities) whose `field` equals any of `values`, each
+ * document once: one indexed `$in` query per chunk of values, on MongoDB and the embedded store alike.
  */
-export async function findAnyOf<T extends Document>(
-  collection: Collection<T>,
-  equalityOnly: boolean,
-  base: Filter<T>,
-  field: string,
-  values: readonly string[],
-  options: FindOptions = {},
-): Promise<WithId<T>[]> {
+export async function findAnyOf<T extends Document>(collection: Collection<T>, base: Filter<T>, field: string, values: readonly string[], options: FindOptions = {}): Promise<WithId<T>[]> {
   const distinct = [...new Set(values)];
   if (!distinct.length) return [];
-  if (!equalityOnly || distinct.length === 1) {
-    const match = distinct.length === 1 ? distinct[0] : { $in: distinct };
-    return collection.find({ ...base, [field]: match } as Filter<T>, options).toArray();
-  }
-  const seen = new Set<unknown>();
   const out: WithId<T>[] = [];
-  const byId = field === '_id';
-  const checks = Object.entries(base as Record<string, unknown>);
-  const idOptions = byId && options.projection ? { ...options, projection: { ...options.projection, ...Object.fromEntries(checks.map(([k]) => [k, 1])) } } : options;
-  for (let i = 0; i < distinct.length; i += PARALLEL) {
-    const batches = await Promise.all(
-      distinct.slice(i, i + PARALLEL).map((v) => collection.find((byId ? { _id: v } : { ...base, [field]: v }) as Filter<T>, idOptions).toArray()),
-    );
-    for (const d of batches.flat()) {
-      if (byId && !checks.every(([k, want]) => (d as Record<string, unknown>)[k] === want)) continue;
+  const seen = new Set<unknown>();
+  for (let i = 0; i < distinct.length; i += CHUNK) {
+    const chunk = distinct.slice(i, i + CHUNK);
+    const match = chunk.length === 1 ? chunk[0] : { $in: chunk };
+    const limit = options.limit ? options.limit - out.length : 0;
+    for (const d of await collection.find({ ...base, [field]: match } as Filter<T>, { ...options, ...(limit ? { limit } : {}) }).toArray()) {
       if (seen.has(d._id)) continue;
       seen.add(d._id);
       out.push(d);
     }
+    if (options.limit && out.length >= options.limit) break;
   }
   return out;
 }

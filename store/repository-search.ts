@@ -199,7 +199,6 @@ async function includes(database: Database, req: SearchRequest, page: Pick<Resou
 /** One round: the targets of `include` from `from` (the resources of each include's type) and the resources whose `revInclude` parameter points at them. */
 async function includeRound(database: Database, req: Pick<SearchRequest, 'include' | 'revInclude'>, from: Pick<ResourceDoc, '_id' | 'keys'>[]): Promise<IncludedDoc[]> {
   const resources = database.c.resources;
-  const equalityOnly = database.idLookupsOnly;
   const found: IncludedDoc[] = [];
   for (const inc of req.include ?? []) {
     const refs = new Set<string>();
@@ -210,12 +209,12 @@ async function includeRound(database: Database, req: Pick<SearchRequest, 'includ
         if (v.includes('/') && isResourceType(type) && (!inc.targetType || inc.targetType === type)) refs.add(v);
       }
     }
-    if (refs.size) found.push(...(await findAnyOf(resources, equalityOnly, { deleted: false }, '_id', [...refs].slice(0, MAX_INCLUDED), { projection: { json: 1, patients: 1, keys: 1 } })));
+    if (refs.size) found.push(...(await findAnyOf(resources, { deleted: false }, '_id', [...refs].slice(0, MAX_INCLUDED), { projection: { json: 1, patients: 1, keys: 1 } })));
   }
   const targets = from.map((d) => d._id);
   for (const rev of req.revInclude ?? []) {
     const keys = targets.map((t) => searchKey(rev.searchParam, t));
-    const docs = await findAnyOf(resources, equalityOnly, { rt: rev.resourceType, deleted: false }, 'keys', keys, { projection: { json: 1, patients: 1, keys: 1 }, limit: MAX_INCLUDED });
+    const docs = await findAnyOf(resources, { rt: rev.resourceType, deleted: false }, 'keys', keys, { projection: { json: 1, patients: 1, keys: 1 }, limit: MAX_INCLUDED });
     found.push(...docs.slice(0, MAX_INCLUDED));
   }
   return found;

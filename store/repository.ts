@@ -96,8 +96,7 @@ export class Repository {
     const out = new Map<string, Resource>();
     if (!references.length) return out;
     const keys = [...new Set(references)];
-    // FerretDB scans for `$in`; one `_id` lookup per key is far cheaper there.
-    const found = await findAnyOf(this.database.c.resources, this.database.idLookupsOnly, { deleted: false }, '_id', keys, { projection: { json: 1, patients: 1 } });
+    const found = await findAnyOf(this.database.c.resources, { deleted: false }, '_id', keys, { projection: { json: 1, patients: 1 } });
     const docs = await keepVisible(this.database, ctx, found, guardedDoc);
     for (const d of docs) {
       const res = resourceOf(d);

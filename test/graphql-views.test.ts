@@ -114,9 +114,7 @@ describe('DataLoader batching', () => {
       await server.services.repo.create(ctx, { resourceType: 'Observation', status: 'final', subject: subject(), code: { text: 'Pain score' }, valueInteger: i % 10, effectiveDateTime: new Date(Date.UTC(2032, 0, 1 + i)).toISOString() } as never);
     }
     const q = `query ($id: ID!, $first: Int) { patient(id: $id) { timeline(first: $first) { totalCount edges { node { id summary source { inboxId } resource resources } } } } }`;
-    // A "query" is any command but a single-_id point lookup. Repository.readMany sends one point
-    // lookup per key on FerretDB (where `$in` scans; see Database.idLookupsOnly), so there only the
-    // queries must stay constant; on MongoDB every command must.
+    // A "query" is any command but a single-_id point lookup; both counts must stay constant.
     const commandsFor = async (first: number): Promise<{ all: number; queries: number }> => {
       let all = 0;
       let queries = 0;
@@ -145,7 +143,7 @@ describe('DataLoader batching', () => {
     expect(ten.queries).toBeGreaterThan(0);
     expect(fifty.queries).toBe(ten.queries);
     expect(fifty.queries).toBeLessThanOrEqual(5);
-    if (!server.services.database.idLookupsOnly) expect(fifty.all).toBe(ten.all);
+    expect(fifty.all).toBe(ten.all);
   }, 120_000);
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Document } from 'mongodb';
+import { Long, type Document } from 'mongodb';
 import type { Observation, Patient, Resource } from '@medplum/fhirtypes';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { COLLECTION_NAMES, type ResourceDoc } from '../schema/collections.ts';
@@ -109,6 +109,33 @@ describe('hot queries use an index', () => {
   it('a month of a long timeline (the embedded store pages a long record month by month)', async () => {
     await server.services.timeline.rebuildPatient('p6');
     expect(await eventuallyIndexed(COLLECTION_NAMES.timeline, { ...timelineMongoFilter('p6', { lanes: ['lab'] }), pm: 'p6|2025-01' } as Document)).not.toEqual([]);
+  });
+
+  it('a list of ids or keys ($in: _include, readMany, the timeline projection)', async () => {
+    const ids = ['Observation/p3-o4', 'Observation/p8-o1', 'Patient/p2'];
+    expect(await eventuallyIndexed(COLLECTION_NAMES.resources, { _id: { $in: ids }, deleted: false })).not.toEqual([]);
+    const keys = ['subject=Patient/p4', 'subject=Patient/p5'];
+    expect(await eventuallyIndexed(COLLECTION_NAMES.resources, { rt: 'Observation', deleted: false, keys: { $in: keys } })).not.toEqual([]);
+    const found = await server.services.database.c.resources.find({ _id: { $in: ids }, deleted: false }).toArray();
+    expect(found.map((d) => d._id).sort()).toEqual([...ids].sort());
+    expect(await server.services.database.c.resources.countDocuments({ rt: 'Observation', keys: { $in: keys } })).toBe(2 * PER_PATIENT);
+  });
+
+  it('reads no more rows than a page needs when the filter is all equalities and nothing sorts', async () => {
+    const filter = { rt: 'Observation', deleted: false };
+    // (FerretDB's explain takes skip and limit only as 64-bit integers.)
+    const explained = await server.services.database.db.command({ explain: { find: COLLECTION_NAMES.resources, filter, skip: Long.fromNumber(20), limit: Long.fromNumber(10) }, verbosity: 'queryPlanner' });
+    if (server.services.database.equalityIndexOnly) {
+      // The embedded store reports whether the limit reached PostgreSQL, and its plan has a Limit node.
+      expect(explained.limitPushdown).toBe(true);
+      expect(planNodes((explained.queryPlanner as Document).Plan as Document).some((n) => n['Node Type'] === 'Limit')).toBe(true);
+    }
+    const all = await server.services.database.c.resources.find(filter, { projection: { _id: 1 } }).toArray();
+    const page = await server.services.database.c.resources.find(filter, { projection: { _id: 1 } }).skip(20).limit(10).toArray();
+    expect(page).toEqual(all.slice(20, 30));
+    // A range is applied after the rows are read: there the limit must not reach the database.
+    const ranged = await server.services.database.c.resources.find(searchFilter('Observation', 'value-quantity=gt45') as never, { projection: { _id: 1 } }).limit(5).toArray();
+    expect(ranged).toHaveLength(5);
   });
 
   it('reports a read of the whole collection as such (the check above can fail)', async () => {

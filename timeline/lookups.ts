@@ -28,7 +28,7 @@ export async function reportsForStudies(repo: Repository, ctx: RequestContext, s
   const out = new Map<string, DiagnosticReport[]>(studies.map((s) => [s, []]));
   if (!studies.length) return out;
   const keys = studies.map((s) => searchKey(IMAGING_STUDY_KEY, s));
-  const found = await findAnyOf(repo.database.c.resources, repo.database.idLookupsOnly, { rt: 'DiagnosticReport', deleted: false }, 'keys', keys, { projection: { json: 1, patients: 1 } });
+  const found = await findAnyOf(repo.database.c.resources, { rt: 'DiagnosticReport', deleted: false }, 'keys', keys, { projection: { json: 1, patients: 1 } });
   const docs = await keepVisible(repo.database, ctx, found, guardedDoc);
   for (const d of docs) {
     const r = resourceOf<DiagnosticReport>(d) as DiagnosticReport;

@@ -34,7 +34,7 @@ export class TimelineStore {
   private readonly months: Collection<TimelineMonthsDoc>;
   private readonly resources: Collection<ResourceDoc>;
 
-  private readonly idLookupsOnly: boolean;
+  private readonly equalityIndexOnly: boolean;
   private readonly database: Database;
 
   constructor(database: Database) {
@@ -42,7 +42,7 @@ export class TimelineStore {
     this.events = database.db.collection<TimelineDoc>(COLLECTION_NAMES.timeline);
     this.months = database.db.collection<TimelineMonthsDoc>(COLLECTION_NAMES.timelineMonths);
     this.resources = database.c.resources;
-    this.idLookupsOnly = database.idLookupsOnly;
+    this.equalityIndexOnly = database.equalityIndexOnly;
   }
 
   /** One page of a patient's events, newest first, strictly after the cursor. */
@@ -53,7 +53,7 @@ export class TimelineStore {
     let q = timelineMongoFilter(patient, req);
     const cursor = req.after ? decodeCursor(req.after) : undefined;
     if (cursor) q = afterCursor(patient, q, cursor);
-    const months = this.idLookupsOnly ? await this.monthsToRead(patient, cursor?.time, req.from, req.to) : undefined;
+    const months = this.equalityIndexOnly ? await this.monthsToRead(patient, cursor?.time, req.from, req.to) : undefined;
     const docs = months ? await this.pageByMonth(patient, q, months, req.first + 1) : await this.events.find(q).sort({ time: -1, _id: -1 }).limit(req.first + 1).toArray();
     return { events: readable(ctx, docs.slice(0, req.first)), hasNextPage: docs.length > req.first };
   }
@@ -101,7 +101,7 @@ export class TimelineStore {
 
   /** The events anchored at the given resources (for the FHIR operation and GraphQL lookups). */
   async byAnchors(patient: string, anchors: string[]): Promise<TimelineDoc[]> {
-    return findAnyOf(this.events, this.idLookupsOnly, {}, '_id', anchors.map((a) => timelineDocId(patient, a)));
+    return findAnyOf(this.events, {}, '_id', anchors.map((a) => timelineDocId(patient, a)));
   }
 
   /**
@@ -112,7 +112,7 @@ export class TimelineStore {
   async project(written: string[]): Promise<{ upserted: number; deleted: number }> {
     const touched = [...new Set(written.map((w) => refKey({ reference: w })).filter((k): k is string => !!k && !k.startsWith('Provenance/')))];
     if (!touched.length) return { upserted: 0, deleted: 0 };
-    const related = await findAnyOf(this.events, this.idLookupsOnly, {}, 'refs', touched, { projection: { refs: 1, anchor: 1, source: 1 } });
+    const related = await findAnyOf(this.events, {}, 'refs', touched, { projection: { refs: 1, anchor: 1, source: 1 } });
     const bag = new Set([...touched, ...related.flatMap((e) => e.refs)]);
     const docs = await this.load([...bag]);
     const more = referencedKeys(docs).filter((k) => !bag.has(k));
@@ -121,19 +121,19 @@ export class TimelineStore {
       docs.push(...(await this.load(more)));
     }
     const live = docs.filter((d) => !d.deleted && d.res);
-    const provenance = await this.provenanceFor(written, [...bag]);
+    const provenance = await this.provenanceFor([...bag]);
     const built = buildTimelineEvents(live.map((d) => d.res as Resource), provenance);
     const patientsOf = new Map(live.map((d) => [d._id, d.patients]));
     const next: TimelineDoc[] = built.flatMap((e) => (patientsOf.get(e.anchor) ?? []).map((patient) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient, pm: monthBucket(patient, e.time) })));
     const keep = new Set(next.map((d) => d._id));
     // The events that hold anything in the bag: those found above (they hold a touched resource),
-    // and those holding the rest of the bag, asked for only once (one lookup per key on FerretDB).
+    // and those holding the rest of the bag, asked for only once.
     const asked = new Set(touched);
-    const others = await findAnyOf(this.events, this.idLookupsOnly, {}, 'refs', [...bag].filter((k) => !asked.has(k)), { projection: { anchor: 1, source: 1 } });
+    const others = await findAnyOf(this.events, {}, 'refs', [...bag].filter((k) => !asked.has(k)), { projection: { anchor: 1, source: 1 } });
     const existing = [...new Map([...related, ...others].map((e) => [e._id, e])).values()];
     const stale = existing.filter((e) => bag.has(e.anchor) && !keep.has(e._id)).map((e) => e._id);
     // An event re-derived only because a related resource changed keeps the source it had, when
-    // this write brought no Provenance of its own for it (FerretDB path of provenanceFor).
+    // no Provenance targets it now.
     const previousSource = new Map(existing.filter((e) => e.source).map((e) => [e._id, e.source]));
     for (const d of next) {
       const prev = previousSource.get(d._id);
@@ -170,7 +170,7 @@ export class TimelineStore {
   /**
    * Rebuilds the events of one patient from scratch (repair, or after a mapping change): one read
    * of the patient's compartment, the events built in memory, the old ones replaced. Linear in the
-   * record, unlike projecting it piecewise (whose `refs` lookups scan on FerretDB).
+   * record.
    */
   async rebuildPatient(patient: string): Promise<number> {
     const docs = await this.resources.find({ patients: patient, deleted: false }, { projection: { json: 1 } }).toArray();
@@ -185,23 +185,14 @@ export class TimelineStore {
 
   private async load(keys: string[]): Promise<LoadedDoc[]> {
     if (!keys.length) return [];
-    const docs = await findAnyOf(this.resources, this.idLookupsOnly, {}, '_id', keys, { projection: { json: 1, patients: 1, deleted: 1 } });
+    const docs = await findAnyOf(this.resources, {}, '_id', keys, { projection: { json: 1, patients: 1, deleted: 1 } });
     return docs.map((d) => loadDoc(d));
   }
 
-  /**
-   * The Provenance of the resources in `bag`. On MongoDB one indexed query by target; on FerretDB,
-   * where that query scans every resource, the Provenance written with the resources (the
-   * ingestion pipeline passes it in `written`) is used instead.
-   */
-  private async provenanceFor(written: string[], bag: string[]): Promise<Provenance[]> {
-    if (!this.idLookupsOnly) {
-      const keys = bag.map((b) => searchKey('target', b));
-      const docs = await this.resources.find({ rt: 'Provenance', deleted: false, keys: { $in: keys } } as Filter<ResourceDoc>, { projection: { json: 1 } }).toArray();
-      return docs.map((p) => resourceOf<Provenance>(p) as Provenance);
-    }
-    const keys = [...new Set(written.map((w) => refKey({ reference: w })).filter((k): k is string => !!k && k.startsWith('Provenance/')))];
-    return (await this.load(keys)).filter((d) => !d.deleted && d.res).map((d) => d.res as Provenance);
+  /** The Provenance of the resources in `bag`: indexed `$in` queries by target. */
+  private async provenanceFor(bag: string[]): Promise<Provenance[]> {
+    const docs = await findAnyOf(this.resources, { rt: 'Provenance', deleted: false }, 'keys', bag.map((b) => searchKey('target', b)), { projection: { json: 1 } });
+    return docs.map((p) => resourceOf<Provenance>(p) as Provenance);
   }
 }
 

@@ -68,7 +68,7 @@ export async function noteWritten(pipeline: Pipeline, ctx: RequestContext, resul
   const refs = [...new Set(results.flatMap((r) => r.outputs).map((o) => o.split('/_history/')[0] ?? o))].slice(0, AccessLog.MAX_LISTED);
   if (!refs.length) return;
   const db = pipeline.repo.database;
-  const docs = await findAnyOf(db.c.resources, db.idLookupsOnly, {}, '_id', refs, { projection: { patients: 1 } });
+  const docs = await findAnyOf(db.c.resources, {}, '_id', refs, { projection: { patients: 1 } });
   for (const d of docs) {
     const slash = d._id.indexOf('/');
     ctx.seen.add(d._id.slice(0, slash), d._id.slice(slash + 1), d.patients ?? []);
