@@ -3,9 +3,12 @@ import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/f
 import { badRequest, getStatus, OperationOutcomeError, preconditionFailed } from '@medplum/core';
 import type { RequestContext } from '../store/request-context.ts';
 import { CompensatingJournal } from '../store/journal.ts';
+import { WriteBatch } from '../store/write-batch.ts';
+import type { WriteScope } from '../store/version-store.ts';
+import { identifierOnlyQuery } from '../store/identifier-index.ts';
+import { deterministicId, newResourceId, resourceKey } from '../schema/resource-id.ts';
 import type { BundleWriteScope } from '../store/reference-check.ts';
 import { fail, serverErrorWithId, withText } from '../schema/outcomes.ts';
-import { newResourceId } from '../schema/resource-id.ts';
 import { assertValidResource } from '../schema/validate.ts';
 import { conditionalReferences, rewriteReferences, unresolvedUrnReferences } from './bundle-references.ts';
 import { dispatch } from './dispatch.ts';
@@ -69,10 +72,15 @@ async function processTransaction(deps: FhirDeps, ctx: RequestContext, bundle: B
     }
   });
   const fullUrls = new Map<string, string>();
+  // Without a session the writes go together in a batch, which also reads what they replace in one go.
+  const db = deps.repo.database;
+  const batch = db.supportsTransactions ? undefined : new WriteBatch(db.c);
+  const reads: WriteScope = batch ? { batch } : {};
+  if (batch) await prefetchTargets(batch, planned);
   // Resolve the target id of every write before writing anything, so references can be rewritten.
   for (const p of planned) {
     try {
-      p.id = await targetId(deps, ctx, p);
+      p.id = await targetId(deps, ctx, p, reads);
     } catch (err) {
       throw prefixed(err, p.index);
     }
@@ -85,7 +93,7 @@ async function processTransaction(deps: FhirDeps, ctx: RequestContext, bundle: B
       if (fullUrls.has(ref)) continue;
       const [type = '', criteria = ''] = ref.split('?', 2);
       try {
-        const id = await matchOne(deps, ctx, type, criteria);
+        const id = await matchOne(deps, ctx, type, criteria, reads);
         if (!id) fail(badRequest(`Conditional reference ${ref} matches no resource`, `Bundle.entry[${p.index}].resource`));
         fullUrls.set(ref, `${type}/${id}`);
       } catch (err) {
@@ -118,9 +126,9 @@ async function processTransaction(deps: FhirDeps, ctx: RequestContext, bundle: B
         throw prefixed(err, p.index);
       }
     }
+    await scope.batch?.flush();
   };
-  const db = deps.repo.database;
-  if (db.supportsTransactions) {
+  if (!batch) {
     const session = db.client.startSession();
     try {
       await session.withTransaction(() => run({ session, bundleTargets }));
@@ -131,7 +139,7 @@ async function processTransaction(deps: FhirDeps, ctx: RequestContext, bundle: B
     const journal = new CompensatingJournal(db.c);
     await journal.begin();
     try {
-      await run({ ...journal.scope(), bundleTargets });
+      await run({ ...journal.scope(), bundleTargets, batch });
     } catch (err) {
       await journal.rollback();
       throw err;
@@ -161,23 +169,45 @@ function plan(entry: BundleEntry, index: number): PlannedEntry {
 }
 
 /** The id a write entry will have: the match of its criteria, else a new (or the criteria's deterministic) id. */
-async function targetId(deps: FhirDeps, ctx: RequestContext, p: PlannedEntry): Promise<string | undefined> {
+async function targetId(deps: FhirDeps, ctx: RequestContext, p: PlannedEntry, scope: WriteScope): Promise<string | undefined> {
   const { route, request } = p;
   if (route.interaction === 'update') return route.id;
   if (route.interaction === 'create') {
-    const criteria = request.headers?.ifNoneExist?.replace(/^[A-Za-z]+\?/, '');
-    return (criteria ? await matchOne(deps, ctx, route.type, criteria) : undefined) ?? newResourceId();
+    const criteria = createCriteria(p);
+    return (criteria ? await matchOne(deps, ctx, route.type, criteria, scope) : undefined) ?? newResourceId();
   }
   if (route.interaction === 'conditional-update') {
     const criteria = request.query.toString();
     const bodyId = isResource(request.body) ? request.body.id : undefined;
-    return (await matchOne(deps, ctx, route.type, criteria)) ?? bodyId ?? (await deps.repo.conditionalId(ctx, route.type, criteria));
+    return (await matchOne(deps, ctx, route.type, criteria, scope)) ?? bodyId ?? (await deps.repo.conditionalId(ctx, route.type, criteria, scope));
   }
   return undefined;
 }
 
-async function matchOne(deps: FhirDeps, ctx: RequestContext, type: string, criteria: string): Promise<string | undefined> {
-  const found = await deps.repo.searchByQuery(ctx, type, criteria, 2);
+function createCriteria(p: PlannedEntry): string | undefined {
+  return p.request.headers?.ifNoneExist?.replace(/^[A-Za-z]+\?/, '');
+}
+
+/**
+ * Reads at once what resolving the entries' targets needs (one `$in` query each): the claims of
+ * the identifiers their criteria name, the resources holding them, the resources updated by id,
+ * and those the deterministic ids of conditional updates would name.
+ */
+async function prefetchTargets(batch: WriteBatch, planned: PlannedEntry[]): Promise<void> {
+  const keys: string[] = [];
+  const identifiers: string[] = [];
+  for (const { route, request } of planned) {
+    if (route.interaction === 'update') keys.push(resourceKey(route.type, route.id));
+    const criteria = route.interaction === 'conditional-update' ? request.query.toString() : route.interaction === 'create' ? createCriteria({ route, request } as PlannedEntry) : undefined;
+    if (!criteria || !('type' in route)) continue;
+    identifiers.push(...(identifierOnlyQuery(route.type, criteria) ?? []));
+    if (route.interaction === 'conditional-update') keys.push(resourceKey(route.type, deterministicId(`${route.type}?${criteria}`)));
+  }
+  await batch.prefetch(keys, identifiers);
+}
+
+async function matchOne(deps: FhirDeps, ctx: RequestContext, type: string, criteria: string, scope: WriteScope): Promise<string | undefined> {
+  const found = await deps.repo.searchByQuery(ctx, type, criteria, 2, scope);
   if (found.length > 1) fail(withText(preconditionFailed, `Criteria "${type}?${criteria}" matched ${found.length} resources`));
   return found[0]?.id;
 }

@@ -1,11 +1,11 @@
 import type { Collection, Document, Filter, FindOptions, WithId } from 'mongodb';
 
 /**
- * Values per `$in` query. The embedded store pushes a `$in` list of up to 1,000 strings on a
- * top-level key down to its GIN indexes (tools/ferretdb/ferretdb-pushdown.patch); a longer list
+ * Values per `$in` query. The embedded store pushes a `$in` list of up to 10,000 strings on a
+ * top-level key down to its indexes (tools/ferretdb/ferretdb-pushdown.patch); a longer list
  * would be filtered in memory there, so lists are sent in chunks well under that.
  */
-const CHUNK = 500;
+const CHUNK = 5000;
 
 /**
  * The documents matching `base` (scalar equalities) whose `field` equals any of `values`, each

@@ -50,6 +50,11 @@ export class CompensatingJournal {
         const n = this.steps.length;
         await this.c.journalSteps.insertOne({ _id: `${this.id}/${n}`, tx: this.id, n, step });
       },
+      beforeWrites: async (steps) => {
+        const first = this.steps.length + 1;
+        this.steps.push(...steps);
+        await this.c.journalSteps.insertMany(steps.map((step, i) => ({ _id: `${this.id}/${first + i}`, tx: this.id, n: first + i, step })));
+      },
     };
   }
 

@@ -76,9 +76,18 @@ export class Repository {
     return preparer ? preparer(ctx, resource, id) : resource;
   }
 
-  private written(ctx: RequestContext, resource: Resource, patients: readonly string[]): void {
-    ctx.seen?.add(resource.resourceType, resource.id ?? '', patients);
-    for (const listener of this.writeListeners) listener(ctx, resource);
+  /** Tells the listeners of a write: at once, or when the batch holding it has been applied. */
+  private written(ctx: RequestContext, resource: Resource, patients: readonly string[], scope: WriteScope | undefined): void {
+    const tell = (): void => {
+      ctx.seen?.add(resource.resourceType, resource.id ?? '', patients);
+      for (const listener of this.writeListeners) listener(ctx, resource);
+    };
+    const key = resourceKey(resource.resourceType, resource.id ?? '');
+    if (scope?.batch?.isQueued(key, Number(resource.meta?.versionId))) {
+      scope.batch.afterFlush(`written|${key}|${resource.meta?.versionId}`, key, async () => tell());
+      return;
+    }
+    tell();
   }
 
   /** Reads the current version; 404 if unknown, 410 if deleted. */
@@ -128,19 +137,19 @@ export class Repository {
     assertValidResource(resource);
     await this.assertMayWrite(ctx, resource, 'c');
     if (options.ifNoneExist) {
-      const matches = await this.searchByQuery(ctx, resource.resourceType, options.ifNoneExist, 2);
+      const matches = await this.searchByQuery(ctx, resource.resourceType, options.ifNoneExist, 2, options.scope);
       if (matches.length > 1) fail(withText(preconditionFailed, `If-None-Exist "${options.ifNoneExist}" matched ${matches.length} ${resource.resourceType} resources`));
       if (matches[0]) return { resource: matches[0], created: false, unchanged: true };
     }
-    const id = options.id ?? (options.ifNoneExist ? await this.conditionalId(ctx, resource.resourceType, options.ifNoneExist) : newResourceId());
+    const id = options.id ?? (options.ifNoneExist ? await this.conditionalId(ctx, resource.resourceType, options.ifNoneExist, options.scope) : newResourceId());
     // A deterministic id may belong to a deleted resource: its tombstone is the previous version.
-    const previous = options.ifNoneExist && !options.id ? await this.currentDoc(resource.resourceType, id) : null;
+    const previous = options.ifNoneExist && !options.id ? await this.currentDoc(resource.resourceType, id, options.scope) : null;
     // …or to a matching one a concurrent create has just written: that one is the match.
     if (previous && !previous.deleted && previous.res) return { resource: previous.res, created: false, unchanged: true };
     resource = await this.prepared(ctx, resource, id);
     await assertReferencesResolve(this.database, resource, this.referencePolicy, options.scope);
     const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'POST', now: this.clock() }, options.scope).catch(conditionalRefusal(!!options.ifNoneExist));
-    this.written(ctx, doc.res as Resource, doc.patients);
+    this.written(ctx, doc.res as Resource, doc.patients, options.scope);
     return { resource: doc.res as Resource, created: true, unchanged: false };
   }
 
@@ -152,7 +161,7 @@ export class Repository {
     assertValidResource(resource);
     const id = resource.id;
     if (!id) fail(badRequest('Missing id: an update needs the id of the resource it replaces', `${resource.resourceType}.id`));
-    const previous = await this.currentDoc(resource.resourceType, id);
+    const previous = await this.currentDoc(resource.resourceType, id, options.scope);
     // Update-as-create needs the create permission; an update must be allowed on the old and the new compartments.
     if (previous && !previous.deleted) await assertVisible(this.database, ctx, guardedDoc(previous), 'u');
     await this.assertMayWrite(ctx, resource, previous && !previous.deleted ? 'u' : 'c');
@@ -168,7 +177,7 @@ export class Repository {
     }
     await assertReferencesResolve(this.database, resource, this.referencePolicy, options.scope);
     const doc = await putVersion(this.database.c, { type: resource.resourceType, id, resource, previous, method: 'PUT', now: this.clock() }, options.scope);
-    this.written(ctx, doc.res as Resource, doc.patients);
+    this.written(ctx, doc.res as Resource, doc.patients, options.scope);
     return { resource: doc.res as Resource, created: !previous || previous.deleted, unchanged: false };
   }
 
@@ -194,11 +203,11 @@ export class Repository {
    * from the criteria, so concurrent creators collide instead of duplicating; a fresh one when a
    * live resource that no longer matches the criteria already has that id.
    */
-  async conditionalId(ctx: RequestContext, type: string, query: string): Promise<string> {
+  async conditionalId(ctx: RequestContext, type: string, query: string, scope?: WriteScope): Promise<string> {
     const id = deterministicId(`${type}?${query}`);
-    const existing = await this.currentDoc(type, id);
+    const existing = await this.currentDoc(type, id, scope);
     if (!existing || existing.deleted) return id;
-    const matches = await this.searchByQuery(ctx, type, query, 2);
+    const matches = await this.searchByQuery(ctx, type, query, 2, scope);
     return matches.some((r) => r.id === id) ? id : newResourceId();
   }
 
@@ -206,7 +215,7 @@ export class Repository {
   async delete(ctx: RequestContext, type: string, id: string, options: { scope?: WriteScope } = {}): Promise<{ deleted: boolean }> {
     assertResourceType(type);
     assertPermits(ctx.access, type, 'd');
-    const previous = await this.currentDoc(type, id);
+    const previous = await this.currentDoc(type, id, options.scope);
     if (!previous || previous.deleted) return { deleted: false };
     await assertVisible(this.database, ctx, guardedDoc(previous), 'd');
     await this.deleteGuards.get(type)?.(ctx, id);
@@ -262,9 +271,11 @@ export class Repository {
    * Runs a query string such as "identifier=sys|val" and returns up to `limit` resources.
    * Identifier-only queries use the identifier index (`_id` lookups) instead of a search.
    */
-  async searchByQuery(ctx: RequestContext, type: string, query: string, limit: number): Promise<Resource[]> {
+  async searchByQuery(ctx: RequestContext, type: string, query: string, limit: number, scope?: WriteScope): Promise<Resource[]> {
     const keys = identifierOnlyQuery(type, query);
-    if (keys) return this.findByIdentifierKeys(type, keys, limit);
+    if (keys) return this.findByIdentifierKeys(type, keys, limit, scope);
+    // A search sees what the store holds: first apply what a batch holds.
+    if (scope?.batch?.size) await scope.batch.flush();
     const request = parseFhirSearch(type, query.replace(/^\?/, ''));
     if (!request.filters?.length) fail(badRequest(`Conditional query "${query}" has no search criteria`));
     request.count = limit;
@@ -273,10 +284,11 @@ export class Repository {
     return result.resources;
   }
 
-  private async findByIdentifierKeys(type: string, keys: string[], limit: number): Promise<Resource[]> {
+  private async findByIdentifierKeys(type: string, keys: string[], limit: number, scope?: WriteScope): Promise<Resource[]> {
     const ids = new Set<string>();
     for (const key of keys) {
-      const hit = await this.database.c.identifiers.findOne({ _id: key });
+      const known = scope?.batch?.claim(key);
+      const hit = known !== undefined ? known : await this.database.c.identifiers.findOne({ _id: key });
       if (hit) ids.add(hit.id);
       // Exclusive types: the index names one holder, so a duplicate stored before identifiers were
       // exclusive is found by its search key, and a lookup then matches both (412, never a guess).
@@ -287,7 +299,7 @@ export class Repository {
     }
     const out: Resource[] = [];
     for (const id of ids) {
-      const doc = await this.currentDoc(type, id);
+      const doc = await this.currentDoc(type, id, scope);
       // The index is a hint: confirm the current version still carries one of the identifiers.
       if (doc?.res && !doc.deleted && identifierKeys(doc.res).some((k) => keys.includes(k))) out.push(doc.res);
       if (out.length >= limit) break;
@@ -295,10 +307,12 @@ export class Repository {
     return out;
   }
 
-  /** The current document (including tombstones), or null. */
-  async currentDoc(type: string, id: string): Promise<LoadedResourceDoc | null> {
+  /** The current document (including tombstones), or null; in a batch's scope, as the batch sees it. */
+  async currentDoc(type: string, id: string, scope?: WriteScope): Promise<LoadedResourceDoc | null> {
     assertResourceType(type);
     if (!isValidId(id)) fail(withText(notFound, `${type}/${id} not found (not a valid id)`));
+    const known = scope?.batch?.current(resourceKey(type, id));
+    if (known !== undefined) return known;
     const doc = await this.database.c.resources.findOne({ _id: resourceKey(type, id) });
     return doc && loadDoc(doc);
   }

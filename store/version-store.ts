@@ -5,7 +5,8 @@ import { computeSearchKeys } from '../schema/search-index.ts';
 import { historyKey, resourceKey } from '../schema/resource-id.ts';
 import { conflict } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
-import { addIdentifierKeys, identifierKeys, reconcileIdentifierKeys, releaseIdentifierKeys, removeStaleIdentifierKeys } from './identifier-index.ts';
+import { EXCLUSIVE_IDENTIFIER_TYPES, addIdentifierKeys, identifierKeys, reconcileIdentifierKeys, releaseIdentifierKeys, removeStaleIdentifierKeys } from './identifier-index.ts';
+import type { BatchWriter, WriteBatch } from './write-batch.ts';
 
 /**
  * The basic write of IDR's persistence: put one new version of a resource (or a tombstone) as
@@ -18,8 +19,16 @@ export interface WriteScope {
   session?: ClientSession;
   /** Called with the undo information before the write is applied (compensating transactions). */
   beforeWrite?: (step: UndoStep) => Promise<void>;
+  /** Records several undo steps at once (the journal, for a batch's writes); without it `beforeWrite` is called for each. */
+  beforeWrites?: (steps: UndoStep[]) => Promise<void>;
   /** The journal writing: its id is stamped on what it writes, so its undo can only ever take back its own versions. */
   writer?: string;
+  /**
+   * Queue creates and updates here, to be applied together (a transaction Bundle without a
+   * session). Deletes and resources with exclusive identifiers (Patient) are written at once,
+   * after whatever the batch holds.
+   */
+  batch?: WriteBatch;
 }
 
 export interface PutVersion {
@@ -47,11 +56,22 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
   if (json) doc.json = json;
   if (scope.writer) doc.tx = scope.writer;
 
-  await scope.beforeWrite?.({ key, newVid: vid, previous: storedOnly(put.previous) });
-  const session = scope.session ? { session: scope.session } : {};
   const hist: HistoryDoc = { _id: historyKey(put.type, put.id, vid), rt: put.type, id: put.id, vid, lu: put.now, method: put.method, deleted: !res };
   if (json) hist.json = json;
   if (scope.writer) hist.tx = scope.writer;
+  const step = { key, newVid: vid, previous: storedOnly(put.previous) };
+  if (scope.batch && !scope.session && res && !EXCLUSIVE_IDENTIFIER_TYPES.has(put.type)) {
+    const changed = !sameKeys(put.previous?.res, res);
+    const claims = changed ? identifierKeys(res) : [];
+    const release = changed && put.previous?.res ? identifierKeys(put.previous.res).filter((k) => !claims.includes(k)) : [];
+    scope.batch.add({ doc, hist, res, step, previous: step.previous, claims, release }, batchWriter(c, scope, put.now));
+    return { ...doc, res };
+  }
+  // Written at once: after what the batch holds, which then reads this resource anew.
+  if (scope.batch?.size) await scope.batch.flush();
+  scope.batch?.forget(key);
+  await scope.beforeWrite?.(step);
+  const session = scope.session ? { session: scope.session } : {};
   // Claim the version first: inserting "Type/id/vid" is atomic on FerretDB 1.24 and MongoDB alike,
   // whereas on FerretDB a conditional replace ({ vid: previous }) is not (concurrent ones all match).
   await claimVersion(c, hist, put.now, session);
@@ -81,6 +101,21 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
   }
   if (!sameKeys(put.previous?.res, res)) await removeStaleIdentifierKeys(c, put.previous?.res, res, put.id, scope.session);
   return res ? { ...doc, res } : doc;
+}
+
+/** How a batch applies what single writes do: claims with their edge cases, and the journal's steps. */
+function batchWriter(c: Collections, scope: WriteScope, now: Date): BatchWriter {
+  return {
+    claimVersion: (hist) => claimVersion(c, hist, now, {}),
+    claimIdentifiers: async (res, id) => {
+      await addIdentifierKeys(c, res, id, now);
+    },
+    releaseIdentifiers: (keys, id) => releaseIdentifierKeys(c, keys, id),
+    beforeWrites: async (steps) => {
+      if (scope.beforeWrites) await scope.beforeWrites(steps);
+      else for (const step of steps) await scope.beforeWrite?.(step);
+    },
+  };
 }
 
 /** The document as stored, without the parsed resource reads carry along. */

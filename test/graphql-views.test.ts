@@ -114,14 +114,16 @@ describe('DataLoader batching', () => {
       await server.services.repo.create(ctx, { resourceType: 'Observation', status: 'final', subject: subject(), code: { text: 'Pain score' }, valueInteger: i % 10, effectiveDateTime: new Date(Date.UTC(2032, 0, 1 + i)).toISOString() } as never);
     }
     const q = `query ($id: ID!, $first: Int) { patient(id: $id) { timeline(first: $first) { totalCount edges { node { id summary source { inboxId } resource resources } } } } }`;
-    // A "query" is any command but a single-_id point lookup; both counts must stay constant.
+    // A "query" is any command but a lookup by id (one `_id`, or a list of them); both counts must stay constant.
     const commandsFor = async (first: number): Promise<{ all: number; queries: number }> => {
       let all = 0;
       let queries = 0;
       const listener = (e: CommandStartedEvent): void => {
+        // A getMore continues a query (a lookup of many ids returns them in several batches).
+        if (e.commandName === 'getMore') return;
         all++;
         const filter = e.command.filter as Record<string, unknown> | undefined;
-        const pointLookup = e.commandName === 'find' && !!filter && Object.keys(filter).length === 1 && typeof filter._id === 'string';
+        const pointLookup = e.commandName === 'find' && !!filter && Object.keys(filter).filter((k) => k !== 'deleted').length === 1 && (typeof filter._id === 'string' || Array.isArray((filter._id as { $in?: unknown } | undefined)?.$in));
         if (!pointLookup) queries++;
       };
       server.services.database.client.on('commandStarted', listener);

@@ -121,7 +121,7 @@ export class TimelineStore {
       docs.push(...(await this.load(more)));
     }
     const live = docs.filter((d) => !d.deleted && d.res);
-    const provenance = await this.provenanceFor([...bag]);
+    const provenance = await this.provenanceFor(written, [...bag]);
     const built = buildTimelineEvents(live.map((d) => d.res as Resource), provenance);
     const patientsOf = new Map(live.map((d) => [d._id, d.patients]));
     const next: TimelineDoc[] = built.flatMap((e) => (patientsOf.get(e.anchor) ?? []).map((patient) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient, pm: monthBucket(patient, e.time) })));
@@ -189,10 +189,20 @@ export class TimelineStore {
     return docs.map((d) => loadDoc(d));
   }
 
-  /** The Provenance of the resources in `bag`: indexed `$in` queries by target. */
-  private async provenanceFor(bag: string[]): Promise<Provenance[]> {
-    const docs = await findAnyOf(this.resources, { rt: 'Provenance', deleted: false }, 'keys', bag.map((b) => searchKey('target', b)), { projection: { json: 1 } });
-    return docs.map((p) => resourceOf<Provenance>(p) as Provenance);
+  /**
+   * The Provenance of the resources in `bag`: the Provenance written with them (the ingestion
+   * pipeline passes it in `written`), and for what that does not cover, the Provenance found by
+   * target. (One Provenance of a large message targets thousands of resources: reading it once by
+   * id is far cheaper than finding it again with each chunk of targets.)
+   */
+  private async provenanceFor(written: string[], bag: string[]): Promise<Provenance[]> {
+    const listed = [...new Set(written.map((w) => refKey({ reference: w })).filter((k): k is string => !!k && k.startsWith('Provenance/')))];
+    const own = (await this.load(listed)).filter((d) => !d.deleted && d.res).map((d) => d.res as Provenance);
+    const covered = new Set(own.flatMap((p) => p.target.map((t) => refKey(t)).filter((k): k is string => !!k)));
+    const rest = bag.filter((b) => !covered.has(b));
+    const found = rest.length ? await findAnyOf(this.resources, { rt: 'Provenance', deleted: false }, 'keys', rest.map((b) => searchKey('target', b)), { projection: { json: 1 } }) : [];
+    const ownIds = new Set(listed);
+    return [...own, ...found.filter((d) => !ownIds.has(d._id)).map((d) => resourceOf<Provenance>(d) as Provenance)];
   }
 }
 

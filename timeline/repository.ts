@@ -68,7 +68,14 @@ export class TimelineRepository extends Repository {
   private async record(ctx: RequestContext, scope: WriteScope | undefined, key: string): Promise<string | undefined> {
     if (!this.outbox || this.defer(ctx)) return undefined;
     if (scope?.writer) {
-      await this.outbox.add({ id: `tx|${scope.writer}`, refs: [key], tasks: [TIMELINE_TASK], tx: scope.writer });
+      const outbox = this.outbox;
+      const writer = scope.writer;
+      const add = async (refs: string[]): Promise<void> => {
+        await outbox.add({ id: `tx|${writer}`, refs, tasks: [TIMELINE_TASK], tx: writer });
+      };
+      // A batch records every key of its writes at once, before it applies them.
+      if (scope.batch) scope.batch.beforeFlush(`outbox|${writer}`, key, add);
+      else await add([key]);
       return undefined;
     }
     return this.outbox.add({ refs: [key], tasks: [TIMELINE_TASK] });
@@ -97,7 +104,12 @@ export class TimelineRepository extends Repository {
       await this.outbox.run(id, { refs: [key], tasks: [TIMELINE_TASK] });
       return;
     }
-    // Projected at once so a reader sees it; the journal's entry re-derives it once settled.
-    await this.timeline.project([key]).catch(() => undefined);
+    // Projected at once so a reader sees it (a batch's writes together, once applied); the
+    // journal's entry re-derives them once it is settled.
+    const project = async (keys: string[]): Promise<void> => {
+      await this.timeline.project(keys).catch(() => undefined);
+    };
+    if (scope?.batch) scope.batch.afterFlush('timeline', key, project);
+    else await project([key]);
   }
 }

@@ -1,0 +1,245 @@
+import type { AnyBulkWriteOperation } from 'mongodb';
+import type { Resource } from '@medplum/fhirtypes';
+import { conflict } from '@medplum/core';
+import { fail } from '../schema/outcomes.ts';
+import { findAnyOf } from './find-any-of.ts';
+import type { Collections, HistoryDoc, IdentifierKeyDoc, LoadedResourceDoc, ResourceDoc, UndoStep } from '../schema/collections.ts';
+
+/**
+ * The writes of one transaction Bundle on a store without multi-document transactions, sent
+ * together: a Bundle of n resources costs a handful of round trips instead of several per
+ * resource. `putVersion` hands each write here (store/version-store.ts) and `flush` applies them
+ * in the order a single write would — journal steps, version claims, identifier claims, the
+ * documents — each kind as one command. The batch also holds what the Bundle read before its
+ * writes (current documents and identifier claims, fetched with one `$in` each), and what it is
+ * about to write, so reads during the Bundle see its own writes.
+ * Without isolation, like the journal: a concurrent writer that changes a resource between the
+ * read and the flush loses nothing — the version claim of the flush then fails, and the Bundle
+ * is rolled back.
+ */
+
+/** One version waiting to be written. */
+export interface BatchedWrite {
+  doc: ResourceDoc;
+  hist: HistoryDoc;
+  res: Resource;
+  step: UndoStep;
+  /** The document this version replaces (null: it creates the resource). */
+  previous: ResourceDoc | null;
+  /** The identifier keys to claim for it (empty when they did not change). */
+  claims: string[];
+  /** The keys of the previous version the new one no longer carries. */
+  release: string[];
+}
+
+/** What runs just before or after the writes are applied, once with every key given to it. */
+type Hook = (keys: string[]) => Promise<void>;
+
+interface Hooked {
+  hook: Hook;
+  keys: string[];
+}
+
+/** The operations a flush needs from the version store (which owns claims and their edge cases). */
+export interface BatchWriter {
+  /** Claims one version the way a single write does (a claim left by a dead writer is taken over); throws 409 when another writer holds it. */
+  claimVersion: (hist: HistoryDoc) => Promise<void>;
+  /** Claims the identifier keys of one resource the way a single write does. */
+  claimIdentifiers: (res: Resource, id: string) => Promise<void>;
+  /** Releases identifier keys a resource no longer carries. */
+  releaseIdentifiers: (keys: string[], id: string) => Promise<void>;
+  /** Records the undo steps before anything is written (the journal). */
+  beforeWrites: (steps: UndoStep[]) => Promise<void>;
+}
+
+const DUPLICATE_KEY = 11000;
+
+export class WriteBatch {
+  private readonly c: Collections;
+  private writes: BatchedWrite[] = [];
+  /** "Type/id/vid" of the queued writes. */
+  private readonly queued = new Set<string>();
+  /** Current documents by `_id` as the Bundle sees them: read before, or written by it (null: none). */
+  private readonly docs = new Map<string, LoadedResourceDoc | null>();
+  /** Identifier claims by key as the Bundle sees them (null: unclaimed). */
+  private readonly claimsByKey = new Map<string, IdentifierKeyDoc | null>();
+  /** Hooks by tag: a tag's hook runs once, with the keys of every registration under it. */
+  private readonly before = new Map<string, Hooked>();
+  private readonly after = new Map<string, Hooked>();
+  private writer: BatchWriter | undefined;
+
+  constructor(c: Collections) {
+    this.c = c;
+  }
+
+  /** The current document of `key` as this Bundle sees it; undefined when the batch does not know it. */
+  current(key: string): LoadedResourceDoc | null | undefined {
+    return this.docs.get(key);
+  }
+
+  /** The claim of an identifier key as this Bundle sees it; undefined when the batch does not know it. */
+  claim(key: string): IdentifierKeyDoc | null | undefined {
+    return this.claimsByKey.get(key);
+  }
+
+  /** Reads the current documents of these keys and the claims of these identifier keys, one query each. */
+  async prefetch(keys: string[], identifierKeys: string[]): Promise<void> {
+    const wantClaims = [...new Set(identifierKeys)].filter((k) => !this.claimsByKey.has(k));
+    if (wantClaims.length) {
+      const found = await findAnyOf(this.c.identifiers, {}, '_id', wantClaims);
+      for (const k of wantClaims) this.claimsByKey.set(k, null);
+      for (const f of found) this.claimsByKey.set(f._id, f);
+      keys = [...keys, ...found.map((f) => `${f.rt}/${f.id}`)];
+    }
+    const wantDocs = [...new Set(keys)].filter((k) => !this.docs.has(k));
+    if (!wantDocs.length) return;
+    const found = await findAnyOf(this.c.resources, {}, '_id', wantDocs);
+    for (const k of wantDocs) this.docs.set(k, null);
+    for (const d of found) this.docs.set(d._id, loadWithResource(d));
+  }
+
+  /** Whether writes are waiting. */
+  get size(): number {
+    return this.writes.length;
+  }
+
+  /** Whether this version of `key` waits to be written. */
+  isQueued(key: string, vid: number): boolean {
+    return this.queued.has(`${key}/${vid}`);
+  }
+
+  /** Queues a version; from now on the Bundle sees it as the resource's current document. */
+  add(write: BatchedWrite, writer: BatchWriter): void {
+    this.writer = writer;
+    this.writes.push(write);
+    this.queued.add(write.hist._id);
+    this.docs.set(write.doc._id, { ...write.doc, res: write.res });
+    for (const key of write.claims) this.claimsByKey.set(key, { _id: key, rt: write.doc.rt, id: write.doc.id, at: write.doc.lu });
+    for (const key of write.release) if (this.claimsByKey.get(key)?.id === write.doc.id) this.claimsByKey.set(key, null);
+  }
+
+  /** Runs the hook of `tag` once before the queued writes are applied, with every key registered under the tag. */
+  beforeFlush(tag: string, key: string, hook: Hook): void {
+    register(this.before, tag, key, hook);
+  }
+
+  /** Runs the hook of `tag` once after the queued writes are applied, with every key registered under the tag. */
+  afterFlush(tag: string, key: string, hook: Hook): void {
+    register(this.after, tag, key, hook);
+  }
+
+  /** Forgets a document the batch holds (a write outside the batch changed it). */
+  forget(key: string): void {
+    this.docs.delete(key);
+  }
+
+  /** Applies the queued writes: one command per kind (and per exception). */
+  async flush(): Promise<void> {
+    const writes = this.writes;
+    this.writes = [];
+    this.queued.clear();
+    const before = [...this.before.values()];
+    this.before.clear();
+    for (const { hook, keys } of before) await hook(keys);
+    if (writes.length) {
+      const writer = this.writer as BatchWriter;
+      await writer.beforeWrites(writes.map((w) => w.step));
+      await this.claimVersions(writes, writer);
+      await this.claimIdentifiers(writes, writer);
+      await this.putDocuments(writes);
+      for (const w of writes) if (w.release.length) await writer.releaseIdentifiers(w.release, w.doc.id);
+    }
+    const after = [...this.after.values()];
+    this.after.clear();
+    for (const { hook, keys } of after) await hook(keys);
+  }
+
+  private async claimVersions(writes: BatchedWrite[], writer: BatchWriter): Promise<void> {
+    let from = 0;
+    try {
+      await this.c.history.insertMany(
+        writes.map((w) => w.hist),
+        { ordered: true },
+      );
+      return;
+    } catch (err) {
+      // In order: the ones before the first refused were inserted; from there on, one by one.
+      from = firstFailedIndex(err);
+    }
+    for (const w of writes.slice(from)) await writer.claimVersion(w.hist);
+  }
+
+  private async claimIdentifiers(writes: BatchedWrite[], writer: BatchWriter): Promise<void> {
+    const claims = writes.flatMap((w) => w.claims.map((key) => ({ w, doc: { _id: key, rt: w.doc.rt, id: w.doc.id, at: w.doc.lu } satisfies IdentifierKeyDoc })));
+    if (!claims.length) return;
+    let refused: number[] = [];
+    try {
+      await this.c.identifiers.insertMany(
+        claims.map((x) => x.doc),
+        { ordered: false },
+      );
+    } catch (err) {
+      refused = failedIndexes(err);
+    }
+    // A key already claimed (by this resource, or by another: the last writer holds it) goes the single-write way.
+    const again = [...new Set(refused.map((i) => (claims[i] as (typeof claims)[number]).w))];
+    for (const w of again) await writer.claimIdentifiers(w.res, w.doc.id);
+  }
+
+  private async putDocuments(writes: BatchedWrite[]): Promise<void> {
+    // One document per resource: its last version, inserted when the Bundle creates the resource.
+    const latest = new Map<string, BatchedWrite>();
+    const created = new Set<string>();
+    for (const w of writes) {
+      latest.set(w.doc._id, w);
+      if (!w.previous) created.add(w.doc._id);
+    }
+    const inserts = [...latest.values()].filter((w) => created.has(w.doc._id));
+    if (inserts.length) {
+      try {
+        await this.c.resources.insertMany(
+          inserts.map((w) => w.doc),
+          { ordered: true },
+        );
+      } catch (err) {
+        const w = inserts[firstFailedIndex(err)];
+        fail(conflict(`${w?.doc._id ?? 'a resource'} already exists (created concurrently)`));
+      }
+    }
+    const replaces: AnyBulkWriteOperation<ResourceDoc>[] = [...latest.values()].filter((w) => !created.has(w.doc._id)).map((w) => ({ replaceOne: { filter: { _id: w.doc._id }, replacement: w.doc } }));
+    if (!replaces.length) return;
+    const r = await this.c.resources.bulkWrite(replaces, { ordered: true });
+    if (r.matchedCount !== replaces.length) fail(conflict(`${replaces.length - r.matchedCount} of the resources this Bundle updates were deleted by another request meanwhile; retry`));
+  }
+}
+
+function register(hooks: Map<string, Hooked>, tag: string, key: string, hook: Hook): void {
+  const found = hooks.get(tag);
+  if (found) found.keys.push(key);
+  else hooks.set(tag, { hook, keys: [key] });
+}
+
+function loadWithResource(doc: ResourceDoc): LoadedResourceDoc {
+  if (!doc.json) return doc;
+  return { ...doc, res: JSON.parse(doc.json) as Resource };
+}
+
+function isDuplicate(err: unknown): boolean {
+  const e = err as { code?: number; writeErrors?: { code?: number }[] | { code?: number } };
+  if (e.code === DUPLICATE_KEY) return true;
+  const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
+  return list.length > 0 && list.every((w) => w.code === DUPLICATE_KEY);
+}
+
+/** The indexes of the documents an insertMany refused for a duplicate key; any other error is thrown. */
+function failedIndexes(err: unknown): number[] {
+  if (!isDuplicate(err)) throw err;
+  const e = err as { writeErrors?: { index: number }[] | { index: number } };
+  const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
+  return list.map((w) => w.index);
+}
+
+/** The index of the first document an ordered insertMany refused for a duplicate key. */
+function firstFailedIndex(err: unknown): number {
+  return Math.min(...failedIndexes(err));
+}
