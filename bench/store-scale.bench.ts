@@ -127,6 +127,8 @@ try {
 
   const reads: [string, () => Promise<unknown>][] = [
     ['Patient?_count=100', () => get('/fhir/Patient?_count=100')],
+    // The demo has 4 patients: the page above holds 4 at 1× and 100 at 100×; this one holds 4 at every size.
+    ['Patient?_count=4 (the same page at every size)', () => get('/fhir/Patient?_count=4')],
     ['Observation?subject&code&_sort=-date', () => get(`/fhir/Observation?subject=Patient/${patient}&code=http://loinc.org|${code}&_sort=-date`)],
     ['DiagnosticReport?subject&_include=result', () => get(`/fhir/DiagnosticReport?subject=Patient/${patient}&_include=DiagnosticReport:result`)],
     ['Patient/{id}/$everything (page of 50)', () => get(`/fhir/Patient/${patient}/$everything?_count=50`)],
