@@ -112,8 +112,8 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   const timeline = new TimelineStore(database);
   const audit = new AuditTrail({ database, logger });
   const outbox = new DeriveOutbox(database, { onError: (err, entryId) => logger.warn({ err, entryId }, 're-deriving timeline or links failed; retried later') });
-  outbox.register(TIMELINE_TASK, async (refs) => {
-    await timeline.project(refs);
+  outbox.register(TIMELINE_TASK, async (refs, written) => {
+    await timeline.project(refs, written);
     // Subscription notifications of what was written, queued from the same durable entry.
     await subscriptions.enqueue(refs);
   });
@@ -164,8 +164,8 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   pipeline.afterCommit(async (written, entry) => {
     await outbox.add({ id: outboxId(entry._id), refs: written, tasks: [TIMELINE_TASK, IMAGING_LINKS_TASK] });
   });
-  pipeline.afterWrite(async (_written, entry) => {
-    await outbox.run(outboxId(entry._id));
+  pipeline.afterWrite(async (_written, entry, resources) => {
+    await outbox.run(outboxId(entry._id), undefined, new Map(resources.map((r) => [`${r.resourceType}/${r.id}`, r])));
   });
   // Start-up recovery in the background (HTTP and MLLP listen meanwhile): what the outbox holds
   // from before, then the inputs an earlier process stored but did not process.

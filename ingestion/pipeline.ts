@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bundle, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { Repository } from '../store/repository.ts';
 import { systemContext } from '../store/request-context.ts';
@@ -40,7 +40,8 @@ export interface IngestResult {
 }
 
 /** Runs after a successful write, e.g. to link a radiology report to its ImagingStudy. */
-export type AfterWriteHook = (written: string[], entry: InboxEntry) => Promise<void>;
+/** Told of what an input wrote: its locations ("Type/id/_history/n") and the versions written. */
+export type AfterWriteHook = (written: string[], entry: InboxEntry, resources: readonly Resource[]) => Promise<void>;
 
 /** Thrown by `receive` and `process` once the pipeline stops accepting work (shutdown). */
 export class PipelineClosedError extends Error {
@@ -180,18 +181,20 @@ export class Pipeline {
       // One writer per patient at a time: matching and writing see each other's results, so two
       // first messages about a new patient cannot both create it.
       let writtenPatients: string[] = [];
+      let resources: Resource[] = [];
       const outputs = await this.locks.with(patientKeys(output.bundle), async () => {
         const matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, output.bundle));
         writtenPatients = patientKeys(matched).map((k) => k.slice('patient|'.length));
         const bundle: Bundle = withProvenance(matched, { inboxId: entry._id, label: output.kind, adapterVersion: adapter.version, recorded: new Date(), newId: randomUUID });
         const response = await processBundle({ repo: this.repo, baseUrl: '' }, ctx, bundle);
+        resources = (response.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
         return (response.entry ?? []).map((e) => e.response?.location).filter((l): l is string => !!l);
       });
-      for (const hook of this.commitHooks) await hook(outputs, entry);
+      for (const hook of this.commitHooks) await hook(outputs, entry, resources);
       await this.inbox.markProcessed(entry._id, duplicateKey(entry), { label: output.kind, adapterVersion: adapter.version, outputs, warnings: output.warnings, ...(externalId ? { externalId } : {}) });
       for (const hook of this.hooks) {
         try {
-          await hook(outputs, entry);
+          await hook(outputs, entry, resources);
         } catch (err) {
           this.logger?.error({ err, inboxId: entry._id }, 'after-write hook failed');
         }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
+import type { Resource } from '@medplum/fhirtypes';
 import { COLLECTION_NAMES, type Collections, type DeriveOutboxDoc } from '../schema/collections.ts';
 import type { Database } from './db.ts';
 
@@ -13,8 +14,12 @@ import type { Database } from './db.ts';
  * was rolled back, is harmless.
  */
 
-/** One derivation: re-derives what depends on the given resources ("Type/id[/_history/n]"). */
-export type DeriveTask = (refs: string[]) => Promise<void>;
+/**
+ * One derivation: re-derives what depends on the given resources ("Type/id[/_history/n]").
+ * `written`, when the writer runs its entry right after its write: the versions it wrote, by
+ * "Type/id", which a derivation may use instead of reading them back while they are current.
+ */
+export type DeriveTask = (refs: string[], written?: ReadonlyMap<string, Resource>) => Promise<void>;
 
 /** What a writer asks to have re-derived. */
 export interface OutboxRequest {
@@ -71,9 +76,10 @@ export class DeriveOutbox {
   /**
    * Runs one entry's derivations now and removes it (unless more was added meanwhile); on failure
    * it stays, due again after a back-off. Never throws: what failed is retried in the background.
-   * `recorded` is what its writer recorded in an entry of its own (saves reading it back).
+   * `recorded` is what its writer recorded in an entry of its own (saves reading it back);
+   * `written`, the versions the writer has just written (see DeriveTask).
    */
-  async run(id: string, recorded?: Pick<OutboxRequest, 'refs' | 'tasks'>): Promise<boolean> {
+  async run(id: string, recorded?: Pick<OutboxRequest, 'refs' | 'tasks'>, written?: ReadonlyMap<string, Resource>): Promise<boolean> {
     let entry: Pick<DeriveOutboxDoc, '_id' | 'refs' | 'tasks' | 'attempts'> & { rev?: number } | null = null;
     try {
       entry = recorded ? { _id: id, refs: recorded.refs, tasks: recorded.tasks, attempts: 0 } : await this.entries.findOne({ _id: id });
@@ -81,7 +87,7 @@ export class DeriveOutbox {
       for (const name of entry.tasks) {
         const task = this.tasks.get(name);
         if (!task) throw new Error(`no derivation named "${name}" is registered`);
-        await task(entry.refs);
+        await task(entry.refs, written);
       }
       await this.entries.deleteOne(entry.rev === undefined ? { _id: id } : { _id: id, rev: entry.rev });
       return true;

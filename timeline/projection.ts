@@ -2,7 +2,7 @@ import type { AnyBulkWriteOperation, Collection, Filter } from 'mongodb';
 import type { DiagnosticReport, Observation, Provenance, Resource } from '@medplum/fhirtypes';
 import type { Database } from '../store/db.ts';
 import { COLLECTION_NAMES, loadDoc, resourceOf, type ResourceDoc } from '../schema/collections.ts';
-import { searchKey } from '../schema/search-index.ts';
+import { computeSearchKeys, searchKey } from '../schema/search-index.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { eventMonth, monthBucket, timelineDocId, type TimelineDoc, type TimelineMonthsDoc } from '../schema/timeline-event.ts';
 import { findAnyOf } from '../store/find-any-of.ts';
@@ -108,20 +108,21 @@ export class TimelineStore {
    * Re-derives every event that the given resources ("Type/id" or "Type/id/_history/n") take part
    * in: upserts the events that exist now and deletes those that no longer do (deleted or
    * entered-in-error resources, observations now folded into a report). Idempotent.
+   * `known`: versions the caller has just written, by "Type/id" (see `load`).
    */
-  async project(written: string[]): Promise<{ upserted: number; deleted: number }> {
+  async project(written: string[], known?: ReadonlyMap<string, Resource>): Promise<{ upserted: number; deleted: number }> {
     const touched = [...new Set(written.map((w) => refKey({ reference: w })).filter((k): k is string => !!k && !k.startsWith('Provenance/')))];
     if (!touched.length) return { upserted: 0, deleted: 0 };
     const related = await findAnyOf(this.events, {}, 'refs', touched, { projection: { refs: 1, anchor: 1, source: 1 } });
     const bag = new Set([...touched, ...related.flatMap((e) => e.refs)]);
-    const docs = await this.load([...bag]);
+    const docs = await this.load([...bag], known);
     const more = referencedKeys(docs).filter((k) => !bag.has(k));
     if (more.length) {
       for (const k of more) bag.add(k);
-      docs.push(...(await this.load(more)));
+      docs.push(...(await this.load(more, known)));
     }
     const live = docs.filter((d) => !d.deleted && d.res);
-    const provenance = await this.provenanceFor(written, [...bag]);
+    const provenance = await this.provenanceFor(written, [...bag], known);
     const built = buildTimelineEvents(live.map((d) => d.res as Resource), provenance);
     const patientsOf = new Map(live.map((d) => [d._id, d.patients]));
     const next: TimelineDoc[] = built.flatMap((e) => (patientsOf.get(e.anchor) ?? []).map((patient) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient, pm: monthBucket(patient, e.time) })));
@@ -183,10 +184,29 @@ export class TimelineStore {
     return next.length;
   }
 
-  private async load(keys: string[]): Promise<LoadedDoc[]> {
+  /**
+   * The current documents of these keys. A version in `known` (what the caller has just written)
+   * is used as it is when no later version of it has been claimed since: one query on the history
+   * for the next version numbers, which finds nothing in the usual case and so decodes nothing.
+   * The rest are read from the store. (A 5,000-result message: its results are not read back.)
+   */
+  private async load(keys: string[], known?: ReadonlyMap<string, Resource>): Promise<LoadedDoc[]> {
     if (!keys.length) return [];
-    const docs = await findAnyOf(this.resources, {}, '_id', keys, { projection: { json: 1, patients: 1, deleted: 1 } });
-    return docs.map((d) => loadDoc(d));
+    const fresh = new Map<string, LoadedDoc>();
+    const candidates = known?.size
+      ? keys.flatMap((key) => {
+          const res = known.get(key);
+          const vid = Number(res?.meta?.versionId);
+          return res && Number.isInteger(vid) && vid > 0 ? [{ key, res, next: `${key}/${vid + 1}` }] : [];
+        })
+      : [];
+    if (candidates.length) {
+      const later = new Set((await findAnyOf(this.database.c.history, {}, '_id', candidates.map((c) => c.next), { projection: { _id: 1 } })).map((h) => h._id));
+      for (const c of candidates) if (!later.has(c.next)) fresh.set(c.key, { _id: c.key, res: c.res, patients: computeSearchKeys(c.res).patients, deleted: false });
+    }
+    const rest = keys.filter((k) => !fresh.has(k));
+    const docs = rest.length ? await findAnyOf(this.resources, {}, '_id', rest, { projection: { json: 1, patients: 1, deleted: 1 } }) : [];
+    return [...fresh.values(), ...docs.map((d) => loadDoc(d))];
   }
 
   /**
@@ -195,9 +215,9 @@ export class TimelineStore {
    * target. (One Provenance of a large message targets thousands of resources: reading it once by
    * id is far cheaper than finding it again with each chunk of targets.)
    */
-  private async provenanceFor(written: string[], bag: string[]): Promise<Provenance[]> {
+  private async provenanceFor(written: string[], bag: string[], known?: ReadonlyMap<string, Resource>): Promise<Provenance[]> {
     const listed = [...new Set(written.map((w) => refKey({ reference: w })).filter((k): k is string => !!k && k.startsWith('Provenance/')))];
-    const own = (await this.load(listed)).filter((d) => !d.deleted && d.res).map((d) => d.res as Provenance);
+    const own = (await this.load(listed, known)).filter((d) => !d.deleted && d.res).map((d) => d.res as Provenance);
     const covered = new Set(own.flatMap((p) => p.target.map((t) => refKey(t)).filter((k): k is string => !!k)));
     const rest = bag.filter((b) => !covered.has(b));
     const found = rest.length ? await findAnyOf(this.resources, { rt: 'Provenance', deleted: false }, 'keys', rest.map((b) => searchKey('target', b)), { projection: { json: 1 } }) : [];
