@@ -195,7 +195,10 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
       downSince ??= new Date();
       return;
     }
-    recoverLater(downSince ?? new Date());
+    // A new database process: connect to it afresh first (Database.reconnect).
+    const receivedBefore = downSince ?? new Date();
+    outageRecovery = outageRecovery.then(() => database.reconnect().catch((err: unknown) => logger.error({ err }, 'reconnecting to the restarted embedded database failed; the driver keeps trying')));
+    recoverLater(receivedBefore);
     downSince = undefined;
   });
   let journalCheck = false;

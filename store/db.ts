@@ -16,6 +16,13 @@ export interface Database {
    */
   equalityIndexOnly: boolean;
   close: () => Promise<void>;
+  /**
+   * Drops every connection and the driver's view of the server, and connects afresh: after the
+   * embedded database's process was replaced. (The driver's server monitor was seen not to try
+   * the new process at all after some outages, leaving every request unanswered until IDR
+   * restarted.) Requests in flight meanwhile fail as the store being unavailable.
+   */
+  reconnect: () => Promise<void>;
 }
 
 /** Connects, detects server capabilities and ensures indexes. */
@@ -34,7 +41,18 @@ export async function connectDatabase(url: string, dbName: string): Promise<Data
   // writes; the collections are created up front so those indexes exist before any data.
   if (isFerret) await createCollections(db);
   else await ensureIndexes(db);
-  return { client, db, c, supportsTransactions, equalityIndexOnly: isFerret, close: () => client.close() };
+  return {
+    client,
+    db,
+    c,
+    supportsTransactions,
+    equalityIndexOnly: isFerret,
+    close: () => client.close(),
+    reconnect: async () => {
+      await client.close();
+      await client.connect();
+    },
+  };
 }
 
 /** True when the database answers a ping within the driver's timeout. */
