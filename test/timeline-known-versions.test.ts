@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandStartedEvent } from 'mongodb';
 import type { Observation, Resource } from '@medplum/fhirtypes';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { startMonitoredTestServer, type TestServer } from './support/server.ts';
 import { labObservation, patient } from './support/factory.ts';
 import { systemContext } from '../store/request-context.ts';
 import { COLLECTION_NAMES } from '../schema/collections.ts';
@@ -14,10 +14,7 @@ import { COLLECTION_NAMES } from '../schema/collections.ts';
 
 let server: TestServer;
 beforeAll(async () => {
-  // Command monitoring, to see which resources the projection reads.
-  const url = new URL(inject('mongoUrl'));
-  url.searchParams.set('monitorCommands', 'true');
-  server = await startTestServer({ MONGODB_URL: url.toString() });
+  server = await startMonitoredTestServer();
 });
 afterAll(async () => {
   await server?.close();

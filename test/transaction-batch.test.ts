@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandStartedEvent } from 'mongodb';
 import type { Bundle, BundleEntry, Observation, Resource } from '@medplum/fhirtypes';
-import { fhirFetch, startTestServer, type TestServer } from './support/server.ts';
+import { fhirFetch, startMonitoredTestServer, type TestServer } from './support/server.ts';
 import { BSN, create, labObservation, patient, search } from './support/factory.ts';
 
 /**
@@ -13,10 +13,7 @@ import { BSN, create, labObservation, patient, search } from './support/factory.
 
 let server: TestServer;
 beforeAll(async () => {
-  // Command monitoring, to count what a Bundle sends.
-  const url = new URL(inject('mongoUrl'));
-  url.searchParams.set('monitorCommands', 'true');
-  server = await startTestServer({ MONGODB_URL: url.toString() });
+  server = await startMonitoredTestServer();
 });
 afterAll(async () => {
   await server?.close();

@@ -54,6 +54,13 @@ export function authFetch(input: string | URL, init: RequestInit = {}): Promise<
  * servers run side by side, and a server starting up clears the unfinished exports it finds in its
  * data folder — another server's export in progress, were the folder shared.
  */
+/** A test server on the shared test database with the driver's command monitoring on, for tests that count or inspect what is sent. */
+export async function startMonitoredTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const url = new URL(inject('mongoUrl'));
+  url.searchParams.set('monitorCommands', 'true');
+  return startTestServer({ MONGODB_URL: url.toString(), ...env });
+}
+
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dbName = `idr_test_${randomBytes(6).toString('hex')}`;
   const ownDataDir = env['IDR_DATA_DIR'] ? undefined : mkdtempSync(path.join(tmpdir(), 'idr-test-data-'));
