@@ -69,7 +69,7 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
   }
   // Written at once: after what the batch holds, which then reads this resource anew.
   if (scope.batch?.size) await scope.batch.flush();
-  scope.batch?.forget(key);
+  scope.batch?.forget(key, [...(res ? identifierKeys(res) : []), ...(put.previous?.res ? identifierKeys(put.previous.res) : [])]);
   await scope.beforeWrite?.(step);
   const session = scope.session ? { session: scope.session } : {};
   // Claim the version first: inserting "Type/id/vid" is atomic on FerretDB 1.24 and MongoDB alike,

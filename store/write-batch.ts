@@ -128,9 +128,10 @@ export class WriteBatch {
     register(this.after, tag, key, hook);
   }
 
-  /** Forgets a document the batch holds (a write outside the batch changed it). */
-  forget(key: string): void {
+  /** Forgets a document and identifier claims the batch holds (a write outside the batch changed them). */
+  forget(key: string, identifierKeys: readonly string[] = []): void {
     this.docs.delete(key);
+    for (const k of identifierKeys) this.claimsByKey.delete(k);
   }
 
   /** Applies the queued writes: one command per kind (and per exception). */

@@ -95,6 +95,18 @@ describe('transaction Bundles written as one batch', () => {
     expect(await server.services.database.c.journal.countDocuments({})).toBe(0);
   });
 
+  it('finds a Patient an earlier entry of the same Bundle created (If-None-Exist)', async () => {
+    const bsn = '999900467';
+    const entry: BundleEntry = { resource: patient(bsn), request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${BSN}|${bsn}` } };
+    const r = await post([entry, entry]);
+    expect(r.status).toBe(200);
+    const [first, second] = (r.body as Bundle).entry ?? [];
+    expect(first?.response?.status).toMatch(/^201/);
+    expect(second?.response?.status).toMatch(/^200/);
+    expect(second?.resource?.id).toBe(first?.resource?.id);
+    expect((await search(server.fhir, `Patient?identifier=${BSN}|${bsn}`)).total).toBe(1);
+  });
+
   it('hands an identifier over to the resource written last, as single writes do', async () => {
     const p = await create(server.fhir, patient('999900445'));
     const earlier = await create(server.fhir, labObservation(p.id, 'handed-over'));
