@@ -39,8 +39,10 @@ export interface IngestResult {
   waitingFor?: string[];
 }
 
-/** Runs after a successful write, e.g. to link a radiology report to its ImagingStudy. */
-/** Told of what an input wrote: its locations ("Type/id/_history/n") and the versions written. */
+/**
+ * Runs after a successful write, e.g. to link a radiology report to its ImagingStudy; told of what
+ * the input wrote: its locations ("Type/id/_history/n") and the versions written.
+ */
 export type AfterWriteHook = (written: string[], entry: InboxEntry, resources: readonly Resource[]) => Promise<void>;
 
 /** Thrown by `receive` and `process` once the pipeline stops accepting work (shutdown). */

@@ -3,7 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { conflict } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
 import { findAnyOf } from './find-any-of.ts';
-import type { Collections, HistoryDoc, IdentifierKeyDoc, LoadedResourceDoc, ResourceDoc, UndoStep } from '../schema/collections.ts';
+import { loadDoc, type Collections, type HistoryDoc, type IdentifierKeyDoc, type LoadedResourceDoc, type ResourceDoc, type UndoStep } from '../schema/collections.ts';
 
 /**
  * The writes of one transaction Bundle on a store without multi-document transactions, sent
@@ -95,7 +95,7 @@ export class WriteBatch {
     if (!wantDocs.length) return;
     const found = await findAnyOf(this.c.resources, {}, '_id', wantDocs);
     for (const k of wantDocs) this.docs.set(k, null);
-    for (const d of found) this.docs.set(d._id, loadWithResource(d));
+    for (const d of found) this.docs.set(d._id, loadDoc(d));
   }
 
   /** Whether writes are waiting. */
@@ -218,11 +218,6 @@ function register(hooks: Map<string, Hooked>, tag: string, key: string, hook: Ho
   const found = hooks.get(tag);
   if (found) found.keys.push(key);
   else hooks.set(tag, { hook, keys: [key] });
-}
-
-function loadWithResource(doc: ResourceDoc): LoadedResourceDoc {
-  if (!doc.json) return doc;
-  return { ...doc, res: JSON.parse(doc.json) as Resource };
 }
 
 function isDuplicate(err: unknown): boolean {
