@@ -155,6 +155,58 @@ describe('hot queries use an index', () => {
     expect(byValue.map((d) => d._id)).toEqual(wholeByValue.map((d) => d._id));
   });
 
+  it('narrows by a range in the database, and a limited query with a filter it cannot apply exactly stops once its page is full', async () => {
+    const filter = searchFilter('Observation', 'code=http://loinc.org|1003-0&value-quantity=gt45');
+    const explained = await server.services.database.db.command({ explain: { find: COLLECTION_NAMES.resources, filter, limit: Long.fromNumber(5) }, verbosity: 'queryPlanner' });
+    if (server.services.database.equalityIndexOnly) {
+      // The range reaches PostgreSQL as a jsonpath condition, and the rows are read a chunk at a time.
+      const conditions = planNodes((explained.queryPlanner as Document).Plan as Document).map((n) => `${n.Filter ?? ''} ${n['Recheck Cond'] ?? ''}`);
+      expect(conditions.join(' ')).toContain('"value-quantity"');
+      expect(explained.chunkedFetch).toBe(true);
+      expect(explained.limitPushdown).toBe(false);
+    }
+    const c = server.services.database.c.resources;
+    // Matches only past many chunks (the last patient's Observations, by a condition FerretDB applies itself).
+    const late = { rt: 'Observation', id: { $regex: '^p59-o4' }, 'sp.value-quantity.all': { $gte: 0 } };
+    const every = await c.find({ $or: [late] } as never, { projection: { _id: 1 } }).toArray();
+    expect(every).toHaveLength(11);
+    const page = await c.find(late as never, { projection: { _id: 1 } }).skip(3).limit(5).toArray();
+    expect(page).toHaveLength(5);
+    expect(every.map((d) => d._id)).toEqual(expect.arrayContaining(page.map((d) => d._id)));
+  });
+
+  it('answers a range in the database as MongoDB does: arrays along the path, several elements, dates, other types', async () => {
+    const probe = server.services.database.db.collection<Document>('range_probe');
+    await probe.insertMany([
+      { _id: 'a', v: { all: [1, 50] }, d: new Date('2025-03-01T00:00:00Z') },
+      { _id: 'b', v: { all: [3] }, d: new Date('2024-01-01T00:00:00Z') },
+      { _id: 'c', v: [{ all: 7 }, { all: -2.5 }], d: '2025-06-01' },
+      { _id: 'd', v: { all: 'seven' }, d: 20250601 },
+      { _id: 'f', v: { all: 4 }, d: new Date('2025-01-01T00:00:00Z') },
+    ]);
+    const filters: Document[] = [
+      { 'v.all': { $gt: 2 } },
+      { 'v.all': { $gt: 2, $lt: 4 } },
+      { 'v.all': { $gt: 10, $lt: 4 } }, // [1, 50]: one element above 10, another below 4
+      { 'v.all': { $gte: 7 } },
+      { 'v.all': { $lt: 0 } },
+      { 'v.all': { $lte: 4.0 } },
+      { d: { $gte: new Date('2025-01-01T00:00:00Z') } },
+      { d: { $lt: new Date('2025-01-01T00:00:00Z') } },
+      { d: { $gt: 20000000 } },
+    ];
+    for (const filter of filters) {
+      // A top-level $or is never pushed down: FerretDB's own filter gives the reference answer.
+      const reference = (await probe.find({ $or: [filter] }).toArray()).map((d) => d._id).sort();
+      const found = (await probe.find(filter).toArray()).map((d) => d._id).sort();
+      expect(found, JSON.stringify(filter)).toEqual(reference);
+      // IDR's searches put their ranges in an $and.
+      expect((await probe.find({ $and: [filter] }).toArray()).map((d) => d._id).sort(), JSON.stringify(filter)).toEqual(reference);
+      expect((await probe.find(filter).limit(1).toArray()).length, JSON.stringify(filter)).toBe(Math.min(reference.length, 1));
+    }
+    expect((await probe.find({ 'v.all': { $gt: 10, $lt: 4 } }).toArray()).map((d) => d._id)).toEqual(['a']);
+  });
+
   it('reports a read of the whole collection as such (the check above can fail)', async () => {
     await eventuallyIndexed(COLLECTION_NAMES.resources, { _id: 'Patient/p1' });
     expect(await indexesUsed(COLLECTION_NAMES.resources, { vid: 1 })).toEqual([]);

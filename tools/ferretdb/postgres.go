@@ -159,6 +159,9 @@ func startPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 		// FerretDB sends the key of a pushed-down equality as a parameter; only a plan made for
 		// the actual values can match the expression indexes (see ginindex.go).
 		"-c", "plan_cache_mode=force_custom_plan",
+		// The pushdown patch reads a limited query through a cursor, a chunk at a time; plan it as
+		// the same query without a cursor (the index that selects its rows), not for its first row.
+		"-c", "cursor_tuple_fraction=1",
 		"-c", "log_min_messages=warning",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
