@@ -131,7 +131,7 @@ async function processTransaction(deps: FhirDeps, ctx: RequestContext, bundle: B
   if (!batch) {
     const session = db.client.startSession();
     try {
-      await session.withTransaction(() => run({ session, bundleTargets }));
+      await session.withTransaction(() => run({ session, bundleTargets, validated: true }));
     } finally {
       await session.endSession();
     }
@@ -139,7 +139,7 @@ async function processTransaction(deps: FhirDeps, ctx: RequestContext, bundle: B
     const journal = new CompensatingJournal(db.c);
     await journal.begin();
     try {
-      await run({ ...journal.scope(), bundleTargets, batch });
+      await run({ ...journal.scope(), bundleTargets, batch, validated: true });
     } catch (err) {
       await journal.rollback();
       throw err;

@@ -2,7 +2,7 @@ import type { Group, Resource, Subscription } from '@medplum/fhirtypes';
 import type { Collection } from 'mongodb';
 import { COLLECTION_NAMES, resourceOf } from '../schema/collections.ts';
 import { resourceKey } from '../schema/resource-id.ts';
-import { computeSearchKeys } from '../schema/search-index.ts';
+import { compartmentOf } from '../schema/search-index.ts';
 import { keepVisible, guardedResource } from '../store/access-guard.ts';
 import type { AccessRecord, AuditTrail } from '../store/audit-trail.ts';
 import type { Principal } from '../store/access.ts';
@@ -199,7 +199,7 @@ export class SubscriptionNotifier {
     const members = memberLookup(this.database);
     const access = await ownerAccess(owner, members);
     const ownerCtx: RequestContext = { actor: owner.principal.subject, purpose: owner.purpose, requestId: `subscription-${sub.id}`, access };
-    const patients = computeSearchKeys(resource).patients;
+    const patients = compartmentOf(resource);
     const visible = await keepVisible(this.database, ownerCtx, [resource], (r) => guardedResource(r, patients));
     if (!visible.length) return done('skipped');
     try {

@@ -1,4 +1,4 @@
-import type { Collection, Db, Document, IndexDescription } from 'mongodb';
+import type { Binary, Collection, Db, Document, IndexDescription } from 'mongodb';
 import type { Resource } from '@medplum/fhirtypes';
 import type { IndexValue } from './search-index.ts';
 
@@ -78,8 +78,16 @@ export interface JournalDoc {
 export interface JournalStepDoc {
   _id: string;
   tx: string;
+  /** The number of the (first) step. */
   n: number;
-  step: UndoStep;
+  /** One step… */
+  step?: UndoStep;
+  /**
+   * …or several, in order, recorded together (a batch's writes), as one BSON document
+   * `{ steps: UndoStep[] }`: the embedded store writes and reads one binary value far faster than
+   * thousands of nested documents.
+   */
+  steps?: Binary;
 }
 
 /**

@@ -118,7 +118,7 @@ export function computeSearchKeys(resource: Resource): SearchKeys {
   if (resource.resourceType === 'DiagnosticReport') {
     for (const s of resource.imagingStudy ?? []) if (s.reference) keys.push(searchKey(IMAGING_STUDY_KEY, s.reference));
   }
-  const patients = compartmentPatients(resource, sp);
+  const patients = compartmentPatients(resource, (code) => sp[code]);
   for (const [code, param] of Object.entries(params)) if (param.type && EXACT_TYPES.has(param.type)) delete sp[code];
   return { sp, so, patients, keys };
 }
@@ -260,16 +260,31 @@ function dateValueRange(value: unknown): { s?: Date; e?: Date } | undefined {
   return undefined;
 }
 
-function compartmentPatients(resource: Resource, sp: Record<string, IndexValue>): string[] {
+/**
+ * The patients whose compartment the resource is in — the `patients` of computeSearchKeys — from
+ * the compartment's parameters alone (an Observation has about 30 search parameters, 4 of them
+ * name its patient).
+ */
+export function compartmentOf(resource: Resource): string[] {
+  const params = searchParamsFor(resource.resourceType);
+  const typed = [toTypedValue(resource)];
+  return compartmentPatients(resource, (code) => {
+    const param = params[code];
+    return param?.expression ? indexParam(resource.resourceType, param, typed)?.sp[code] : undefined;
+  });
+}
+
+/** The patients of a resource's compartment, given the values of its reference parameters by code. */
+function compartmentPatients(resource: Resource, valuesOf: (code: string) => IndexValue | undefined): string[] {
   if (resource.resourceType === 'Patient') return resource.id ? [resource.id] : [];
   // A document Bundle (a tumour board's case pack) belongs where its Composition does, so access to it follows the patient's.
   if (resource.resourceType === 'Bundle') {
     const first = resource.type === 'document' ? resource.entry?.[0]?.resource : undefined;
-    return first?.resourceType === 'Composition' ? computeSearchKeys(first).patients : [];
+    return first?.resourceType === 'Composition' ? compartmentOf(first) : [];
   }
   const ids = new Set<string>();
   for (const param of patientCompartmentParamsFor(resource.resourceType)) {
-    const refs = sp[param];
+    const refs = valuesOf(param);
     if (!Array.isArray(refs)) continue;
     for (const r of refs) {
       if (typeof r === 'string' && r.startsWith('Patient/')) ids.add(r.slice('Patient/'.length));

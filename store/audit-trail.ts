@@ -8,6 +8,7 @@ import type { Database } from './db.ts';
 import { Repository } from './repository.ts';
 import { systemContext, type RequestContext } from './request-context.ts';
 import { AUDIT_SYSTEMS, type AgentReference, GENESIS_HASH, MAX_AUDITED_RESOURCES, auditEventId, buildAuditEvent, chainFields, chainHash, sealAuditEvent, type AccessRecord } from './audit-event.ts';
+import { isDuplicateKey } from './duplicate-key.ts';
 
 export { type AccessRecord } from './audit-event.ts';
 
@@ -86,7 +87,6 @@ const HEAD_ID = 'head';
 
 /** The last chaining pass per database (see `flush`). */
 const passesByDatabase = new WeakMap<object, Promise<unknown>>();
-const DUPLICATE_KEY = 11000;
 /** Records chained per round (claimed in one insert). */
 const CHAIN_BATCH = 50;
 const STOP_WAIT_MS = 10_000;
@@ -232,8 +232,8 @@ export class AuditTrail {
     const head = await this.chain.findOne({ _id: HEAD_ID });
     if (head) return head;
     const fresh: AuditChainDoc = { _id: HEAD_ID, sequence: 0, hash: GENESIS_HASH };
-    await this.chain.insertOne(fresh).catch((err: { code?: number }) => {
-      if (err.code !== DUPLICATE_KEY) throw err;
+    await this.chain.insertOne(fresh).catch((err: unknown) => {
+      if (!isDuplicateKey(err)) throw err;
     });
     return (await this.chain.findOne({ _id: HEAD_ID })) ?? fresh;
   }
@@ -289,7 +289,7 @@ export class AuditTrail {
       await this.claims.insertMany(claims, { ordered: true });
     } catch (err) {
       // Claimed already (by an earlier or another chainer): finish those; our records stay buffered.
-      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      if (!isDuplicateKey(err)) throw err;
       const inserted = (err as { insertedCount?: number }).insertedCount ?? 0;
       await Promise.all(claims.slice(0, inserted).map((c) => this.claims.deleteOne({ _id: c._id, hash: c.hash })));
       return this.recover(head);

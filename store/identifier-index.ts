@@ -3,6 +3,7 @@ import type { ClientSession, Collection, Db } from 'mongodb';
 import { OperationOutcomeError, conflict, preconditionFailed } from '@medplum/core';
 import { COLLECTION_NAMES, resourceOf, type Collections, type IdentifierKeyDoc } from '../schema/collections.ts';
 import { historyKey, resourceKey } from '../schema/resource-id.ts';
+import { isDuplicateKey } from './duplicate-key.ts';
 
 /**
  * Identifier keys ("Type|system|value" -> resource), keyed by `_id` (the only query FerretDB answers
@@ -32,7 +33,6 @@ export const EXCLUSIVE_IDENTIFIER_TYPES: ReadonlySet<string> = new Set(['Patient
 
 /** A claim whose writer shows no sign of life (no pending version) for this long is taken over. */
 const CLAIM_ORPHAN_MS = 60_000;
-const DUPLICATE_KEY = 11000;
 
 /** Refusal of a write that would give a resource an identifier another live resource holds (409; 412 when conditional). */
 export class IdentifierTakenError extends OperationOutcomeError {
@@ -98,7 +98,7 @@ export async function addIdentifierKeys(c: Collections, resource: Resource, id: 
             if (other) throw new IdentifierTakenError(shown, `${resource.resourceType}.identifier[${index}]`, `${resource.resourceType}/${other}`, `identifier ${shown} (${resource.resourceType}.identifier[${index}]) is held by ${resource.resourceType}/${other}; one ${resource.resourceType} per identifier — merge or correct the records first`);
             break;
           } catch (err) {
-            if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+            if (!isDuplicateKey(err)) throw err;
           }
         }
         const current = seen ?? (await c.identifiers.findOne({ _id: key }, opts));
@@ -173,7 +173,7 @@ export async function reconcileIdentifierKeys(c: Collections, type: string, id: 
     try {
       await c.identifiers.insertOne({ _id: key, rt: type, id, at: new Date() });
     } catch (err) {
-      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      if (!isDuplicateKey(err)) throw err;
     }
   }
 }

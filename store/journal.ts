@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Collections, UndoStep } from '../schema/collections.ts';
+import { BSON, Binary } from 'mongodb';
+import type { Collections, JournalStepDoc, UndoStep } from '../schema/collections.ts';
 import { undoVersion, type WriteScope } from './version-store.ts';
 
 /**
@@ -51,9 +52,13 @@ export class CompensatingJournal {
         await this.c.journalSteps.insertOne({ _id: `${this.id}/${n}`, tx: this.id, n, step });
       },
       beforeWrites: async (steps) => {
-        const first = this.steps.length + 1;
-        this.steps.push(...steps);
-        await this.c.journalSteps.insertMany(steps.map((step, i) => ({ _id: `${this.id}/${first + i}`, tx: this.id, n: first + i, step })));
+        const docs: JournalStepDoc[] = [];
+        for (const group of stepGroups(steps)) {
+          const n = this.steps.length + 1;
+          this.steps.push(...group);
+          docs.push({ _id: `${this.id}/${n}`, tx: this.id, n, steps: new Binary(BSON.serialize({ steps: group })) });
+        }
+        if (docs.length) await this.c.journalSteps.insertMany(docs);
       },
     };
   }
@@ -79,6 +84,38 @@ export class CompensatingJournal {
   }
 }
 
+/** At most this many steps, or about this many bytes of previous versions, go in one step document. */
+const GROUP_STEPS = 1000;
+const GROUP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A batch's steps in groups, each recorded as one document: a 5,000-result message's steps as
+ * 5,000 documents cost about as much to write and to delete again as its resources.
+ */
+function stepGroups(steps: UndoStep[]): UndoStep[][] {
+  const groups: UndoStep[][] = [];
+  let group: UndoStep[] = [];
+  let bytes = 0;
+  for (const step of steps) {
+    const size = (step.previous?.json?.length ?? 0) * 2;
+    if (group.length && (group.length >= GROUP_STEPS || bytes + size > GROUP_BYTES)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(step);
+    bytes += size;
+  }
+  if (group.length) groups.push(group);
+  return groups;
+}
+
+/** The steps one step document records. */
+function recordedSteps(doc: JournalStepDoc): UndoStep[] {
+  if (doc.steps) return (BSON.deserialize(doc.steps.buffer) as { steps: UndoStep[] }).steps;
+  return doc.step ? [doc.step] : [];
+}
+
 async function forget(c: Collections, id: string): Promise<void> {
   await c.journal.deleteOne({ _id: id });
   await c.journalSteps.deleteMany({ tx: id });
@@ -102,8 +139,8 @@ export async function recoverPendingJournals(c: Collections, olderThanMs = 0): P
   const pending = await c.journal.find({ status: 'pending', startedAt: { $lt: cutoff } }).toArray();
   const dead = pending.filter((j) => !liveJournals(c).has(j._id));
   for (const j of dead) {
-    const steps = await c.journalSteps.find({ tx: j._id }).sort({ n: 1 }).toArray();
-    await undoSteps(c, steps.map((s) => s.step), j._id);
+    const docs = await c.journalSteps.find({ tx: j._id }).sort({ n: 1 }).toArray();
+    await undoSteps(c, docs.flatMap(recordedSteps), j._id);
     await forget(c, j._id);
   }
   return dead.length;

@@ -16,7 +16,7 @@ import { assertReferencesResolve, type ReferencePolicy } from './reference-check
 import type { SearchRequest } from '@medplum/core';
 import { assertVisible, guardedDoc, guardedResource, keepVisible } from './access-guard.ts';
 import { assertPermits } from './access.ts';
-import { computeSearchKeys } from '../schema/search-index.ts';
+import { compartmentOf } from '../schema/search-index.ts';
 
 /**
  * The one persistence contract for FHIR resources: read, vread, create, update, delete,
@@ -31,6 +31,14 @@ export interface WriteResult {
   created: boolean;
   /** True when nothing changed (an identical update, or If-None-Exist matched). */
   unchanged: boolean;
+}
+
+export interface UpdateOptions {
+  /** The version the client last saw (`If-Match`). */
+  ifMatch?: string;
+  scope?: WriteScope;
+  /** The caller has validated the resource itself (assertValidResource), just before. */
+  validated?: boolean;
 }
 
 export interface HistoryPage {
@@ -128,13 +136,13 @@ export class Repository {
       if (current) await assertVisible(this.database, ctx, guardedDoc(current), 'r');
       fail(withText(gone, `${type}/${id} version ${versionId} is a deletion`));
     }
-    await assertVisible(this.database, ctx, guardedResource(res, computeSearchKeys(res).patients), 'r');
+    await assertVisible(this.database, ctx, guardedResource(res, compartmentOf(res)), 'r');
     return res;
   }
 
   /** Creates a resource with a server-assigned id; with `ifNoneExist`, returns the match instead. */
   async create(ctx: RequestContext, resource: Resource, options: { ifNoneExist?: string; scope?: WriteScope; id?: string } = {}): Promise<WriteResult> {
-    assertValidResource(resource);
+    if (!options.scope?.validated) assertValidResource(resource);
     await this.assertMayWrite(ctx, resource, 'c');
     if (options.ifNoneExist) {
       const matches = await this.searchByQuery(ctx, resource.resourceType, options.ifNoneExist, 2, options.scope);
@@ -155,12 +163,13 @@ export class Repository {
 
   /**
    * Updates (or creates, with a client id) a resource. `ifMatch` is the ETag or version the
-   * client last saw; a mismatch is 412.
+   * client last saw; a mismatch is 412. `validated`: the caller has just validated the resource.
    */
-  async update(ctx: RequestContext, resource: Resource, options: { ifMatch?: string; scope?: WriteScope } = {}): Promise<WriteResult> {
-    assertValidResource(resource);
+  async update(ctx: RequestContext, resource: Resource, options: UpdateOptions = {}): Promise<WriteResult> {
+    if (!options.validated && !options.scope?.validated) assertValidResource(resource);
     const id = resource.id;
     if (!id) fail(badRequest('Missing id: an update needs the id of the resource it replaces', `${resource.resourceType}.id`));
+    if (!isValidId(id)) fail(badRequest(`Invalid id ${JSON.stringify(id)}`, `${resource.resourceType}.id`));
     const previous = await this.currentDoc(resource.resourceType, id, options.scope);
     // Update-as-create needs the create permission; an update must be allowed on the old and the new compartments.
     if (previous && !previous.deleted) await assertVisible(this.database, ctx, guardedDoc(previous), 'u');
@@ -195,7 +204,7 @@ export class Repository {
       fail(badRequest(`Conditional update matched ${resource.resourceType}/${match.id} but the body has id ${resource.id}`, `${resource.resourceType}.id`));
     }
     const id = match?.id ?? resource.id ?? (await this.conditionalId(ctx, resource.resourceType, query));
-    return this.update(ctx, { ...resource, id }, options.scope ? { scope: options.scope } : {}).catch(conditionalRefusal(true));
+    return this.update(ctx, { ...resource, id }, { ...(options.scope ? { scope: options.scope } : {}), validated: true }).catch(conditionalRefusal(true));
   }
 
   /**
@@ -241,7 +250,7 @@ export class Repository {
     // A type's history spans patients: each version shows only when the caller may read it.
     const entries = current ? found : await keepVisible(this.database, ctx, found, (h) => {
       const res = resourceOf(h);
-      return { type: h.rt, id: h.id, patients: res ? computeSearchKeys(res).patients : [] };
+      return { type: h.rt, id: h.id, patients: res ? compartmentOf(res) : [] };
     });
     return { entries, total };
   }
@@ -264,7 +273,7 @@ export class Repository {
   private async assertMayWrite(ctx: RequestContext, resource: Resource, permission: 'c' | 'u'): Promise<void> {
     assertPermits(ctx.access, resource.resourceType, permission);
     if (ctx.access.unrestricted) return;
-    await assertVisible(this.database, ctx, guardedResource(resource, computeSearchKeys(resource).patients), permission, false);
+    await assertVisible(this.database, ctx, guardedResource(resource, compartmentOf(resource)), permission, false);
   }
 
   /**

@@ -7,6 +7,7 @@ import { conflict } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
 import { EXCLUSIVE_IDENTIFIER_TYPES, addIdentifierKeys, identifierKeys, reconcileIdentifierKeys, releaseIdentifierKeys, removeStaleIdentifierKeys } from './identifier-index.ts';
 import type { BatchWriter, WriteBatch } from './write-batch.ts';
+import { isDuplicateKey } from './duplicate-key.ts';
 
 /**
  * The basic write of IDR's persistence: put one new version of a resource (or a tombstone) as
@@ -29,6 +30,11 @@ export interface WriteScope {
    * after whatever the batch holds.
    */
   batch?: WriteBatch;
+  /**
+   * Every resource written under this scope was validated before the first write (the entries of
+   * a transaction Bundle), so the repository does not validate them again.
+   */
+  validated?: boolean;
 }
 
 export interface PutVersion {
@@ -42,7 +48,6 @@ export interface PutVersion {
   now: Date;
 }
 
-const DUPLICATE_KEY = 11000;
 
 /** Writes a new version; throws 409 when another writer changed the resource meanwhile. */
 export async function putVersion(c: Collections, put: PutVersion, scope: WriteScope = {}): Promise<LoadedResourceDoc> {
@@ -88,7 +93,7 @@ export async function putVersion(c: Collections, put: PutVersion, scope: WriteSc
       try {
         await c.resources.insertOne(doc, session);
       } catch (err) {
-        if ((err as { code?: number }).code === DUPLICATE_KEY) fail(conflict(`${key} already exists (created concurrently)`));
+        if (isDuplicateKey(err)) fail(conflict(`${key} already exists (created concurrently)`));
         throw err;
       }
     }
@@ -134,7 +139,7 @@ async function claimVersion(c: Collections, hist: HistoryDoc, now: Date, session
       await c.history.insertOne(hist, session);
       return;
     } catch (err) {
-      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      if (!isDuplicateKey(err)) throw err;
       const existing = attempt === 0 && !session.session ? await c.history.findOne({ _id: hist._id }) : null;
       if (!existing || existing.lu.getTime() > now.getTime() - ORPHAN_MS) {
         fail(conflict(`${hist.rt}/${hist.id} was changed by another request (version ${hist.vid} exists already); retry with the current version`));

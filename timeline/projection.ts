@@ -2,7 +2,7 @@ import type { AnyBulkWriteOperation, Collection, Filter } from 'mongodb';
 import type { DiagnosticReport, Observation, Provenance, Resource } from '@medplum/fhirtypes';
 import type { Database } from '../store/db.ts';
 import { COLLECTION_NAMES, loadDoc, resourceOf, type ResourceDoc } from '../schema/collections.ts';
-import { computeSearchKeys, searchKey } from '../schema/search-index.ts';
+import { compartmentOf, searchKey } from '../schema/search-index.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { eventMonth, monthBucket, timelineDocId, type TimelineDoc, type TimelineMonthsDoc } from '../schema/timeline-event.ts';
 import { findAnyOf } from '../store/find-any-of.ts';
@@ -202,7 +202,7 @@ export class TimelineStore {
       : [];
     if (candidates.length) {
       const later = new Set((await findAnyOf(this.database.c.history, {}, '_id', candidates.map((c) => c.next), { projection: { _id: 1 } })).map((h) => h._id));
-      for (const c of candidates) if (!later.has(c.next)) fresh.set(c.key, { _id: c.key, res: c.res, patients: computeSearchKeys(c.res).patients, deleted: false });
+      for (const c of candidates) if (!later.has(c.next)) fresh.set(c.key, { _id: c.key, res: c.res, patients: compartmentOf(c.res), deleted: false });
     }
     const rest = keys.filter((k) => !fresh.has(k));
     const docs = rest.length ? await findAnyOf(this.resources, {}, '_id', rest, { projection: { json: 1, patients: 1, deleted: 1 } }) : [];

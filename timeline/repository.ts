@@ -3,7 +3,7 @@ import type { Database } from '../store/db.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import type { WriteScope } from '../store/version-store.ts';
 import type { DeriveOutbox } from '../store/derive-outbox.ts';
-import { Repository, type WriteResult } from '../store/repository.ts';
+import { Repository, type UpdateOptions, type WriteResult } from '../store/repository.ts';
 import { newResourceId } from '../schema/resource-id.ts';
 import type { TimelineStore } from './projection.ts';
 
@@ -44,7 +44,7 @@ export class TimelineRepository extends Repository {
   }
 
   /** Updates, then re-derives the events the resource takes part in. */
-  override async update(ctx: RequestContext, resource: Resource, options: { ifMatch?: string; scope?: WriteScope } = {}): Promise<WriteResult> {
+  override async update(ctx: RequestContext, resource: Resource, options: UpdateOptions = {}): Promise<WriteResult> {
     const entry = resource.id ? await this.record(ctx, options.scope, `${resource.resourceType}/${resource.id}`) : undefined;
     const r = await this.settle(entry, () => super.update(ctx, resource, options));
     if (!r.unchanged) await this.after(ctx, options.scope, `${r.resource.resourceType}/${r.resource.id}`, entry, !!resource.id);
