@@ -3,6 +3,8 @@ import type { CommandStartedEvent } from 'mongodb';
 import type { Bundle, BundleEntry, Observation, Resource } from '@medplum/fhirtypes';
 import { fhirFetch, startMonitoredTestServer, type TestServer } from './support/server.ts';
 import { BSN, create, labObservation, patient, search } from './support/factory.ts';
+import { collections } from '../schema/collections.ts';
+import { CompensatingJournal, recoverPendingJournals } from '../store/journal.ts';
 
 /**
  * Transaction Bundles on a store without multi-document transactions (the embedded store) are
@@ -94,6 +96,41 @@ describe('transaction Bundles written as one batch', () => {
     expect(await server.services.database.c.history.countDocuments({ rt: 'Observation', id })).toBe(1);
     expect(await server.services.database.c.journal.countDocuments({})).toBe(0);
   });
+
+  it('rolls back a large Bundle (written in two halves at once) when a version in its second half is taken', async () => {
+    const p = await create(server.fhir, patient('999900456'));
+    const id = 'batch-large-claimed-by-another';
+    await server.services.database.c.history.insertOne({ _id: `Observation/${id}/1`, rt: 'Observation', id, vid: 1, lu: new Date(), method: 'PUT', deleted: false });
+    // 1,000 entries, the most a Bundle may hold: each kind of write is sent in two halves.
+    const labels = Array.from({ length: 999 }, (_, i) => `large-rollback-${i}`);
+    const entries = labels.map((label, i) => byLabel(label, `Patient/${p.id}`, i));
+    entries.splice(900, 0, { resource: { ...labObservation(p.id, 'large-rollback-taken'), id }, request: { method: 'PUT', url: `Observation/${id}` } });
+    const r = await post(entries);
+    expect(r.status).toBe(409);
+    expect(JSON.stringify(r.body)).toContain(`Observation/${id}`);
+    expect(await server.services.database.c.resources.countDocuments({ rt: 'Observation', patients: p.id })).toBe(0);
+    expect(await server.services.database.c.history.countDocuments({ rt: 'Observation', id })).toBe(1);
+    expect(await server.services.database.c.journal.countDocuments({})).toBe(0);
+  }, 120_000);
+
+  it('undoes a batch that a process died applying, its undo steps recorded a thousand to a document', async () => {
+    const { database } = server.services;
+    // A Collections object of its own: this journal is not one the process is applying (as after a crash).
+    const dead = new CompensatingJournal(collections(database.db));
+    await dead.begin();
+    const keys = Array.from({ length: 1001 }, (_, i) => `Observation/dead-batch-${i}`);
+    await dead.scope().beforeWrites?.(keys.map((key) => ({ key, newVid: 1, previous: null })));
+    expect(await database.c.journalSteps.countDocuments({ tx: dead.id })).toBe(2);
+    // Every version claimed and written, the journal still pending.
+    const lu = new Date();
+    await database.c.history.insertMany(keys.map((key) => ({ _id: `${key}/1`, rt: 'Observation', id: key.slice(12), vid: 1, lu, method: 'PUT' as const, deleted: false, tx: dead.id })));
+    await database.c.resources.insertMany(keys.map((key) => ({ _id: key, rt: 'Observation', id: key.slice(12), vid: 1, lu, deleted: false, patients: [], keys: [], sp: {}, so: {}, tx: dead.id, json: '{}' })));
+    expect(await recoverPendingJournals(database.c)).toBe(1);
+    expect(await database.c.resources.countDocuments({ _id: { $in: keys } })).toBe(0);
+    expect(await database.c.history.countDocuments({ _id: { $in: keys.map((k) => `${k}/1`) } })).toBe(0);
+    expect(await database.c.journalSteps.countDocuments({ tx: dead.id })).toBe(0);
+    expect(await database.c.journal.countDocuments({ _id: dead.id })).toBe(0);
+  }, 60_000);
 
   it('finds a Patient an earlier entry of the same Bundle created (If-None-Exist)', async () => {
     const bsn = '999900467';
