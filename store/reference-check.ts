@@ -1,5 +1,6 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { Database } from './db.ts';
+import { findAnyOf } from './find-any-of.ts';
 import type { WriteScope } from './version-store.ts';
 import { historyKey, resourceKey } from '../schema/resource-id.ts';
 import { isResourceType } from '../schema/fhir-definitions.ts';
@@ -95,15 +96,20 @@ export async function unresolvedReferenceIssues(database: Database, resource: Re
     const key = m[3] ? historyKey(m[1] as string, m[2] as string, Number(m[3])) : resourceKey(m[1] as string, m[2] as string);
     lookups.set(key, [...(lookups.get(key) ?? []), found]);
   }
-  const session = scope?.session ? { session: scope.session } : {};
+  // The targets in one `$in` query on `_id` per collection (versions, current resources): an
+  // AuditEvent names every resource a search returned, a report each of its results.
+  const options = { projection: { deleted: 1 }, ...(scope?.session ? { session: scope.session } : {}) };
+  const keys = [...lookups.keys()];
+  const versioned = (key: string): boolean => !!lookups.get(key)?.[0]?.reference.includes('/_history/');
+  const [versions, current] = await Promise.all([
+    findAnyOf(database.c.history, {}, '_id', keys.filter(versioned), options),
+    findAnyOf(database.c.resources, {}, '_id', keys.filter((k) => !versioned(k)), options),
+  ]);
+  const found = new Map<string, { deleted: boolean }>([...versions, ...current].map((d) => [d._id, d]));
   for (const [key, refs] of lookups) {
-    const versioned = refs[0]?.reference.includes('/_history/');
-    // One `_id` look-up per distinct target: the cheapest query on FerretDB and MongoDB alike.
-    const doc = versioned
-      ? await database.c.history.findOne({ _id: key }, { projection: { deleted: 1 }, ...session })
-      : await database.c.resources.findOne({ _id: key }, { projection: { deleted: 1 }, ...session });
+    const doc = found.get(key);
     if (doc && !doc.deleted) continue;
-    for (const found of refs) issues.push(issue(found, doc ? `${found.reference} was deleted` : `${found.reference} does not exist in IDR`));
+    for (const ref of refs) issues.push(issue(ref, doc ? `${ref.reference} was deleted` : `${ref.reference} does not exist in IDR`));
   }
   return issues;
 }

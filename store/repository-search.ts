@@ -12,6 +12,7 @@ import { keyValues, searchKey } from '../schema/search-index.ts';
 import type { RequestContext } from './request-context.ts';
 import { guardedDoc, keepVisible } from './access-guard.ts';
 import type { Filter } from 'mongodb';
+import { countMatching } from './count.ts';
 
 export interface SearchOptions {
   /** Ignore unknown parameters instead of failing (Prefer: handling=lenient). */
@@ -60,7 +61,7 @@ export async function searchResources(database: Database, ctx: RequestContext, r
   // A storage-ordered search is counted only when asked (_total, _summary=count).
   const known = count > 0 && !hasMore && (offset === 0 || found.length > 0) ? offset + found.length : undefined;
   const wantCount = req.total === 'accurate' || req.total === 'estimate' || (req.total === undefined && (count === 0 || !unsorted));
-  const total = req.total === 'none' ? undefined : (known ?? (wantCount ? await c.resources.countDocuments(filter) : undefined));
+  const total = req.total === 'none' ? undefined : (known ?? (wantCount ? await countMatching(database, c.resources, filter) : undefined));
   const matched = hasMore ? docs.slice(0, count) : docs;
   const page = await keepVisible(database, ctx, matched, guardedDoc);
   const withheld = matched.length - page.length;
@@ -165,7 +166,9 @@ function validateIncludes(req: SearchRequest): void {
 /** Rounds of _include:iterate / _revinclude:iterate after the first level. */
 const MAX_ITERATIONS = 3;
 
-type IncludedDoc = Pick<ResourceDoc, '_id' | 'json' | 'patients' | 'keys'>;
+/** An included resource; its search keys only when a further round needs them. */
+type IncludedDoc = Pick<ResourceDoc, '_id' | 'json' | 'patients'> & Partial<Pick<ResourceDoc, 'keys'>>;
+type IncludeSource = Pick<ResourceDoc, '_id'> & Partial<Pick<ResourceDoc, 'keys'>>;
 
 /**
  * _include and _revinclude of a page: first the plain ones (from the matches), then the
@@ -189,32 +192,38 @@ async function includes(database: Database, req: SearchRequest, page: Pick<Resou
   };
   const plain = { include: (req.include ?? []).filter((i) => i.modifier !== 'iterate'), revInclude: (req.revInclude ?? []).filter((i) => i.modifier !== 'iterate') };
   const iterate = { include: (req.include ?? []).filter((i) => i.modifier === 'iterate'), revInclude: (req.revInclude ?? []).filter((i) => i.modifier === 'iterate') };
-  let frontier: Pick<ResourceDoc, '_id' | 'keys'>[] = [...page, ...add(await includeRound(database, plain, page))];
-  for (let round = 0; round < MAX_ITERATIONS && frontier.length && (iterate.include.length || iterate.revInclude.length) && out.length < MAX_INCLUDED; round++) {
-    frontier = add(await includeRound(database, iterate, frontier));
+  const iterating = iterate.include.length > 0 || iterate.revInclude.length > 0;
+  let frontier: IncludeSource[] = [...page, ...add(await includeRound(database, plain, page, iterating))];
+  for (let round = 0; round < MAX_ITERATIONS && frontier.length && iterating && out.length < MAX_INCLUDED; round++) {
+    frontier = add(await includeRound(database, iterate, frontier, true));
   }
   return out;
 }
 
-/** One round: the targets of `include` from `from` (the resources of each include's type) and the resources whose `revInclude` parameter points at them. */
-async function includeRound(database: Database, req: Pick<SearchRequest, 'include' | 'revInclude'>, from: Pick<ResourceDoc, '_id' | 'keys'>[]): Promise<IncludedDoc[]> {
+/**
+ * One round: the targets of `include` from `from` (the resources of each include's type) and the
+ * resources whose `revInclude` parameter points at them; with their search keys when a round
+ * follows (`withKeys`), which reads them from the keys.
+ */
+async function includeRound(database: Database, req: Pick<SearchRequest, 'include' | 'revInclude'>, from: IncludeSource[], withKeys: boolean): Promise<IncludedDoc[]> {
   const resources = database.c.resources;
+  const projection = { json: 1, patients: 1, ...(withKeys ? { keys: 1 } : {}) };
   const found: IncludedDoc[] = [];
   for (const inc of req.include ?? []) {
     const refs = new Set<string>();
     for (const d of from) {
       if (!d._id.startsWith(`${inc.resourceType}/`)) continue;
-      for (const v of keyValues(d.keys, inc.searchParam)) {
+      for (const v of keyValues(d.keys ?? [], inc.searchParam)) {
         const type = v.split('/')[0] ?? '';
         if (v.includes('/') && isResourceType(type) && (!inc.targetType || inc.targetType === type)) refs.add(v);
       }
     }
-    if (refs.size) found.push(...(await findAnyOf(resources, { deleted: false }, '_id', [...refs].slice(0, MAX_INCLUDED), { projection: { json: 1, patients: 1, keys: 1 } })));
+    if (refs.size) found.push(...(await findAnyOf(resources, { deleted: false }, '_id', [...refs].slice(0, MAX_INCLUDED), { projection })));
   }
   const targets = from.map((d) => d._id);
   for (const rev of req.revInclude ?? []) {
     const keys = targets.map((t) => searchKey(rev.searchParam, t));
-    const docs = await findAnyOf(resources, { rt: rev.resourceType, deleted: false }, 'keys', keys, { projection: { json: 1, patients: 1, keys: 1 }, limit: MAX_INCLUDED });
+    const docs = await findAnyOf(resources, { rt: rev.resourceType, deleted: false }, 'keys', keys, { projection, limit: MAX_INCLUDED });
     found.push(...docs.slice(0, MAX_INCLUDED));
   }
   return found;

@@ -17,6 +17,7 @@ import type { SearchRequest } from '@medplum/core';
 import { assertVisible, guardedDoc, guardedResource, keepVisible } from './access-guard.ts';
 import { assertPermits } from './access.ts';
 import { compartmentOf } from '../schema/search-index.ts';
+import { countMatching } from './count.ts';
 
 /**
  * The one persistence contract for FHIR resources: read, vread, create, update, delete,
@@ -245,7 +246,7 @@ export class Repository {
     if (current) await assertVisible(this.database, ctx, guardedDoc(current), 'r');
     const [found, total] = await Promise.all([
       this.database.c.history.find(filter).sort(id ? { vid: -1 } : { lu: -1, _id: 1 }).skip(page.offset).limit(page.count).toArray(),
-      this.database.c.history.countDocuments(filter),
+      countMatching(this.database, this.database.c.history, filter),
     ]);
     // A type's history spans patients: each version shows only when the caller may read it.
     const entries = current ? found : await keepVisible(this.database, ctx, found, (h) => {

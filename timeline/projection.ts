@@ -11,6 +11,7 @@ import { permits } from '../store/access.ts';
 import { buildTimelineEvents } from './map.ts';
 import { refKey } from './events.ts';
 import { afterCursor, decodeCursor, timelineMongoFilter, validateTimelineRequest, type TimelineFilter, type TimelinePageRequest } from './query.ts';
+import { countMatching } from '../store/count.ts';
 
 /**
  * The materialised timeline: one document per (patient, event) in the `timeline` collection,
@@ -90,7 +91,7 @@ export class TimelineStore {
   /** The number of a patient's events matching a filter. */
   async count(ctx: RequestContext, patient: string, filter: TimelineFilter): Promise<number> {
     await assertPatientVisible(this.database, ctx, patient);
-    return this.events.countDocuments(timelineMongoFilter(patient, filter));
+    return countMatching(this.database, this.events, timelineMongoFilter(patient, filter));
   }
 
   /** Events changed (lastUpdated) at or after `since`, newest first. */
