@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Binary, GridFSBucket, type Collection, type Db, type GridFSBucketWriteStream } from 'mongodb';
 import { COLLECTION_NAMES } from '../schema/collections.ts';
+import { findAnyOf } from '../store/find-any-of.ts';
 
 /**
  * The inbox: every raw input (HL7 v2 message, DICOM file, document, QIDO-RS response) is stored
@@ -317,9 +318,8 @@ export class Inbox {
 
   /** Ids of the entries waiting for any of these patient identifiers ("system|value"), oldest first. */
   async waitingOn(keys: string[]): Promise<string[]> {
-    const found: WaitingDoc[] = [];
-    // One equality query per key: the embedded store answers those from an index, `$in` by a scan.
-    for (const key of new Set(keys)) found.push(...(await this.waiting.find({ key }).toArray()));
+    // One indexed `$in` query, on MongoDB and the embedded store alike.
+    const found: WaitingDoc[] = await findAnyOf(this.waiting, {}, 'key', keys);
     found.sort((a, b) => a.since.getTime() - b.since.getTime() || a.entryId.localeCompare(b.entryId));
     return [...new Set(found.map((w) => w.entryId))];
   }

@@ -4,6 +4,7 @@ import { OperationOutcomeError, conflict, preconditionFailed } from '@medplum/co
 import { COLLECTION_NAMES, resourceOf, type Collections, type IdentifierKeyDoc } from '../schema/collections.ts';
 import { historyKey, resourceKey } from '../schema/resource-id.ts';
 import { isDuplicateKey } from './duplicate-key.ts';
+import { findAnyOf } from './find-any-of.ts';
 
 /**
  * Identifier keys ("Type|system|value" -> resource), keyed by `_id` (the only query FerretDB answers
@@ -83,8 +84,13 @@ export async function addIdentifierKeys(c: Collections, resource: Resource, id: 
   const opts = session ? { session } : {};
   const exclusive = EXCLUSIVE_IDENTIFIER_TYPES.has(resource.resourceType);
   const claimed: string[] = [];
+  const keyed = keyedIdentifiers(resource);
+  // The keys this resource holds already (an update that keeps its identifiers) are left as they
+  // are: read in one query, where an insert of each would be refused and the key then read.
+  const held = session ? new Set<string>() : new Set((await findAnyOf(c.identifiers, {}, '_id', keyed.map((k) => k.key))).filter((d) => d.id === id).map((d) => d._id));
   try {
-    for (const { key, index, shown } of keyedIdentifiers(resource)) {
+    for (const { key, index, shown } of keyed) {
+      if (held.has(key)) continue;
       for (let attempt = 0; ; attempt++) {
         // Look first inside a transaction: a failed insert would abort it.
         const seen = session ? await c.identifiers.findOne({ _id: key }, opts) : null;

@@ -296,16 +296,20 @@ export class Repository {
 
   private async findByIdentifierKeys(type: string, keys: string[], limit: number, scope?: WriteScope): Promise<Resource[]> {
     const ids = new Set<string>();
+    // The claims a batch has read already, then the others in one `$in` query on `_id`.
+    const unknown: string[] = [];
     for (const key of keys) {
       const known = scope?.batch?.claim(key);
-      const hit = known !== undefined ? known : await this.database.c.identifiers.findOne({ _id: key });
-      if (hit) ids.add(hit.id);
-      // Exclusive types: the index names one holder, so a duplicate stored before identifiers were
-      // exclusive is found by its search key, and a lookup then matches both (412, never a guess).
-      if (EXCLUSIVE_IDENTIFIER_TYPES.has(type)) {
-        const carriers = await this.database.c.resources.find({ rt: type, keys: `identifier=${key.slice(type.length + 1)}` }, { projection: { id: 1, deleted: 1 } }).limit(limit + 1).toArray();
-        for (const d of carriers) if (!d.deleted) ids.add(d.id);
-      }
+      if (known === undefined) unknown.push(key);
+      else if (known) ids.add(known.id);
+    }
+    for (const hit of await findAnyOf(this.database.c.identifiers, {}, '_id', unknown)) ids.add(hit.id);
+    // Exclusive types: the index names one holder, so a duplicate stored before identifiers were
+    // exclusive is found by its search keys, and a lookup then matches both (412, never a guess).
+    if (EXCLUSIVE_IDENTIFIER_TYPES.has(type)) {
+      const searchKeys = keys.map((key) => `identifier=${key.slice(type.length + 1)}`);
+      const carriers = await findAnyOf(this.database.c.resources, { rt: type }, 'keys', searchKeys, { projection: { id: 1, deleted: 1 }, limit: keys.length * (limit + 1) });
+      for (const d of carriers) if (!d.deleted) ids.add(d.id);
     }
     const out: Resource[] = [];
     for (const id of ids) {
