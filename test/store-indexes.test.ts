@@ -257,6 +257,29 @@ describe('hot queries use an index', () => {
     expect((await probe.find({ 'v.all': { $gt: 10, $lt: 4 } }).toArray()).map((d) => d._id)).toEqual(['a']);
   });
 
+  it('answers $nin of strings in the database as MongoDB does: missing keys, arrays, other types', async () => {
+    const probe = server.services.database.db.collection<{ _id: string } & Document>('nin_probe');
+    await probe.insertMany([
+      { _id: 'a', t: 'Patient' },
+      { _id: 'b', t: 'Observation' },
+      { _id: 'c', t: ['Observation', 'AuditEvent'] },
+      { _id: 'd' },
+      { _id: 'e', t: 5 },
+      { _id: 'f', t: ['x', 7] },
+      { _id: 'g', t: 'AuditEvent' },
+    ]);
+    for (const filter of [{ t: { $nin: ['Patient', 'AuditEvent'] } }, { t: { $nin: ['x'] } }, { $and: [{ t: { $nin: ['Observation'] } }] }] as Document[]) {
+      const reference = (await probe.find({ $or: [filter] }).toArray()).map((d) => d._id).sort();
+      expect((await probe.find(filter).toArray()).map((d) => d._id).sort(), JSON.stringify(filter)).toEqual(reference);
+      expect((await probe.find(filter).limit(2).toArray()).length, JSON.stringify(filter)).toBe(Math.min(reference.length, 2));
+    }
+    expect((await probe.find({ t: { $nin: ['Patient', 'AuditEvent'] } }).toArray()).map((d) => d._id).sort()).toEqual(['b', 'd', 'e', 'f']);
+    if (server.services.database.equalityIndexOnly) {
+      const explained = await server.services.database.db.command({ explain: { find: 'nin_probe', filter: { t: { $nin: ['Patient'] } } }, verbosity: 'queryPlanner' });
+      expect(JSON.stringify((explained.queryPlanner as Document).Plan)).toContain('NOT COALESCE');
+    }
+  });
+
   it('reports a read of the whole collection as such (the check above can fail)', async () => {
     await eventuallyIndexed(COLLECTION_NAMES.resources, { _id: 'Patient/p1' });
     expect(await indexesUsed(COLLECTION_NAMES.resources, { vid: 1 })).toEqual([]);
