@@ -162,9 +162,6 @@ func startPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 		// The pushdown patch reads a limited query through a cursor, a chunk at a time; plan it as
 		// the same query without a cursor (the index that selects its rows), not for its first row.
 		"-c", "cursor_tuple_fraction=1",
-		// Statistics soon after a bulk load: without them every GIN index looks alike to the
-		// planner, which may then take the type's index over the patient's.
-		"-c", "autovacuum_naptime=10s",
 		"-c", "log_min_messages=warning",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
