@@ -309,7 +309,8 @@ describe('the web page at /app/', () => {
     // The row is focused once it is drawn (an effect after the render), not within the key press.
     await eventually(() => page.evaluate(() => document.activeElement?.getAttribute('data-index'))).toBe('449');
     await eventually(() => status.textContent()).toBe(`650 events shown of ${MANY}, more as you scroll`);
-  });
+    // Five page loads and a dozen waits: more than the default 30 s on a loaded machine.
+  }, 120_000);
 
   it('charts Hb with its reference range, in mmol/L and converted to g/dL', async () => {
     await page.goto(`${server.url}/app/#/patient/${pid}/labs`);

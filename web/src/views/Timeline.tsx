@@ -138,11 +138,14 @@ export function Timeline({ id }: { id: string }) {
     if (tl.hasNext && !tl.loading && end >= events.length - OVERSCAN) tl.loadMore();
   }, [end, events.length, tl]);
 
-  // Keep the focused row in view and focused after it is drawn.
+  // Keep the focused row in view and focused after it is drawn (a render that does not draw it
+  // yet, while the scroll position catches up, leaves the focus to a later one).
   useEffect(() => {
     if (!focusPending.current) return;
+    const row = list.current?.querySelector<HTMLElement>(`[data-index="${focusIndex}"]`);
+    if (!row) return;
     focusPending.current = false;
-    list.current?.querySelector<HTMLElement>(`[data-index="${focusIndex}"]`)?.focus();
+    row.focus();
   }, [focusIndex, start, end]);
 
   const moveTo = (i: number): void => {
