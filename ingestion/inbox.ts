@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Binary, GridFSBucket, type Collection, type Db, type GridFSBucketWriteStream } from 'mongodb';
 import { COLLECTION_NAMES } from '../schema/collections.ts';
 import { findAnyOf } from '../store/find-any-of.ts';
+import { countMatching } from '../store/count.ts';
 
 /**
  * The inbox: every raw input (HL7 v2 message, DICOM file, document, QIDO-RS response) is stored
@@ -139,6 +140,7 @@ export interface StoreInput {
 }
 
 export class Inbox {
+  private readonly db: Db;
   private readonly entries: Collection<InboxEntry>;
   private readonly hashes: Collection<HashDoc>;
   private readonly raw: Collection<RawDoc>;
@@ -146,6 +148,7 @@ export class Inbox {
   private readonly waiting: Collection<WaitingDoc>;
 
   constructor(db: Db) {
+    this.db = db;
     this.waiting = db.collection<WaitingDoc>(COLLECTION_NAMES.waitingPatients);
     this.entries = db.collection<InboxEntry>(COLLECTION_NAMES.inbox);
     this.hashes = db.collection<HashDoc>(COLLECTION_NAMES.inboxHashes);
@@ -260,7 +263,7 @@ export class Inbox {
     if (filter.kind) q.kind = filter.kind;
     const [entries, total] = await Promise.all([
       this.entries.find(q, { projection: { bytes: 0 } }).sort({ receivedAt: -1, _id: 1 }).skip(page.offset).limit(page.limit).toArray(),
-      this.entries.countDocuments(q),
+      countMatching(this.db, this.entries, q),
     ]);
     return { entries, total };
   }

@@ -1,5 +1,4 @@
-import type { Collection, Document, Filter } from 'mongodb';
-import type { Database } from './db.ts';
+import type { Collection, Db, Document, Filter } from 'mongodb';
 
 /**
  * How many documents of `collection` match `filter`, asked with the `count` command rather than
@@ -8,7 +7,7 @@ import type { Database } from './db.ts';
  * (tools/ferretdb/README.md); the aggregation decodes every matching document whole. MongoDB answers
  * both from an index. (Not for use inside a multi-document transaction, where `count` is not allowed.)
  */
-export async function countMatching<T extends Document>(database: Database, collection: Collection<T>, filter: Filter<T>): Promise<number> {
-  const reply = await database.db.command({ count: collection.collectionName, query: filter });
+export async function countMatching<T extends Document>(db: Db, collection: Collection<T>, filter: Filter<T>): Promise<number> {
+  const reply = await db.command({ count: collection.collectionName, query: filter });
   return Number(reply.n);
 }

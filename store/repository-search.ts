@@ -61,7 +61,7 @@ export async function searchResources(database: Database, ctx: RequestContext, r
   // A storage-ordered search is counted only when asked (_total, _summary=count).
   const known = count > 0 && !hasMore && (offset === 0 || found.length > 0) ? offset + found.length : undefined;
   const wantCount = req.total === 'accurate' || req.total === 'estimate' || (req.total === undefined && (count === 0 || !unsorted));
-  const total = req.total === 'none' ? undefined : (known ?? (wantCount ? await countMatching(database, c.resources, filter) : undefined));
+  const total = req.total === 'none' ? undefined : (known ?? (wantCount ? await countMatching(database.db, c.resources, filter) : undefined));
   const matched = hasMore ? docs.slice(0, count) : docs;
   const page = await keepVisible(database, ctx, matched, guardedDoc);
   const withheld = matched.length - page.length;

@@ -246,7 +246,7 @@ export class Repository {
     if (current) await assertVisible(this.database, ctx, guardedDoc(current), 'r');
     const [found, total] = await Promise.all([
       this.database.c.history.find(filter).sort(id ? { vid: -1 } : { lu: -1, _id: 1 }).skip(page.offset).limit(page.count).toArray(),
-      countMatching(this.database, this.database.c.history, filter),
+      countMatching(this.database.db, this.database.c.history, filter),
     ]);
     // A type's history spans patients: each version shows only when the caller may read it.
     const entries = current ? found : await keepVisible(this.database, ctx, found, (h) => {

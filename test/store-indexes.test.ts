@@ -220,9 +220,9 @@ describe('hot queries use an index', () => {
       { rt: 'Nothing' },
     ] as Document[]) {
       const expected = await database.c.resources.countDocuments(filter as never);
-      expect(await countMatching(database, database.c.resources, filter as never), JSON.stringify(filter)).toBe(expected);
+      expect(await countMatching(database.db, database.c.resources, filter as never), JSON.stringify(filter)).toBe(expected);
     }
-    expect(await countMatching(database, database.c.resources, { rt: 'Observation', deleted: false })).toBe(PATIENTS * PER_PATIENT);
+    expect(await countMatching(database.db, database.c.resources, { rt: 'Observation', deleted: false })).toBe(PATIENTS * PER_PATIENT);
   });
 
   it('answers a range in the database as MongoDB does: arrays along the path, several elements, dates, other types', async () => {

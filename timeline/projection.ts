@@ -91,7 +91,7 @@ export class TimelineStore {
   /** The number of a patient's events matching a filter. */
   async count(ctx: RequestContext, patient: string, filter: TimelineFilter): Promise<number> {
     await assertPatientVisible(this.database, ctx, patient);
-    return countMatching(this.database, this.events, timelineMongoFilter(patient, filter));
+    return countMatching(this.database.db, this.events, timelineMongoFilter(patient, filter));
   }
 
   /** Events changed (lastUpdated) at or after `since`, newest first. */
