@@ -161,11 +161,12 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   // What a message wrote is re-derived from the outbox: recorded before the message is marked
   // processed, run right after, and again in the background until it succeeds.
   const outboxId = (inboxId: string): string => `inbox|${inboxId}`;
-  pipeline.afterCommit(async (written, entry) => {
-    await outbox.add({ id: outboxId(entry._id), refs: written, tasks: [TIMELINE_TASK, IMAGING_LINKS_TASK] });
+  // A group of messages written together (Pipeline.processMany) has one entry, named by its first.
+  pipeline.afterCommit(async (written, entries) => {
+    await outbox.add({ id: outboxId(entries[0]?._id ?? ''), refs: written, tasks: [TIMELINE_TASK, IMAGING_LINKS_TASK] });
   });
-  pipeline.afterWrite(async (_written, entry, resources) => {
-    await outbox.run(outboxId(entry._id), undefined, new Map(resources.map((r) => [`${r.resourceType}/${r.id}`, r])));
+  pipeline.afterWrite(async (_written, entries, resources) => {
+    await outbox.run(outboxId(entries[0]?._id ?? ''), undefined, new Map(resources.map((r) => [`${r.resourceType}/${r.id}`, r])));
   });
   // Start-up recovery in the background (HTTP and MLLP listen meanwhile): what the outbox holds
   // from before, then the inputs an earlier process stored but did not process.

@@ -128,6 +128,15 @@ interface RawDoc {
 
 const INLINE_LIMIT = 8 * 1024 * 1024;
 
+/** What `markProcessed` records of a successful processing. */
+export interface ProcessedResult {
+  label: string;
+  adapterVersion: string;
+  outputs: string[];
+  warnings: string[];
+  externalId?: string;
+}
+
 /** What a caller hands to `store`. */
 export interface StoreInput {
   bytes: Uint8Array;
@@ -158,6 +167,28 @@ export class Inbox {
 
   /** Stores raw bytes durably and returns the new entry (status "received"). */
   async store(input: StoreInput): Promise<InboxEntry> {
+    const [entry] = await this.storeMany([input]);
+    return entry as InboxEntry;
+  }
+
+  /**
+   * Stores several raw inputs durably (the entries of a batch in two inserts, where each fits
+   * inline) and returns their new entries, in order.
+   */
+  async storeMany(inputs: readonly StoreInput[]): Promise<InboxEntry[]> {
+    const entries = inputs.map((input) => this.inlineOrUploaded(input));
+    const stored = await Promise.all(entries);
+    const inline = stored.filter((e) => e.bytes);
+    if (inline.length) await this.raw.insertMany(inline.map((e) => ({ _id: e._id, bytes: e.bytes as Binary })), { writeConcern: { w: 1, journal: true } });
+    await this.entries.insertMany(
+      stored.map(({ bytes: _bytes, ...meta }) => meta),
+      { writeConcern: { w: 1, journal: true } },
+    );
+    return stored;
+  }
+
+  /** A new entry for the input: its bytes inline up to INLINE_LIMIT, larger ones uploaded to GridFS first. */
+  private async inlineOrUploaded(input: StoreInput): Promise<InboxEntry> {
     const entry = newEntry(randomUUID(), input, createHash('sha256').update(input.bytes).digest('hex'), input.bytes.byteLength);
     if (input.bytes.byteLength <= INLINE_LIMIT) {
       entry.bytes = new Binary(Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength));
@@ -170,7 +201,6 @@ export class Inbox {
         upload.end(Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength));
       });
     }
-    await this.insertEntry(entry);
     return entry;
   }
 
@@ -276,31 +306,52 @@ export class Inbox {
     return first?.status === INBOX_STATUS.processed ? h.entryId : undefined;
   }
 
+  /**
+   * Of these entries (with their duplicate keys), those whose bytes an earlier entry already
+   * processed: two `$in` queries for all of them.
+   */
+  async processedBefore(entries: readonly { id: string; key: string }[]): Promise<Set<string>> {
+    const firsts = await findAnyOf(this.hashes, {}, '_id', entries.map((e) => e.key));
+    const firstOf = new Map(firsts.map((h) => [h._id, h.entryId]));
+    const candidates = entries.filter((e) => firstOf.has(e.key) && firstOf.get(e.key) !== e.id);
+    if (!candidates.length) return new Set();
+    const processed = await findAnyOf(this.entries, { status: INBOX_STATUS.processed }, '_id', candidates.map((e) => firstOf.get(e.key) as string), { projection: { _id: 1 } });
+    const done = new Set(processed.map((p) => p._id));
+    return new Set(candidates.filter((e) => done.has(firstOf.get(e.key) as string)).map((e) => e.id));
+  }
+
   /** Records a successful processing. */
-  async markProcessed(id: string, key: string, result: { label: string; adapterVersion: string; outputs: string[]; warnings: string[]; externalId?: string }): Promise<void> {
-    await this.entries.updateOne(
-      { _id: id },
-      { $set: { status: INBOX_STATUS.processed, processedAt: new Date(), label: result.label, adapterVersion: result.adapterVersion, outputs: result.outputs, warnings: result.warnings, ...(result.externalId ? { externalId: result.externalId } : {}) }, $unset: { error: '', waitingFor: '' }, $inc: { attempts: 1 } },
+  async markProcessed(id: string, key: string, result: ProcessedResult): Promise<void> {
+    await this.markProcessedMany([{ id, key, result }]);
+  }
+
+  /** Records the successful processing of several entries: one command each for the statuses, the waiting index and the duplicate keys. */
+  async markProcessedMany(items: readonly { id: string; key: string; result: ProcessedResult }[]): Promise<void> {
+    if (!items.length) return;
+    const processedAt = new Date();
+    await this.entries.bulkWrite(
+      items.map(({ id, result }) => ({
+        updateOne: {
+          filter: { _id: id },
+          update: { $set: { status: INBOX_STATUS.processed, processedAt, label: result.label, adapterVersion: result.adapterVersion, outputs: result.outputs, warnings: result.warnings, ...(result.externalId ? { externalId: result.externalId } : {}) }, $unset: { error: '', waitingFor: '' }, $inc: { attempts: 1 } },
+        },
+      })),
     );
-    await this.stopWaiting(id);
-    try {
-      await this.hashes.insertOne({ _id: key, entryId: id });
-    } catch (err) {
-      if ((err as { code?: number }).code !== 11000) throw err;
-      await this.hashes.replaceOne({ _id: key }, { entryId: id });
-    }
+    await this.stopWaiting(items.map((i) => i.id));
+    // The latest processed entry of each key stands for it.
+    await this.hashes.bulkWrite(items.map(({ id, key }) => ({ replaceOne: { filter: { _id: key }, replacement: { entryId: id }, upsert: true } })));
   }
 
   /** Records that the bytes were already processed under another entry. */
   async markDuplicate(id: string, duplicateOf: string): Promise<void> {
     await this.entries.updateOne({ _id: id }, { $set: { status: INBOX_STATUS.duplicate, processedAt: new Date(), duplicateOf }, $unset: { waitingFor: '' }, $inc: { attempts: 1 } });
-    await this.stopWaiting(id);
+    await this.stopWaiting([id]);
   }
 
   /** Records a failure with its reason; the bytes stay. */
   async markFailed(id: string, error: InboxError, extra: { label?: string; externalId?: string; adapterVersion?: string } = {}): Promise<void> {
     await this.entries.updateOne({ _id: id }, { $set: { status: INBOX_STATUS.failed, processedAt: new Date(), error, ...extra }, $unset: { waitingFor: '' }, $inc: { attempts: 1 } });
-    await this.stopWaiting(id);
+    await this.stopWaiting([id]);
   }
 
   /**
@@ -332,8 +383,9 @@ export class Inbox {
     return this.waiting.distinct('key');
   }
 
-  /** Drops an entry's waiting index documents (it was filed, failed or is a duplicate now). */
-  private async stopWaiting(id: string): Promise<void> {
-    for (const doc of await this.waiting.find({ entryId: id }).toArray()) await this.waiting.deleteOne({ _id: doc._id });
+  /** Drops the waiting index documents of entries that were filed, failed or are duplicates now. */
+  private async stopWaiting(ids: readonly string[]): Promise<void> {
+    const docs = await findAnyOf(this.waiting, {}, 'entryId', [...ids], { projection: { _id: 1 } });
+    if (docs.length) await this.waiting.deleteMany({ _id: { $in: docs.map((d) => d._id) } });
   }
 }

@@ -6,7 +6,7 @@ import { systemContext } from '../store/request-context.ts';
 import { INBOX_STATUS, duplicateKey, type Inbox, type InboxEntry, type InboxError, type StoreInput } from './inbox.ts';
 import { processBundle } from '../fhir/bundle-processor.ts';
 import { OperationOutcomeError } from '@medplum/core';
-import { AdapterError, type AdapterContext } from './adapters/types.ts';
+import { AdapterError, type AdapterContext, type AdapterOutput } from './adapters/types.ts';
 import type { RegisteredAdapter } from './adapter-registry.ts';
 import { resolvePatients } from './patient-matching.ts';
 import { mergeReportResults } from './report-merging.ts';
@@ -43,7 +43,10 @@ export interface IngestResult {
  * Runs after a successful write, e.g. to link a radiology report to its ImagingStudy; told of what
  * the input wrote: its locations ("Type/id/_history/n") and the versions written.
  */
-export type AfterWriteHook = (written: string[], entry: InboxEntry, resources: readonly Resource[]) => Promise<void>;
+export type AfterWriteHook = (written: string[], entries: readonly InboxEntry[], resources: readonly Resource[]) => Promise<void>;
+
+/** At most this many inputs are written together, in one transaction (see `processMany`). */
+const GROUP_MAX = 50;
 
 /** Thrown by `receive` and `process` once the pipeline stops accepting work (shutdown). */
 export class PipelineClosedError extends Error {
@@ -134,9 +137,63 @@ export class Pipeline {
     return this.inbox.store(input);
   }
 
+  /** Stores several raw inputs durably, in order (a batch's entries in two inserts). */
+  async receiveMany(inputs: readonly IngestInput[]): Promise<InboxEntry[]> {
+    if (this.closed) throw new PipelineClosedError();
+    const unknown = inputs.find((i) => !this.adapters[i.kind]);
+    if (unknown) throw new Error(`no adapter for input kind "${unknown.kind}"`);
+    return this.inbox.storeMany(inputs);
+  }
+
   /** Stores and processes one input. */
   async ingest(input: IngestInput): Promise<IngestResult> {
     return this.process(await this.receive(input));
+  }
+
+  /** Stores and processes several inputs (see `processMany`). */
+  async ingestMany(inputs: readonly IngestInput[]): Promise<IngestResult[]> {
+    return this.processMany(await this.receiveMany(inputs));
+  }
+
+  /**
+   * Processes stored entries, with the results in their order. Up to GROUP_MAX at a time are
+   * written together in one transaction, as one input's resources are: a transaction costs about
+   * as many database commands for fifty messages as for one, which is what lets a batch of lab
+   * messages through at a hundred a second. The group holds only inputs about different patients
+   * that write different resources; copies, inputs about a patient or resource another input of
+   * the group writes, and inputs that fail or wait are processed one by one after the group,
+   * exactly as `process` does, so each keeps its own outcome. Should the group's transaction be
+   * refused, nothing of it is written and every input is processed alone.
+   * `options.stop` is asked between groups (e.g. the client went away): the rest stay received.
+   */
+  async processMany(entries: readonly InboxEntry[], options: { stop?: () => boolean; progress?: (done: number) => void } = {}): Promise<IngestResult[]> {
+    const results: IngestResult[] = [];
+    let done = 0;
+    for (let i = 0; i < entries.length && !options.stop?.(); i += GROUP_MAX) {
+      const group = entries.slice(i, i + GROUP_MAX);
+      const together = new Map<string, IngestResult>();
+      const converted = new Map<string, Converted>();
+      // Rounds: each writes the first input left of every patient, until a round writes fewer than two.
+      let left = group;
+      while (left.length > 1) {
+        const round = left;
+        const written = await this.heldAll(round, () => this.writeTogether(round, converted));
+        for (const [id, result] of written) together.set(id, result);
+        left = round.filter((e) => !written.has(e._id));
+        if (written.size) options.progress?.((done += written.size));
+        if (written.size < 2) break;
+      }
+      for (const entry of group) {
+        const result = together.get(entry._id);
+        if (result) {
+          results.push(result);
+          continue;
+        }
+        results.push(await this.process(entry));
+        options.progress?.(++done);
+      }
+    }
+    return results;
   }
 
   /**
@@ -162,6 +219,124 @@ export class Pipeline {
       if (n) this.processing.set(entry._id, n);
       else this.processing.delete(entry._id);
     }
+  }
+
+  /** Runs `work` holding the locks of all these entries, each counted as in flight; the database's absence leaves them all to `retryInterrupted`. */
+  private async heldAll<T>(entries: readonly InboxEntry[], work: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new PipelineClosedError();
+    for (const e of entries) this.processing.set(e._id, (this.processing.get(e._id) ?? 0) + 1);
+    const keys = entries.map((e) => `input|${duplicateKey(e)}`);
+    const running = this.gate.then(() => this.locks.with(keys, () => (this.closed ? Promise.reject(new PipelineClosedError()) : work())));
+    this.inFlight.add(running);
+    try {
+      return await running;
+    } catch (err) {
+      if (isStoreUnavailable(err)) for (const e of entries) this.interrupted.add(e._id);
+      throw err;
+    } finally {
+      this.inFlight.delete(running);
+      for (const e of entries) {
+        const n = (this.processing.get(e._id) ?? 1) - 1;
+        if (n) this.processing.set(e._id, n);
+        else this.processing.delete(e._id);
+      }
+    }
+  }
+
+  /**
+   * Writes together, in one transaction, the entries of a group that can go together (see
+   * `processMany`), and returns the results of those it wrote; the others are left to `process`.
+   */
+  private async writeTogether(entries: readonly InboxEntry[], converted: Map<string, Converted>): Promise<Map<string, IngestResult>> {
+    const done = new Map<string, IngestResult>();
+    const copies = await this.inbox.processedBefore(entries.map((e) => ({ id: e._id, key: duplicateKey(e) })));
+    const seen = new Set<string>();
+    // Inputs about the same patient go one after the other: the first left of each in this round.
+    const patientsTaken = new Set<string>();
+    const independent: Converted[] = [];
+    for (const entry of entries) {
+      const key = duplicateKey(entry);
+      const adapter = this.adapters[entry.kind];
+      const first = !seen.has(key);
+      seen.add(key);
+      if (!adapter || !first || copies.has(entry._id)) continue;
+      let c = converted.get(entry._id);
+      if (!c) {
+        try {
+          c = { entry, adapter, output: await adapter.run(await this.inbox.bytes(entry), entry, { now: () => new Date(), newId: randomUUID, identifierSystem: this.identifierSystem }) };
+          converted.set(entry._id, c);
+        } catch (err) {
+          if (isStoreUnavailable(err)) throw err;
+          // Told alone: `process` runs it again and records why it failed or what it waits for.
+          continue;
+        }
+      }
+      const keys = patientKeys(c.output.bundle);
+      const free = !keys.some((k) => patientsTaken.has(k));
+      for (const k of keys) patientsTaken.add(k);
+      if (free) independent.push(c);
+    }
+    if (independent.length < 2) return done;
+    const ctx = systemContext('ingestion', `ingest-${independent[0]?.entry._id}`);
+    const members: (Converted & { bundle: Bundle; patients: string[] })[] = [];
+    const written = await this.locks.with(
+      independent.flatMap((c) => patientKeys(c.output.bundle)),
+      async () => {
+        // What one member writes no other may touch: its patients' identifiers and every resource it names.
+        const taken = new Set<string>();
+        for (const c of independent) {
+          let matched: Bundle;
+          try {
+            matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, c.output.bundle));
+          } catch (err) {
+            if (isStoreUnavailable(err)) throw err;
+            continue;
+          }
+          const claims = [...patientKeys(c.output.bundle), ...patientKeys(matched), ...(matched.entry ?? []).flatMap((e) => (e.request?.url ? [e.request.url] : []))];
+          if (claims.some((k) => taken.has(k))) continue;
+          for (const k of claims) taken.add(k);
+          const bundle = withProvenance(matched, { inboxId: c.entry._id, label: c.output.kind, adapterVersion: c.adapter.version, recorded: new Date(), newId: randomUUID });
+          members.push({ ...c, bundle, patients: patientKeys(matched).map((k) => k.slice('patient|'.length)) });
+        }
+        if (!members.length) return undefined;
+        const combined: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: members.flatMap((m) => m.bundle.entry ?? []) };
+        try {
+          return await processBundle({ repo: this.repo, baseUrl: '' }, ctx, combined);
+        } catch (err) {
+          if (isStoreUnavailable(err)) throw err;
+          this.logger?.info({ inputs: members.length, reason: (err as Error).message }, 'a group of inputs was refused together; each is processed alone');
+          return undefined;
+        }
+      },
+    );
+    if (!written) return done;
+    // The response has one entry per request entry, in order: each member's are its own.
+    const results: { entry: InboxEntry; result: IngestResult & { label: string }; adapterVersion: string; resources: Resource[] }[] = [];
+    let at = 0;
+    for (const m of members) {
+      const mine = (written.entry ?? []).slice(at, at + (m.bundle.entry?.length ?? 0));
+      at += m.bundle.entry?.length ?? 0;
+      const outputs = mine.map((e) => e.response?.location).filter((l): l is string => !!l);
+      const externalId = m.output.bundle.identifier?.value;
+      results.push({ entry: m.entry, adapterVersion: m.adapter.version, resources: mine.flatMap((e) => (e.resource ? [e.resource] : [])), result: { inboxId: m.entry._id, status: 'processed', label: m.output.kind, outputs, warnings: m.output.warnings, ...(externalId ? { externalId } : {}) } });
+    }
+    const allOutputs = results.flatMap((r) => r.result.outputs);
+    const allResources = results.flatMap((r) => r.resources);
+    const groupEntries = results.map((r) => r.entry);
+    for (const hook of this.commitHooks) await hook(allOutputs, groupEntries, allResources);
+    await this.inbox.markProcessedMany(
+      results.map(({ entry, result, adapterVersion }) => ({ id: entry._id, key: duplicateKey(entry), result: { label: result.label, adapterVersion, outputs: result.outputs, warnings: result.warnings, ...(result.externalId ? { externalId: result.externalId } : {}) } })),
+    );
+    for (const hook of this.hooks) {
+      try {
+        await hook(allOutputs, groupEntries, allResources);
+      } catch (err) {
+        this.logger?.error({ err, inboxIds: groupEntries.map((e) => e._id) }, 'after-write hook failed');
+      }
+    }
+    await this.fileWaiting(members.flatMap((m) => m.patients));
+    for (const r of results) done.set(r.entry._id, r.result);
+    return done;
   }
 
   private async processHeld(entry: InboxEntry, fileWaiting: boolean, retried = false): Promise<IngestResult> {
@@ -192,11 +367,11 @@ export class Pipeline {
         resources = (response.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
         return (response.entry ?? []).map((e) => e.response?.location).filter((l): l is string => !!l);
       });
-      for (const hook of this.commitHooks) await hook(outputs, entry, resources);
+      for (const hook of this.commitHooks) await hook(outputs, [entry], resources);
       await this.inbox.markProcessed(entry._id, duplicateKey(entry), { label: output.kind, adapterVersion: adapter.version, outputs, warnings: output.warnings, ...(externalId ? { externalId } : {}) });
       for (const hook of this.hooks) {
         try {
-          await hook(outputs, entry, resources);
+          await hook(outputs, [entry], resources);
         } catch (err) {
           this.logger?.error({ err, inboxId: entry._id }, 'after-write hook failed');
         }
@@ -367,6 +542,13 @@ export class Pipeline {
     this.logger?.warn({ inboxId: entry._id, kind: entry.kind, source: entry.source, location: error.location, reason: error.message }, 'ingestion failed; raw input kept');
     return { inboxId: entry._id, status: 'failed', error, outputs: [], warnings: [], ...(label ? { label } : {}) };
   }
+}
+
+/** An input of a group and what its adapter made of it. */
+interface Converted {
+  entry: InboxEntry;
+  adapter: RegisteredAdapter;
+  output: AdapterOutput;
 }
 
 /** Lock keys for the patients an adapter's Bundle is about: each identifier "system|value". */

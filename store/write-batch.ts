@@ -5,6 +5,7 @@ import { fail } from '../schema/outcomes.ts';
 import { findAnyOf } from './find-any-of.ts';
 import { loadDoc, type Collections, type HistoryDoc, type IdentifierKeyDoc, type LoadedResourceDoc, type ResourceDoc, type UndoStep } from '../schema/collections.ts';
 import { isDuplicateKey } from './duplicate-key.ts';
+import { EXCLUSIVE_IDENTIFIER_TYPES } from './identifier-index.ts';
 
 /**
  * The writes of one transaction Bundle on a store without multi-document transactions, sent
@@ -164,17 +165,43 @@ export class WriteBatch {
   private async claimIdentifiers(writes: BatchedWrite[], writer: BatchWriter): Promise<void> {
     const claims = writes.flatMap((w) => w.claims.map((key) => ({ w, doc: { _id: key, rt: w.doc.rt, id: w.doc.id, at: w.doc.lu } satisfies IdentifierKeyDoc })));
     if (!claims.length) return;
-    let refused: number[] = [];
-    try {
-      await this.c.identifiers.insertMany(
-        claims.map((x) => x.doc),
-        { ordered: false },
-      );
-    } catch (err) {
-      refused = failedIndexes(err);
+    // Who holds the keys now, read first: an insert refused for a duplicate costs the embedded
+    // store a retry of every document on its own, and several reports of one order share its
+    // placer number, so refusals are the rule for a batch of lab messages, not the exception.
+    const holders = new Map((await findAnyOf(this.c.identifiers, {}, '_id', claims.map((x) => x.doc._id))).map((h) => [h._id, h.id]));
+    // A key two writes of the batch claim (two reports of one message with the same placer
+    // number) is inserted for the first and taken over by the second.
+    const free: typeof claims = [];
+    const taken: typeof claims = [];
+    const inserting = new Set<string>();
+    for (const x of claims) {
+      const holder = holders.get(x.doc._id);
+      if (holder === x.doc.id) continue;
+      if (holder !== undefined || inserting.has(x.doc._id)) taken.push(x);
+      else {
+        free.push(x);
+        inserting.add(x.doc._id);
+      }
     }
-    // A key already claimed (by this resource, or by another: the last writer holds it) goes the single-write way.
-    const again = [...new Set(refused.map((i) => (claims[i] as (typeof claims)[number]).w))];
+    let refused: number[] = [];
+    if (free.length) {
+      try {
+        await this.c.identifiers.insertMany(
+          free.map((x) => x.doc),
+          { ordered: false },
+        );
+      } catch (err) {
+        refused = failedIndexes(err);
+      }
+    }
+    // A key claimed meanwhile (by a concurrent writer) is treated as taken.
+    taken.push(...refused.map((i) => free[i] as (typeof free)[number]));
+    // A taken key of a type whose last writer holds it is taken over, all in one command; one of
+    // an exclusive type (Patient) goes the single-write way, which refuses it when another live
+    // resource holds it.
+    const shared = taken.filter((x) => !EXCLUSIVE_IDENTIFIER_TYPES.has(x.doc.rt));
+    if (shared.length) await this.c.identifiers.bulkWrite(shared.map(({ doc: { _id, ...holder } }) => ({ replaceOne: { filter: { _id }, replacement: holder, upsert: true } })));
+    const again = [...new Set(taken.filter((x) => EXCLUSIVE_IDENTIFIER_TYPES.has(x.doc.rt)).map((x) => x.w))];
     for (const w of again) await writer.claimIdentifiers(w.res, w.doc.id);
   }
 

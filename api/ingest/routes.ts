@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import type { Logger } from 'pino';
-import type { Pipeline, IngestResult } from '../../ingestion/pipeline.ts';
+import type { Pipeline } from '../../ingestion/pipeline.ts';
 import { splitHl7Batch } from '../../ingestion/adapters/hl7v2/index.ts';
 import { decodeHl7Text, hl7Encoding } from '../../ingestion/adapter-registry.ts';
 import { INBOX_STATUS, type InboxEntry, type InboxStatus } from '../../ingestion/inbox.ts';
@@ -40,29 +40,21 @@ export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number
     if (messages.length > options.maxMessages) {
       fail(contentTooLarge(`The body holds ${messages.length} HL7 v2 messages; at most ${options.maxMessages} are taken per request (IDR_INGEST_MAX_MESSAGES): send them in several requests. Nothing was stored.`));
     }
-    const entries: InboxEntry[] = [];
-    for (const bytes of messages) entries.push(await pipeline.receive({ bytes, kind: 'hl7v2', source: 'http', origin: req.ip ?? '' }));
+    const entries = await pipeline.receiveMany(messages.map((bytes) => ({ bytes, kind: 'hl7v2', source: 'http', origin: req.ip ?? '' })));
     if (jobs && wantsAsync(req)) {
       // Every message is stored; they are processed in the background, the results at the status URL.
       const id = await jobs.start('hl7v2-batch', ctxOf(res).actor, entries.length, async (control) => {
-        const results: IngestResult[] = [];
-        for (const entry of entries) {
-          results.push(await pipeline.process(entry));
-          control.progress(results.length, entries.length);
-        }
+        const results = await pipeline.processMany(entries, { progress: (done) => control.progress(done, entries.length) });
         return { status: statusOf(results), body: { results: results.map(reportOf) } };
       });
       sendAccepted(res, `${req.baseUrl}/jobs/${id}`, 'application/json');
       return;
     }
     const gone = clientGone(res);
-    const results: IngestResult[] = [];
-    for (const entry of entries) {
-      if (gone.aborted) {
-        options.logger?.warn({ requestId: res.locals.ctx?.requestId, stored: entries.length, processed: results.length }, 'client went away: the rest of the batch stays in the inbox as received');
-        return;
-      }
-      results.push(await pipeline.process(entry));
+    const results = await pipeline.processMany(entries, { stop: () => gone.aborted });
+    if (results.length < entries.length) {
+      options.logger?.warn({ requestId: res.locals.ctx?.requestId, stored: entries.length, processed: results.length }, 'client went away: the rest of the batch stays in the inbox as received');
+      return;
     }
     await noteWritten(pipeline, ctxOf(res), results);
     res.status(statusOf(results)).json({ results: results.map(reportOf) });
