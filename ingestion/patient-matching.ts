@@ -1,5 +1,6 @@
 import type { Bundle, BundleEntry, Identifier, Patient } from '@medplum/fhirtypes';
 import type { Repository } from '../store/repository.ts';
+import type { WriteScope } from '../store/version-store.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { AdapterError } from './adapters/types.ts';
 import { patientScope } from './adapters/hl7v2/patient-scope.ts';
@@ -17,8 +18,9 @@ import { patientScope } from './adapters/hl7v2/patient-scope.ts';
  * its stored first identifier, so when a later input names the patient by another identifier
  * first (an MRN-only message, a BSN added later), its derived identities are rewritten to the
  * stored patient's scope: the same order or document keeps updating the same resources.
+ * `scope`: lookups a caller has read ahead (a WriteBatch's prefetch), consulted before the store.
  */
-export async function resolvePatients(repo: Repository, ctx: RequestContext, bundle: Bundle): Promise<Bundle> {
+export async function resolvePatients(repo: Repository, ctx: RequestContext, bundle: Bundle, scope?: WriteScope): Promise<Bundle> {
   const entries: BundleEntry[] = [];
   const rescoped = new Map<string, string>();
   for (const entry of bundle.entry ?? []) {
@@ -30,7 +32,7 @@ export async function resolvePatients(repo: Repository, ctx: RequestContext, bun
     const identifiers = (incoming.identifier ?? []).filter((i) => i.system && i.value);
     if (!identifiers.length) throw new AdapterError('Patient.identifier', 'the patient has no identifier with a system and value; IDR never matches patients on name');
     const query = `identifier=${identifiers.map((i) => `${esc(i.system as string)}|${esc(i.value as string)}`).join(',')}`;
-    const matches = await repo.searchByQuery(ctx, 'Patient', query, 3);
+    const matches = await repo.searchByQuery(ctx, 'Patient', query, 3, scope);
     if (matches.length > 1) {
       throw new AdapterError('Patient.identifier', `identifiers ${identifiers.map(show).join(', ')} belong to ${matches.length} different patients (${matches.map((m) => `Patient/${m.id}`).join(', ')}); refusing to guess — merge or correct the records first`);
     }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Patient, Resource } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { Repository } from '../store/repository.ts';
 import { systemContext } from '../store/request-context.ts';
@@ -14,6 +14,8 @@ import { withProvenance } from './provenance.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { isStoreUnavailable } from '../store/store-unavailable.ts';
 import { PatientNotKnownError } from './imaging/known-patients.ts';
+import { WriteBatch } from '../store/write-batch.ts';
+import { identifierKeys, identifierOnlyQuery } from '../store/identifier-index.ts';
 
 /**
  * The ingestion pipeline shared by every way in (MLLP, HTTP, CLI, DICOMweb, seed):
@@ -282,12 +284,15 @@ export class Pipeline {
     const written = await this.locks.with(
       independent.flatMap((c) => patientKeys(c.output.bundle)),
       async () => {
+        // The identifier claims and current documents the members' lookups need, read at once.
+        const lookups = new WriteBatch(this.repo.database.c);
+        await lookups.prefetch([], independent.flatMap((c) => lookupKeys(c.output.bundle)));
         // What one member writes no other may touch: its patients' identifiers and every resource it names.
         const taken = new Set<string>();
         for (const c of independent) {
           let matched: Bundle;
           try {
-            matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, c.output.bundle));
+            matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, c.output.bundle, { batch: lookups }), { batch: lookups });
           } catch (err) {
             if (isStoreUnavailable(err)) throw err;
             continue;
@@ -299,9 +304,18 @@ export class Pipeline {
           members.push({ ...c, bundle, patients: patientKeys(matched).map((k) => k.slice('patient|'.length)) });
         }
         if (!members.length) return undefined;
-        const combined: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: members.flatMap((m) => m.bundle.entry ?? []) };
+        // The Patients first: a resource with exclusive identifiers is written at once, after
+        // whatever the transaction has queued, so a Patient between other entries would cut the
+        // group's one batched write into one per member.
+        const order = members.flatMap((m, mi) => (m.bundle.entry ?? []).map((e, ei) => ({ e, mi, ei })));
+        order.sort((a, b) => Number(b.e.resource?.resourceType === 'Patient') - Number(a.e.resource?.resourceType === 'Patient'));
+        const combined: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: order.map((o) => o.e) };
         try {
-          return await processBundle({ repo: this.repo, baseUrl: '' }, ctx, combined);
+          const response = await processBundle({ repo: this.repo, baseUrl: '' }, ctx, combined);
+          // The response has one entry per request entry, in order: each member gets back its own, in its order.
+          const own = members.map((m) => new Array<BundleEntry>(m.bundle.entry?.length ?? 0));
+          order.forEach((o, i) => ((own[o.mi] as BundleEntry[])[o.ei] = response.entry?.[i] ?? {}));
+          return own;
         } catch (err) {
           if (isStoreUnavailable(err)) throw err;
           this.logger?.info({ inputs: members.length, reason: (err as Error).message }, 'a group of inputs was refused together; each is processed alone');
@@ -310,12 +324,9 @@ export class Pipeline {
       },
     );
     if (!written) return done;
-    // The response has one entry per request entry, in order: each member's are its own.
     const results: { entry: InboxEntry; result: IngestResult & { label: string }; adapterVersion: string; resources: Resource[] }[] = [];
-    let at = 0;
-    for (const m of members) {
-      const mine = (written.entry ?? []).slice(at, at + (m.bundle.entry?.length ?? 0));
-      at += m.bundle.entry?.length ?? 0;
+    for (const [mi, m] of members.entries()) {
+      const mine = written[mi] as BundleEntry[];
       const outputs = mine.map((e) => e.response?.location).filter((l): l is string => !!l);
       const externalId = m.output.bundle.identifier?.value;
       results.push({ entry: m.entry, adapterVersion: m.adapter.version, resources: mine.flatMap((e) => (e.resource ? [e.resource] : [])), result: { inboxId: m.entry._id, status: 'processed', label: m.output.kind, outputs, warnings: m.output.warnings, ...(externalId ? { externalId } : {}) } });
@@ -549,6 +560,16 @@ interface Converted {
   entry: InboxEntry;
   adapter: RegisteredAdapter;
   output: AdapterOutput;
+}
+
+/** The identifier keys a Bundle's patients and conditional updates are looked up by. */
+function lookupKeys(bundle: Bundle): string[] {
+  return (bundle.entry ?? []).flatMap((e) => {
+    const type = e.resource?.resourceType;
+    if (type === 'Patient') return identifierKeys(e.resource as Patient);
+    const url = e.request?.url ?? '';
+    return type && url.startsWith(`${type}?`) ? (identifierOnlyQuery(type, url.slice(type.length + 1)) ?? []) : [];
+  });
 }
 
 /** Lock keys for the patients an adapter's Bundle is about: each identifier "system|value". */

@@ -1,5 +1,6 @@
 import type { Bundle, BundleEntry, DiagnosticReport, Observation, Reference } from '@medplum/fhirtypes';
 import type { Repository } from '../store/repository.ts';
+import type { WriteScope } from '../store/version-store.ts';
 import type { RequestContext } from '../store/request-context.ts';
 
 /**
@@ -7,8 +8,9 @@ import type { RequestContext } from '../store/request-context.ts';
  * follow-up that adds a late result, must not withdraw the results the report already had. For
  * every DiagnosticReport entry that updates a stored report (conditional PUT by identifier), the
  * stored `result` references are kept and the message's are added after them.
+ * `scope`: lookups a caller has read ahead (a WriteBatch's prefetch), consulted before the store.
  */
-export async function mergeReportResults(repo: Repository, ctx: RequestContext, bundle: Bundle): Promise<Bundle> {
+export async function mergeReportResults(repo: Repository, ctx: RequestContext, bundle: Bundle, scope?: WriteScope): Promise<Bundle> {
   const entries: BundleEntry[] = [];
   for (const entry of bundle.entry ?? []) {
     const url = entry.request?.url ?? '';
@@ -16,7 +18,7 @@ export async function mergeReportResults(repo: Repository, ctx: RequestContext, 
       entries.push(entry);
       continue;
     }
-    const [stored] = (await repo.searchByQuery(ctx, 'DiagnosticReport', url.slice(url.indexOf('?') + 1), 1)) as DiagnosticReport[];
+    const [stored] = (await repo.searchByQuery(ctx, 'DiagnosticReport', url.slice(url.indexOf('?') + 1), 1, scope)) as DiagnosticReport[];
     const incoming = entry.resource as DiagnosticReport;
     if (!stored?.result?.length) {
       entries.push(entry);
@@ -29,7 +31,7 @@ export async function mergeReportResults(repo: Repository, ctx: RequestContext, 
       const turl = target?.request?.url ?? '';
       const type = target?.resource?.resourceType;
       if (!type || !turl.startsWith(`${type}?`)) continue;
-      const [match] = await repo.searchByQuery(ctx, type, turl.slice(turl.indexOf('?') + 1), 1);
+      const [match] = await repo.searchByQuery(ctx, type, turl.slice(turl.indexOf('?') + 1), 1, scope);
       if (match?.id) storedKeyOf.set(r.reference as string, `${type}/${match.id}`);
     }
     const replacedBy = new Map([...storedKeyOf].map(([urn, key]) => [key, urn]));

@@ -114,7 +114,12 @@ export class TimelineStore {
   async project(written: string[], known?: ReadonlyMap<string, Resource>): Promise<{ upserted: number; deleted: number }> {
     const touched = [...new Set(written.map((w) => refKey({ reference: w })).filter((k): k is string => !!k && !k.startsWith('Provenance/')))];
     if (!touched.length) return { upserted: 0, deleted: 0 };
-    const related = await findAnyOf(this.events, {}, 'refs', touched, { projection: { refs: 1, anchor: 1, source: 1 } });
+    // A resource the caller has just created (version 1) is in no event yet: events refer only to
+    // resources that exist, and one deleted and created again continues its versions. Only the
+    // others are looked up (a group of lab messages creates hundreds, and updates a few).
+    const created = (key: string): boolean => known?.get(key)?.meta?.versionId === '1';
+    const asked = new Set(touched.filter((k) => !created(k)));
+    const related = await findAnyOf(this.events, {}, 'refs', [...asked], { projection: { refs: 1, anchor: 1, source: 1 } });
     const bag = new Set([...touched, ...related.flatMap((e) => e.refs)]);
     const docs = await this.load([...bag], known);
     const more = referencedKeys(docs).filter((k) => !bag.has(k));
@@ -130,8 +135,7 @@ export class TimelineStore {
     const keep = new Set(next.map((d) => d._id));
     // The events that hold anything in the bag: those found above (they hold a touched resource),
     // and those holding the rest of the bag, asked for only once.
-    const asked = new Set(touched);
-    const others = await findAnyOf(this.events, {}, 'refs', [...bag].filter((k) => !asked.has(k)), { projection: { anchor: 1, source: 1 } });
+    const others = await findAnyOf(this.events, {}, 'refs', [...bag].filter((k) => !asked.has(k) && !created(k)), { projection: { anchor: 1, source: 1 } });
     const existing = [...new Map([...related, ...others].map((e) => [e._id, e])).values()];
     const stale = existing.filter((e) => bag.has(e.anchor) && !keep.has(e._id)).map((e) => e._id);
     // An event re-derived only because a related resource changed keeps the source it had, when
@@ -161,12 +165,18 @@ export class TimelineStore {
     for (const e of events) of(e.patient).months.add(eventMonth(e.time));
     for (const e of added) of(e.patient).delta++;
     for (const id of removed) of(id.slice(0, id.indexOf('|'))).delta--;
-    for (const [patient, { months, delta }] of byPatient) {
+    if (!byPatient.size) return;
+    // Every patient's list in one command (a group of messages names dozens of patients): those
+    // listed already are added to, the others created, complete unless an older event exists.
+    const patients = [...byPatient.keys()];
+    const listed = new Set((await findAnyOf(this.months, {}, '_id', patients, { projection: { _id: 1 } })).map((d) => d._id));
+    const unlisted = patients.filter((p) => !listed.has(p));
+    const older = new Set(unlisted.length ? (await findAnyOf(this.events, { pm: { $exists: false } } as Filter<TimelineDoc>, 'patient', unlisted, { projection: { patient: 1 } })).map((e) => e.patient) : []);
+    const ops: AnyBulkWriteOperation<TimelineMonthsDoc>[] = [...byPatient].map(([patient, { months, delta }]) => {
       const update = { $addToSet: { months: { $each: [...months] } }, $inc: { events: delta } };
-      if ((await this.months.updateOne({ _id: patient }, update)).matchedCount) continue;
-      const older = await this.events.findOne({ patient, pm: { $exists: false } } as Filter<TimelineDoc>, { projection: { _id: 1 } });
-      await this.months.updateOne({ _id: patient }, { ...update, $setOnInsert: { complete: !older } }, { upsert: true });
-    }
+      return listed.has(patient) ? { updateOne: { filter: { _id: patient }, update } } : { updateOne: { filter: { _id: patient }, update: { ...update, $setOnInsert: { complete: !older.has(patient) } }, upsert: true } };
+    });
+    await this.months.bulkWrite(ops, { ordered: false });
   }
 
   /**

@@ -18,17 +18,19 @@ export const IMAGING_LINKS_TASK = 'imaging-links';
  *  - StudyInstanceUID: the study's identifier; the report's logical imagingStudy reference;
  *  - specimen id (pathology): a whole-slide series' specimen (R5 series.specimen extension);
  *    the id part of the identifiers of the report's specimens.
- * All lookups are `_id` equality (ImagingLinkIndex, repository reads), so this stays cheap on
- * FerretDB, where any other query scans.
+ * All lookups are by `_id` (ImagingLinkIndex, repository reads), answered from an index on
+ * MongoDB and the embedded store alike.
  */
 export async function linkReportsToImaging(repo: Repository, index: ImagingLinkIndex, written: string[]): Promise<number> {
   const refs = written.map((w) => w.split('/_history/')[0] as string).filter((r) => r.startsWith('ImagingStudy/') || r.startsWith('DiagnosticReport/'));
   if (!refs.length) return 0;
   const ctx = systemContext('imaging-links');
+  // Read in one query (a group of lab messages names dozens of reports, none of them imaging).
+  const current = await repo.readMany(ctx, refs);
   let updated = 0;
-  for (const ref of refs) {
-    const [type, id] = ref.split('/') as [string, string];
-    const res = await repo.read(ctx, type, id).catch(() => undefined);
+  for (const ref of new Set(refs)) {
+    const id = ref.slice(ref.indexOf('/') + 1);
+    const res = current.get(ref);
     if (!res) continue;
     const pid = (res as ImagingStudy | DiagnosticReport).subject?.reference?.replace(/^Patient\//, '');
     if (!pid) continue;
