@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { Bundle, BundleEntry, Patient, Resource } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { Repository } from '../store/repository.ts';
-import { systemContext } from '../store/request-context.ts';
+import { systemContext, type RequestContext } from '../store/request-context.ts';
 import { INBOX_STATUS, duplicateKey, type Inbox, type InboxEntry, type InboxError, type StoreInput } from './inbox.ts';
 import { processBundle } from '../fhir/bundle-processor.ts';
 import { OperationOutcomeError } from '@medplum/core';
@@ -251,71 +252,20 @@ export class Pipeline {
    */
   private async writeTogether(entries: readonly InboxEntry[], converted: Map<string, Converted>): Promise<Map<string, IngestResult>> {
     const done = new Map<string, IngestResult>();
-    const copies = await this.inbox.processedBefore(entries.map((e) => ({ id: e._id, key: duplicateKey(e) })));
-    const seen = new Set<string>();
-    // Inputs about the same patient go one after the other: the first left of each in this round.
-    const patientsTaken = new Set<string>();
-    const independent: Converted[] = [];
-    for (const entry of entries) {
-      const key = duplicateKey(entry);
-      const adapter = this.adapters[entry.kind];
-      const first = !seen.has(key);
-      seen.add(key);
-      if (!adapter || !first || copies.has(entry._id)) continue;
-      let c = converted.get(entry._id);
-      if (!c) {
-        try {
-          c = { entry, adapter, output: await adapter.run(await this.inbox.bytes(entry), entry, { now: () => new Date(), newId: randomUUID, identifierSystem: this.identifierSystem }) };
-          converted.set(entry._id, c);
-        } catch (err) {
-          if (isStoreUnavailable(err)) throw err;
-          // Told alone: `process` runs it again and records why it failed or what it waits for.
-          continue;
-        }
-      }
-      const keys = patientKeys(c.output.bundle);
-      const free = !keys.some((k) => patientsTaken.has(k));
-      for (const k of keys) patientsTaken.add(k);
-      if (free) independent.push(c);
-    }
-    if (independent.length < 2) return done;
-    const ctx = systemContext('ingestion', `ingest-${independent[0]?.entry._id}`);
-    const members: (Converted & { bundle: Bundle; patients: string[] })[] = [];
+    const candidates = await this.convertAll(entries, converted);
+    if (candidates.length < 2) return done;
+    const ctx = systemContext('ingestion', `ingest-${candidates[0]?.entry._id}`);
+    let members: Member[] = [];
     const written = await this.locks.with(
-      independent.flatMap((c) => patientKeys(c.output.bundle)),
+      candidates.flatMap((c) => patientKeys(c.output.bundle)),
       async () => {
-        // The identifier claims and current documents the members' lookups need, read at once.
-        const lookups = new WriteBatch(this.repo.database.c);
-        await lookups.prefetch([], independent.flatMap((c) => lookupKeys(c.output.bundle)));
-        // What one member writes no other may touch: its patients' identifiers and every resource it names.
-        const taken = new Set<string>();
-        for (const c of independent) {
-          let matched: Bundle;
-          try {
-            matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, c.output.bundle, { batch: lookups }), { batch: lookups });
-          } catch (err) {
-            if (isStoreUnavailable(err)) throw err;
-            continue;
-          }
-          const claims = [...patientKeys(c.output.bundle), ...patientKeys(matched), ...(matched.entry ?? []).flatMap((e) => (e.request?.url ? [e.request.url] : []))];
-          if (claims.some((k) => taken.has(k))) continue;
-          for (const k of claims) taken.add(k);
-          const bundle = withProvenance(matched, { inboxId: c.entry._id, label: c.output.kind, adapterVersion: c.adapter.version, recorded: new Date(), newId: randomUUID });
-          members.push({ ...c, bundle, patients: patientKeys(matched).map((k) => k.slice('patient|'.length)) });
-        }
+        members = await this.chooseMembers(ctx, candidates);
         if (!members.length) return undefined;
-        // The Patients first: a resource with exclusive identifiers is written at once, after
-        // whatever the transaction has queued, so a Patient between other entries would cut the
-        // group's one batched write into one per member.
-        const order = members.flatMap((m, mi) => (m.bundle.entry ?? []).map((e, ei) => ({ e, mi, ei })));
-        order.sort((a, b) => Number(b.e.resource?.resourceType === 'Patient') - Number(a.e.resource?.resourceType === 'Patient'));
-        const combined: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: order.map((o) => o.e) };
+        const { bundle, places } = combine(members);
         try {
-          const response = await processBundle({ repo: this.repo, baseUrl: '' }, ctx, combined);
+          const response = await processBundle({ repo: this.repo, baseUrl: '' }, ctx, bundle);
           // The response has one entry per request entry, in order: each member gets back its own, in its order.
-          const own = members.map((m) => new Array<BundleEntry>(m.bundle.entry?.length ?? 0));
-          order.forEach((o, i) => ((own[o.mi] as BundleEntry[])[o.ei] = response.entry?.[i] ?? {}));
-          return own;
+          return members.map((m, mi) => (m.bundle.entry ?? []).map((_e, ei) => response.entry?.[places.get(`${mi}:${ei}`) ?? -1] ?? {}));
         } catch (err) {
           if (isStoreUnavailable(err)) throw err;
           this.logger?.info({ inputs: members.length, reason: (err as Error).message }, 'a group of inputs was refused together; each is processed alone');
@@ -348,6 +298,80 @@ export class Pipeline {
     await this.fileWaiting(members.flatMap((m) => m.patients));
     for (const r of results) done.set(r.entry._id, r.result);
     return done;
+  }
+
+  /** What the adapters make of a round's entries, in order: copies, and inputs an adapter refuses, left out (`process` tells them). */
+  private async convertAll(entries: readonly InboxEntry[], converted: Map<string, Converted>): Promise<Converted[]> {
+    const copies = await this.inbox.processedBefore(entries.map((e) => ({ id: e._id, key: duplicateKey(e) })));
+    const seen = new Set<string>();
+    const out: Converted[] = [];
+    for (const entry of entries) {
+      const key = duplicateKey(entry);
+      const adapter = this.adapters[entry.kind];
+      const first = !seen.has(key);
+      seen.add(key);
+      if (!adapter || !first || copies.has(entry._id)) continue;
+      let c = converted.get(entry._id);
+      if (!c) {
+        try {
+          c = { entry, adapter, output: await adapter.run(await this.inbox.bytes(entry), entry, { now: () => new Date(), newId: randomUUID, identifierSystem: this.identifierSystem }) };
+          converted.set(entry._id, c);
+        } catch (err) {
+          if (isStoreUnavailable(err)) throw err;
+          continue;
+        }
+      }
+      out.push(c);
+    }
+    return out;
+  }
+
+  /**
+   * The members of a round, in order, each matched to its patient as the store is now. What one
+   * member writes no other may write, with one exception: messages about one patient that carry
+   * the same demographics share its Patient entry (the later ones join the first), so a burst of
+   * one patient's lab messages goes in one round. A message that cannot go (it writes a resource
+   * another member writes, or its patient's demographics differ) waits for the next round, and so
+   * does every later message about its patient, which keeps each patient's messages in order.
+   */
+  private async chooseMembers(ctx: RequestContext, candidates: Converted[]): Promise<Member[]> {
+    // The identifier claims and current documents the lookups need, read at once.
+    const lookups = new WriteBatch(this.repo.database.c);
+    await lookups.prefetch([], candidates.flatMap((c) => lookupKeys(c.output.bundle)));
+    const members: Member[] = [];
+    const waiting = new Set<string>();
+    const writtenUrls = new Set<string>();
+    const ownerOf = new Map<string, number>();
+    for (const c of candidates) {
+      const keys = patientKeys(c.output.bundle);
+      const wait = (): void => keys.forEach((k) => waiting.add(k));
+      if (keys.some((k) => waiting.has(k))) {
+        wait();
+        continue;
+      }
+      let matched: Bundle;
+      try {
+        matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, c.output.bundle, { batch: lookups }), { batch: lookups });
+      } catch (err) {
+        if (isStoreUnavailable(err)) throw err;
+        continue;
+      }
+      const patientEntries = (matched.entry ?? []).filter((e) => e.resource?.resourceType === 'Patient');
+      const urls = (matched.entry ?? []).flatMap((e) => (e.resource?.resourceType !== 'Patient' && e.request?.url ? [e.request.url] : []));
+      const allKeys = [...new Set([...keys, ...patientKeys(matched), ...patientEntries.flatMap((e) => (e.request?.url ? [e.request.url] : []))])];
+      const owners = new Set(allKeys.flatMap((k) => (ownerOf.has(k) ? [ownerOf.get(k) as number] : [])));
+      const [owner] = owners;
+      const joins = owner !== undefined && owners.size === 1 && patientEntries.length === 1 && samePatient(members[owner] as Member, patientEntries[0] as BundleEntry);
+      if ((owners.size && !joins) || urls.some((u) => writtenUrls.has(u))) {
+        wait();
+        continue;
+      }
+      for (const u of urls) writtenUrls.add(u);
+      for (const k of allKeys) ownerOf.set(k, owner ?? members.length);
+      const bundle = withProvenance(matched, { inboxId: c.entry._id, label: c.output.kind, adapterVersion: c.adapter.version, recorded: new Date(), newId: randomUUID });
+      members.push({ ...c, bundle, patients: patientKeys(matched).map((k) => k.slice('patient|'.length)), ...(joins ? { joins: owner } : {}) });
+    }
+    return members;
   }
 
   private async processHeld(entry: InboxEntry, fileWaiting: boolean, retried = false): Promise<IngestResult> {
@@ -560,6 +584,47 @@ interface Converted {
   entry: InboxEntry;
   adapter: RegisteredAdapter;
   output: AdapterOutput;
+}
+
+/** A member of a round: an input, its matched Bundle (with Provenance) and, when it shares the Patient entry of an earlier member, that member's index. */
+interface Member extends Converted {
+  bundle: Bundle;
+  patients: string[];
+  joins?: number;
+}
+
+/** True when the Patient entry a member would write is the same as the one `owner` writes. */
+function samePatient(owner: Member, entry: BundleEntry): boolean {
+  const own = (owner.bundle.entry ?? []).filter((e) => e.resource?.resourceType === 'Patient');
+  return own.length === 1 && own[0]?.request?.url === entry.request?.url && isDeepStrictEqual(own[0]?.resource, entry.resource);
+}
+
+/**
+ * The round's transaction: the members' entries with the Patients first (a resource with exclusive
+ * identifiers is written at once, after whatever the transaction has queued, so a Patient between
+ * other entries would cut the one batched write into one per member), a joining member's Patient
+ * entry left out and its references pointed at the one it shares. `places`: where "member:entry"
+ * is answered in the response.
+ */
+function combine(members: Member[]): { bundle: Bundle; places: Map<string, number> } {
+  const patientAt = members.map((m) => (m.bundle.entry ?? []).findIndex((e) => e.resource?.resourceType === 'Patient'));
+  const order: { e: BundleEntry; mi: number; ei: number }[] = [];
+  for (const [mi, m] of members.entries()) {
+    let entries = m.bundle.entry ?? [];
+    if (m.joins !== undefined) {
+      const mine = entries[patientAt[mi] as number]?.fullUrl as string;
+      const shared = members[m.joins]?.bundle.entry?.[patientAt[m.joins] as number]?.fullUrl as string;
+      entries = JSON.parse(JSON.stringify(entries).replaceAll(`"${mine}"`, `"${shared}"`)) as BundleEntry[];
+    }
+    entries.forEach((e, ei) => {
+      if (m.joins === undefined || ei !== patientAt[mi]) order.push({ e, mi, ei });
+    });
+  }
+  order.sort((a, b) => Number(b.e.resource?.resourceType === 'Patient') - Number(a.e.resource?.resourceType === 'Patient'));
+  const places = new Map(order.map((o, i) => [`${o.mi}:${o.ei}`, i]));
+  // A joining member's Patient is answered by the entry it shares.
+  for (const [mi, m] of members.entries()) if (m.joins !== undefined) places.set(`${mi}:${patientAt[mi]}`, places.get(`${m.joins}:${patientAt[m.joins]}`) as number);
+  return { bundle: { resourceType: 'Bundle', type: 'transaction', entry: order.map((o) => o.e) }, places };
 }
 
 /** The identifier keys a Bundle's patients and conditional updates are looked up by. */

@@ -88,6 +88,30 @@ describe('a batch of messages written in groups', () => {
     expect(await searchOf(server.fhir, `Observation?subject=Patient/${pid}`)).toHaveLength(1);
   });
 
+  it('writes messages about one patient with the same demographics together, sharing its Patient; changed demographics wait for the next transaction', async () => {
+    const bsn = newBsn();
+    const orders = [uid(), uid(), uid()].map((id) => labMessage({ controlId: id, bsn, filler: `F-${id}`, results: [HB] }));
+    const { result: r, count } = await commandsDuring('insert tx_journal', () => postHl7(server.url, batchFile(orders)));
+    expect(r.body.results.map((x: Json) => x.status)).toEqual(['processed', 'processed', 'processed']);
+    if (!server.services.database.supportsTransactions) expect(count).toBe(1);
+    const pid = await patientIdByBsn(server.fhir, bsn);
+    for (const result of r.body.results as Json[]) {
+      expect(outputsOf(result, 'Patient')).toEqual([`Patient/${pid}/_history/1`]);
+      const prov = await fhirFetch(`${server.fhir}/Provenance/${result.inboxId}`);
+      expect((prov.body.target as { reference: string }[]).map((t) => t.reference)).toContain(`Patient/${pid}`);
+    }
+    expect(await countOf(server.fhir, `DiagnosticReport?subject=Patient/${pid}`)).toBe(3);
+
+    // A new name in the second message: written after the first, as a second version of the Patient.
+    const renamed = [labMessage({ controlId: uid(), bsn, filler: `F-${uid()}`, results: [HB] }), labMessage({ controlId: uid(), bsn, family: 'Jansen', filler: `F-${uid()}`, results: [CEA] })];
+    const { result: again, count: transactions } = await commandsDuring('insert tx_journal', () => postHl7(server.url, batchFile(renamed)));
+    expect(again.body.results.map((x: Json) => x.status)).toEqual(['processed', 'processed']);
+    if (!server.services.database.supportsTransactions) expect(transactions).toBe(2);
+    expect(outputsOf(again.body.results[1], 'Patient')).toEqual([`Patient/${pid}/_history/2`]);
+    const patient = await fhirFetch(`${server.fhir}/Patient/${pid}`);
+    expect(patient.body.name[0].family).toBe('Jansen');
+  });
+
   it('fails a bad message alone and answers a copy as a duplicate, while the others are written', async () => {
     const a = labMessage({ controlId: uid(), bsn: newBsn(), filler: `F-${uid()}`, results: [HB] });
     const bad = labMessage({ controlId: uid(), bsn: newBsn(), filler: `F-${uid()}`, results: [HB, { ...CREA, value: '++' }] });
