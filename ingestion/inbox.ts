@@ -3,6 +3,7 @@ import { Binary, GridFSBucket, type Collection, type Db, type GridFSBucketWriteS
 import { COLLECTION_NAMES } from '../schema/collections.ts';
 import { findAnyOf } from '../store/find-any-of.ts';
 import { countMatching } from '../store/count.ts';
+import { insertOrReplace } from '../store/duplicate-key.ts';
 
 /**
  * The inbox: every raw input (HL7 v2 message, DICOM file, document, QIDO-RS response) is stored
@@ -339,7 +340,10 @@ export class Inbox {
     );
     await this.stopWaiting(items.map((i) => i.id));
     // The latest processed entry of each key stands for it.
-    await this.hashes.bulkWrite(items.map(({ id, key }) => ({ replaceOne: { filter: { _id: key }, replacement: { entryId: id }, upsert: true } })));
+    await insertOrReplace(
+      this.hashes,
+      items.map(({ id, key }) => ({ _id: key, entryId: id })),
+    );
   }
 
   /** Records that the bytes were already processed under another entry. */

@@ -4,7 +4,7 @@ import { conflict } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
 import { findAnyOf } from './find-any-of.ts';
 import { loadDoc, type Collections, type HistoryDoc, type IdentifierKeyDoc, type LoadedResourceDoc, type ResourceDoc, type UndoStep } from '../schema/collections.ts';
-import { isDuplicateKey } from './duplicate-key.ts';
+import { failedIndexes } from './duplicate-key.ts';
 import { EXCLUSIVE_IDENTIFIER_TYPES } from './identifier-index.ts';
 
 /**
@@ -227,21 +227,6 @@ function register(hooks: Map<string, Hooked>, tag: string, key: string, hook: Ho
   const found = hooks.get(tag);
   if (found) found.keys.push(key);
   else hooks.set(tag, { hook, keys: [key] });
-}
-
-function isDuplicate(err: unknown): boolean {
-  const e = err as { writeErrors?: unknown[] | unknown };
-  if (isDuplicateKey(err)) return true;
-  const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
-  return list.length > 0 && list.every(isDuplicateKey);
-}
-
-/** The indexes of the documents an insertMany refused for a duplicate key; any other error is thrown. */
-function failedIndexes(err: unknown): number[] {
-  if (!isDuplicate(err)) throw err;
-  const e = err as { writeErrors?: { index: number }[] | { index: number } };
-  const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
-  return list.map((w) => w.index);
 }
 
 /** The index of the first document an ordered insertMany refused for a duplicate key. */

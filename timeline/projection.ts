@@ -12,6 +12,7 @@ import { buildTimelineEvents } from './map.ts';
 import { refKey } from './events.ts';
 import { afterCursor, decodeCursor, timelineMongoFilter, validateTimelineRequest, type TimelineFilter, type TimelinePageRequest } from './query.ts';
 import { countMatching } from '../store/count.ts';
+import { insertOrReplace } from '../store/duplicate-key.ts';
 
 /**
  * The materialised timeline: one document per (patient, event) in the `timeline` collection,
@@ -145,10 +146,15 @@ export class TimelineStore {
       const prev = previousSource.get(d._id);
       if (!d.source && prev) d.source = prev;
     }
-    const ops: AnyBulkWriteOperation<TimelineDoc>[] = next.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } }));
+    // New events are inserted (most of what a message adds), the others replaced.
+    const before = new Set(existing.map((e) => e._id));
+    await insertOrReplace(
+      this.events,
+      next.filter((d) => !before.has(d._id)),
+    );
+    const ops: AnyBulkWriteOperation<TimelineDoc>[] = next.filter((d) => before.has(d._id)).map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } }));
     for (const id of stale) ops.push({ deleteOne: { filter: { _id: id } } });
     if (ops.length) await this.events.bulkWrite(ops, { ordered: false });
-    const before = new Set(existing.map((e) => e._id));
     await this.recordMonths(next, next.filter((d) => !before.has(d._id)), stale);
     return { upserted: next.length, deleted: stale.length };
   }
