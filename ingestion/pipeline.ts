@@ -395,7 +395,10 @@ export class Pipeline {
       let writtenPatients: string[] = [];
       let resources: Resource[] = [];
       const outputs = await this.locks.with(patientKeys(output.bundle), async () => {
-        const matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, output.bundle));
+        // The identifier claims and current documents the lookups need, read at once.
+        const lookups = new WriteBatch(this.repo.database.c);
+        await lookups.prefetch([], lookupKeys(output.bundle));
+        const matched = await mergeReportResults(this.repo, ctx, await resolvePatients(this.repo, ctx, output.bundle, { batch: lookups }), { batch: lookups });
         writtenPatients = patientKeys(matched).map((k) => k.slice('patient|'.length));
         const bundle: Bundle = withProvenance(matched, { inboxId: entry._id, label: output.kind, adapterVersion: adapter.version, recorded: new Date(), newId: randomUUID });
         const response = await processBundle({ repo: this.repo, baseUrl: '' }, ctx, bundle);

@@ -172,17 +172,18 @@ export class TimelineStore {
     for (const e of added) of(e.patient).delta++;
     for (const id of removed) of(id.slice(0, id.indexOf('|'))).delta--;
     if (!byPatient.size) return;
-    // Every patient's list in one command (a group of messages names dozens of patients): those
-    // listed already are added to, the others created, complete unless an older event exists.
-    const patients = [...byPatient.keys()];
-    const listed = new Set((await findAnyOf(this.months, {}, '_id', patients, { projection: { _id: 1 } })).map((d) => d._id));
-    const unlisted = patients.filter((p) => !listed.has(p));
-    const older = new Set(unlisted.length ? (await findAnyOf(this.events, { pm: { $exists: false } } as Filter<TimelineDoc>, 'patient', unlisted, { projection: { patient: 1 } })).map((e) => e.patient) : []);
-    const ops: AnyBulkWriteOperation<TimelineMonthsDoc>[] = [...byPatient].map(([patient, { months, delta }]) => {
-      const update = { $addToSet: { months: { $each: [...months] } }, $inc: { events: delta } };
-      return listed.has(patient) ? { updateOne: { filter: { _id: patient }, update } } : { updateOne: { filter: { _id: patient }, update: { ...update, $setOnInsert: { complete: !older.has(patient) } }, upsert: true } };
-    });
-    await this.months.bulkWrite(ops, { ordered: false });
+    // Every patient's list in one command (a group of messages names dozens of patients). A list
+    // created here starts incomplete, and is marked complete after when none of the patient's
+    // events predates the buckets (a second creator's upsert only adds to the first's list).
+    const result = await this.months.bulkWrite(
+      [...byPatient].map(([patient, { months, delta }]) => ({ updateOne: { filter: { _id: patient }, update: { $addToSet: { months: { $each: [...months] } }, $inc: { events: delta }, $setOnInsert: { complete: false } }, upsert: true } })),
+      { ordered: false },
+    );
+    const created = Object.values(result.upsertedIds).map(String);
+    if (!created.length) return;
+    const older = new Set((await findAnyOf(this.events, { pm: { $exists: false } } as Filter<TimelineDoc>, 'patient', created, { projection: { patient: 1 } })).map((e) => e.patient));
+    const complete = created.filter((p) => !older.has(p));
+    if (complete.length) await this.months.updateMany({ _id: { $in: complete } }, { $set: { complete: true } });
   }
 
   /**
