@@ -19,8 +19,8 @@ const HL7_TYPES = ['text/plain', 'x-application/hl7-v2+er7', 'application/hl7-v2
  * The ingestion HTTP API: POST raw inputs, list/inspect/download stored inputs, reprocess failures.
  * Every body is stored in the inbox before it is processed. POST /hl7v2 takes at most
  * `maxMessages` messages (413 above it, nothing stored), stores all of them, then processes them
- * one by one until done or until the client goes away; what is left stays in the inbox as
- * received, to be reprocessed.
+ * in groups (Pipeline.processMany) until done or until the client goes away; what is left stays
+ * in the inbox as received, to be reprocessed.
  */
 export function ingestRouter(options: { pipeline: Pipeline; maxBodyBytes: number; maxMessages: number; logger?: Logger; asyncJobs?: AsyncJobs }): Router {
   const { pipeline } = options;
