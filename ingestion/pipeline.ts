@@ -214,18 +214,7 @@ export class Pipeline {
 
   /** Runs `work` holding the entry's lock, counted as in flight (shutdown waits for it). */
   private async held<T>(entry: InboxEntry, work: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new PipelineClosedError();
-    this.processing.set(entry._id, (this.processing.get(entry._id) ?? 0) + 1);
-    const running = this.gate.then(() => this.locks.with([`input|${duplicateKey(entry)}`], () => (this.closed ? Promise.reject(new PipelineClosedError()) : work())));
-    this.inFlight.add(running);
-    try {
-      return await running;
-    } finally {
-      this.inFlight.delete(running);
-      const n = (this.processing.get(entry._id) ?? 1) - 1;
-      if (n) this.processing.set(entry._id, n);
-      else this.processing.delete(entry._id);
-    }
+    return this.heldAll([entry], work);
   }
 
   /** Runs `work` holding the locks of all these entries, each counted as in flight; the database's absence leaves them all to `retryInterrupted`. */
