@@ -19,6 +19,10 @@ import { seedHl7Messages } from '../seed/hl7v2/index.ts';
 import { resourceOf } from '../schema/collections.ts';
 import { BENCH_AUTH_ENV, benchFetch } from './bench-auth.ts';
 
+/** A selection of every part of the case summary. */
+const EVERY_PART = `primaryDiagnosis { display } latestPathology { histology er pr her2 } pathologyFindings { item value }
+  imaging { modality conclusion } labTrends { name points { value } } biomarkers { item } histology { item } topography { item }
+  tumourSize { item } tnm { prefix t n m stageGroup } keyLabs { name latest { value } } procedures { display } recentLetters { title } newSince { id }`;
 const SCALES = (process.argv[2] ?? '1,10,100').split(',').map(Number);
 const RUNS = Number(process.argv[3] ?? 10);
 
@@ -167,7 +171,9 @@ try {
     ['DiagnosticReport?subject&_include=result', () => get(`/fhir/DiagnosticReport?subject=Patient/${patient}&_include=DiagnosticReport:result`)],
     ['Patient/{id}/$everything (page of 50)', () => get(`/fhir/Patient/${patient}/$everything?_count=50`)],
     ['GraphQL timeline page (50)', () => graphql('query ($id: ID!) { patient(id: $id) { timeline(first: 50) { edges { node { time lane title } } } } }', { id: patient })],
-    ['GraphQL caseSummary', () => graphql('query ($id: ID!) { patient(id: $id) { caseSummary { primaryDiagnosis { display } latestPathology { histology er pr her2 } } } }', { id: patient })],
+    ['GraphQL caseSummary (diagnosis, latest pathology)', () => graphql('query ($id: ID!) { patient(id: $id) { caseSummary { primaryDiagnosis { display } latestPathology { histology er pr her2 } } } }', { id: patient })],
+    // Every part: what a board screen showing everything, new events included, costs.
+    ['GraphQL caseSummary (every part)', () => graphql(`query ($id: ID!) { patient(id: $id) { caseSummary { ${EVERY_PART} } } }`, { id: patient })],
     ['cohort: Observation?code&value-quantity=gt', () => get(`/fhir/Observation?code=http://loinc.org|${code}&value-quantity=gt0&_count=50`)],
   ];
   const rows = new Map<string, Row>();

@@ -185,3 +185,30 @@ describe('input errors', () => {
     expect(r.data.patients.edges[0].node.id).toBe(patientId);
   });
 });
+
+describe('case summary parts', () => {
+  it('runs only the queries of the parts a query selects', async () => {
+    const commands: string[] = [];
+    const listener = (e: CommandStartedEvent): void => {
+      if (e.commandName === 'find' && !BACKGROUND.has(String(e.command.find))) commands.push(`${String(e.command.find)} ${JSON.stringify(e.command.filter)}`);
+    };
+    server.services.database.client.on('commandStarted', listener);
+    const r = await gql('query ($id: ID!) { patient(id: $id) { caseSummary { primaryDiagnosis { display } latestPathology { histology er } } } }', { id: patientId });
+    server.services.database.client.off('commandStarted', listener);
+    expect(r.errors).toBeUndefined();
+    expect(r.data.patient.caseSummary.primaryDiagnosis.display).toBeTruthy();
+    expect(r.data.patient.caseSummary.latestPathology.histology).toBeTruthy();
+    expect(commands.some((c) => c.includes('"rt":"Condition"'))).toBe(true);
+    expect(commands.some((c) => c.includes('"rt":"DiagnosticReport"'))).toBe(true);
+    // Lab trends, imaging, letters, procedures, staging Observations and recent changes are not asked for.
+    expect(commands.filter((c) => /^timeline |"rt":"(Observation|ImagingStudy|DocumentReference|Procedure)"/.test(c))).toEqual([]);
+  });
+
+  it('finds a pathology report that only its code marks as one', async () => {
+    const dr = await fhirFetch(`${server.fhir}/DiagnosticReport`, { method: 'POST', json: { resourceType: 'DiagnosticReport', status: 'final', subject: subject(), code: { coding: [{ system: 'http://loinc.org', code: '11526-1', display: 'Pathology study' }] }, effectiveDateTime: '2032-02-01T10:00:00Z', conclusion: 'Re-excision: no residual carcinoma.' } });
+    expect(dr.status).toBe(201);
+    const r = await gql('query ($id: ID!) { patient(id: $id) { caseSummary { latestPathology { report { id kind } } } } }', { id: patientId });
+    expect(r.errors).toBeUndefined();
+    expect(r.data.patient.caseSummary.latestPathology.report).toEqual({ id: dr.body.id, kind: 'pathology' });
+  });
+});

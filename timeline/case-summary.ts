@@ -3,10 +3,10 @@ import type { Repository } from '../store/repository.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import type { TimelineStore } from './projection.ts';
 import type { TimelineDoc } from '../schema/timeline-event.ts';
-import { searchPatient, reportsForStudies } from './lookups.ts';
+import { reportsMarkedBy, reportsForStudies, searchPatient } from './lookups.ts';
 import { labTrends, type LabPoint, type LabTrend } from './lab-trend.ts';
 import { pathologyFindings, type PathologyFindings } from './pathology.ts';
-import { reportKind } from './events.ts';
+import { PATHOLOGY_CODES, reportKind } from './events.ts';
 import { conceptText, eventStatus, firstTime } from './format.ts';
 import { conditionItems, latestOf, MARKERS, reportItems, standaloneTnm, TNM_CODES, type ReportedItem, type ReportItems } from './tumour-findings.ts';
 import { tnmAcross, type TnmStaging } from './tnm-summary.ts';
@@ -62,51 +62,115 @@ export interface CaseSummary {
 const DAY = 86_400_000;
 const MALIGNANT_ICD10 = /^(C\d|D0\d)/;
 
-/** Builds the case summary of one patient. */
-export async function caseSummary(
-  deps: { repo: Repository; timeline: TimelineStore; clock?: () => Date },
-  ctx: RequestContext,
-  patient: string,
-  options: { since?: Date; labCodes?: string[]; labUnits?: { code: string; unit: string }[]; letters?: number } = {},
-): Promise<CaseSummary> {
+/** Each part of a case summary, computed when first asked for; parts that need the same data share its queries. */
+export type CaseSummaryParts = { [K in keyof CaseSummary]: () => Promise<CaseSummary[K]> };
+
+export interface CaseSummaryOptions { since?: Date; labCodes?: string[]; labUnits?: { code: string; unit: string }[]; letters?: number }
+type Deps = { repo: Repository; timeline: TimelineStore; clock?: () => Date };
+
+/** Builds the whole case summary of one patient. */
+export async function caseSummary(deps: Deps, ctx: RequestContext, patient: string, options: CaseSummaryOptions = {}): Promise<CaseSummary> {
+  const parts = caseSummaryParts(deps, ctx, patient, options);
+  const names = Object.keys(parts) as (keyof CaseSummary)[];
+  const values = await Promise.all(names.map((k) => parts[k]()));
+  return Object.fromEntries(names.map((k, i) => [k, values[i]])) as unknown as CaseSummary;
+}
+
+/**
+ * The case summary as parts computed on demand: a view asking for the diagnosis and latest
+ * pathology runs the Condition and pathology-report queries only, not the lab trends, imaging,
+ * letters or recent changes.
+ */
+export function caseSummaryParts(deps: Deps, ctx: RequestContext, patient: string, options: CaseSummaryOptions = {}): CaseSummaryParts {
   const { repo, timeline } = deps;
   const since = options.since ?? new Date((deps.clock?.() ?? new Date()).getTime() - 30 * DAY);
   const groups = options.labCodes?.length ? options.labCodes.map((c) => DEFAULT_KEY_LABS.find((g) => g.includes(c)) ?? [c]) : DEFAULT_KEY_LABS;
-  const [conditions, reports, studies, letters, newSince, trends, procedures, tnmObservations] = await Promise.all([
-    searchPatient<Condition>(repo, ctx, 'Condition', patient, {}, 200),
-    searchPatient<DiagnosticReport>(repo, ctx, 'DiagnosticReport', patient, { _sort: '-date' }, 500),
-    searchPatient<ImagingStudy>(repo, ctx, 'ImagingStudy', patient, { _sort: '-started' }, 200),
-    searchPatient<DocumentReference>(repo, ctx, 'DocumentReference', patient, { _sort: '-date' }, 50),
-    timeline.changedSince(ctx, patient, since, 50),
-    labTrends(repo, ctx, patient, groups, options.labUnits),
-    searchPatient<Procedure>(repo, ctx, 'Procedure', patient, { _sort: '-date' }, 100),
-    searchPatient<Observation>(repo, ctx, 'Observation', patient, { code: TNM_CODES.map((c) => `http://loinc.org|${c}`).join(',') }, 200),
-  ]);
-  const pathology = reports.filter((r) => reportKind(r) === 'pathology' && eventStatus(r) !== 'entered-in-error' && eventStatus(r) !== 'cancelled');
-  const latest = pathology[0];
-  let latestPathology: PathologySummary | null = null;
-  let earliestMalignant: Diagnosis | null = null;
-  let keyFindings: PathologyFinding[] = [];
-  let items: { report: DiagnosticReport; date: Date | null; items: ReportItems }[] = [];
-  if (pathology.length) {
-    const refs = pathology.flatMap((r) => (r.result ?? []).map((x) => x.reference ?? ''));
-    const results = await repo.readMany(ctx, refs);
-    const resultsOf = (r: DiagnosticReport): Observation[] => (r.result ?? []).map((x) => results.get(x.reference ?? '')).filter((o): o is Observation => o?.resourceType === 'Observation');
-    const findings = (r: DiagnosticReport): PathologyFindings => pathologyFindings(r, resultsOf(r));
-    if (latest) {
-      const { malignant: _m, ...f } = findings(latest);
-      latestPathology = { ...f, report: latest, date: reportDate(latest) };
-    }
-    keyFindings = findingsAcross(pathology.map((r) => ({ report: r, date: reportDate(r), findings: findings(r) })));
-    items = pathology.map((r) => ({ report: r, date: reportDate(r), items: reportItems(r, resultsOf(r), reportDate(r)) }));
-    for (const r of [...pathology].reverse()) {
-      const f = findings(r);
-      if (f.malignant && f.histology) {
-        earliestMalignant = { display: f.histology, code: f.morphologyCode ?? null, date: reportDate(r), basis: 'pathology', reference: `DiagnosticReport/${r.id}` };
-        break;
-      }
-    }
+  const conditions = once(() => searchPatient<Condition>(repo, ctx, 'Condition', patient, {}, 200));
+  const liveConditions = once(async () => (await conditions()).filter(isLive).map((c) => conditionItems(c, conditionDate(c) ?? null)));
+  const pathology = once(() => pathologyParts(repo, ctx, patient));
+  const trends = once(async () => (await labTrends(repo, ctx, patient, groups, options.labUnits)).filter((t) => t.points.length > 0));
+  const imaging = once(() => imagingParts(repo, ctx, patient));
+  const items = async (): Promise<PathologyItems[]> => (await pathology()).items;
+  const histology = once(async () => latestOf('histology', [...(await items()).map((r) => r.items.histology), ...(await liveConditions()).map((c) => c.histology)]));
+  const topography = once(async () => latestOf('topography', [...(await items()).map((r) => r.items.topography), ...(await liveConditions()).map((c) => c.topography)]));
+  const primaryDiagnosis = once(async () => primaryFromConditions(await conditions()) ?? (await pathology()).earliestMalignant);
+  return {
+    primaryDiagnosis,
+    latestPathology: async () => (await pathology()).latest,
+    pathologyFindings: async () => (await pathology()).findings,
+    imaging,
+    labTrends: trends,
+    biomarkers: async () => {
+      const reports = await items();
+      return MARKERS.map((m) => latestOf(m, reports.map((r) => r.items.markers.get(m)))).filter((x): x is ReportedItem => !!x);
+    },
+    histology,
+    topography,
+    tumourSize: async () => latestOf('tumour size', (await items()).map((r) => r.items.size)),
+    tnm: async () => {
+      const [reports, standalone, top, primary] = await Promise.all([items(), standaloneStaging(repo, ctx, patient), topography(), primaryDiagnosis()]);
+      return tnmAcross([
+        ...reports.map((r) => ({ source: `DiagnosticReport/${r.report.id}`, report: r.report, date: r.date, tnm: r.items.tnm })),
+        ...standalone.map((x) => ({ ...x, report: null })),
+      ], stageTableFor(top?.latest.code ?? primary?.code ?? undefined));
+    },
+    keyLabs: async () => (await trends()).map((t) => ({ code: t.code, name: t.name, unit: t.unit, latest: t.points.at(-1) ?? null, trend: t })),
+    procedures: async () => {
+      const found = await searchPatient<Procedure>(repo, ctx, 'Procedure', patient, { _sort: '-date' }, 100);
+      return found.filter((p) => p.status !== 'entered-in-error' && p.status !== 'not-done').map(procedureSummary);
+    },
+    recentLetters: async () => {
+      const letters = await searchPatient<DocumentReference>(repo, ctx, 'DocumentReference', patient, { _sort: '-date' }, 50);
+      return letters.filter((d) => d.status === 'current').slice(0, options.letters ?? 5);
+    },
+    since: () => Promise.resolve(since),
+    newSince: () => timeline.changedSince(ctx, patient, since, 50),
+  };
+}
+
+/** A function that runs `fn` on its first call and answers every call with that one promise. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  return () => (running ??= fn());
+}
+
+interface PathologyItems { report: DiagnosticReport; date: Date | null; items: ReportItems }
+interface PathologyParts { latest: PathologySummary | null; findings: PathologyFinding[]; items: PathologyItems[]; earliestMalignant: Diagnosis | null }
+
+/**
+ * The pathology reports of the patient, newest first, with their results read in one query. Only
+ * the reports a pathology category or code marks are read, not every report.
+ */
+async function pathologyParts(repo: Repository, ctx: RequestContext, patient: string): Promise<PathologyParts> {
+  const marked = await reportsMarkedBy(repo, ctx, patient, PATHOLOGY_CODES);
+  const pathology = marked
+    .filter((r) => reportKind(r) === 'pathology' && eventStatus(r) !== 'entered-in-error' && eventStatus(r) !== 'cancelled')
+    .sort((a, b) => (reportDate(b)?.getTime() ?? -Infinity) - (reportDate(a)?.getTime() ?? -Infinity));
+  if (!pathology.length) return { latest: null, findings: [], items: [], earliestMalignant: null };
+  const results = await repo.readMany(ctx, pathology.flatMap((r) => (r.result ?? []).map((x) => x.reference ?? '')));
+  const resultsOf = (r: DiagnosticReport): Observation[] => (r.result ?? []).map((x) => results.get(x.reference ?? '')).filter((o): o is Observation => o?.resourceType === 'Observation');
+  const read = pathology.map((r) => ({ report: r, date: reportDate(r), results: resultsOf(r) }));
+  const stated = read.map((r) => ({ ...r, findings: pathologyFindings(r.report, r.results) }));
+  const [newest] = stated;
+  let latest: PathologySummary | null = null;
+  if (newest) {
+    const { malignant: _m, ...f } = newest.findings;
+    latest = { ...f, report: newest.report, date: newest.date };
   }
+  const first = [...stated].reverse().find((r) => r.findings.malignant && r.findings.histology);
+  return {
+    latest,
+    findings: findingsAcross(stated),
+    items: read.map((r) => ({ report: r.report, date: r.date, items: reportItems(r.report, r.results, r.date) })),
+    earliestMalignant: first?.findings.histology
+      ? { display: first.findings.histology, code: first.findings.morphologyCode ?? null, date: first.date, basis: 'pathology', reference: `DiagnosticReport/${first.report.id}` }
+      : null,
+  };
+}
+
+/** The latest study per modality, with its report's conclusion. */
+async function imagingParts(repo: Repository, ctx: RequestContext, patient: string): Promise<ImagingSummary[]> {
+  const studies = await searchPatient<ImagingStudy>(repo, ctx, 'ImagingStudy', patient, { _sort: '-started' }, 200);
   const studyReports = await reportsForStudies(repo, ctx, studies.map((s) => `ImagingStudy/${s.id}`));
   const imaging: ImagingSummary[] = [];
   for (const s of studies) {
@@ -117,32 +181,19 @@ export async function caseSummary(
       imaging.push({ modality: m, study: s, date: firstTime(s.started) ?? null, conclusion: report?.conclusion ?? conceptText(report?.conclusionCode?.[0]) ?? null, report: report ?? null });
     }
   }
-  const primaryDiagnosis = primaryFromConditions(conditions) ?? earliestMalignant;
-  const liveConditions = conditions.filter((c) => eventStatus(c) !== 'entered-in-error' && !c.verificationStatus?.coding?.some((x) => x.code === 'refuted')).map((c) => conditionItems(c, conditionDate(c) ?? null));
-  const histology = latestOf('histology', [...items.map((r) => r.items.histology), ...liveConditions.map((c) => c.histology)]);
-  const topography = latestOf('topography', [...items.map((r) => r.items.topography), ...liveConditions.map((c) => c.topography)]);
-  const shown = trends.filter((t) => t.points.length > 0);
-  return {
-    primaryDiagnosis,
-    latestPathology,
-    pathologyFindings: keyFindings,
-    imaging,
-    labTrends: shown,
-    biomarkers: MARKERS.map((m) => latestOf(m, items.map((r) => r.items.markers.get(m)))).filter((x): x is ReportedItem => !!x),
-    histology,
-    topography,
-    tumourSize: latestOf('tumour size', items.map((r) => r.items.size)),
-    tnm: tnmAcross([
-      ...items.map((r) => ({ source: `DiagnosticReport/${r.report.id}`, report: r.report, date: r.date, tnm: r.items.tnm })),
-      ...standaloneTnm(tnmObservations, new Set(reports.flatMap((r) => (r.result ?? []).map((x) => x.reference ?? '')))).map((x) => ({ ...x, report: null })),
-    ], stageTableFor(topography?.latest.code ?? primaryDiagnosis?.code ?? undefined)),
-    keyLabs: shown.map((t) => ({ code: t.code, name: t.name, unit: t.unit, latest: t.points.at(-1) ?? null, trend: t })),
-    procedures: procedures.filter((p) => p.status !== 'entered-in-error' && p.status !== 'not-done').map(procedureSummary),
-    recentLetters: letters.filter((d) => d.status === 'current').slice(0, options.letters ?? 5),
-    since,
-    newSince,
-  };
+  return imaging;
 }
+
+/** TNM recorded as Observations that no report lists among its results (an MDT's clinical staging). */
+async function standaloneStaging(repo: Repository, ctx: RequestContext, patient: string): Promise<ReturnType<typeof standaloneTnm>> {
+  const observations = await searchPatient<Observation>(repo, ctx, 'Observation', patient, { code: TNM_CODES.map((c) => `http://loinc.org|${c}`).join(',') }, 200);
+  if (!observations.length) return [];
+  const refs = observations.map((o) => `Observation/${o.id}`);
+  const reports = await searchPatient<DiagnosticReport>(repo, ctx, 'DiagnosticReport', patient, { result: refs.join(',') }, 500);
+  return standaloneTnm(observations, new Set(reports.flatMap((r) => (r.result ?? []).map((x) => x.reference ?? ''))));
+}
+
+const isLive = (c: Condition): boolean => eventStatus(c) !== 'entered-in-error' && !c.verificationStatus?.coding?.some((x) => x.code === 'refuted');
 
 /** The findings a board looks for, in the order it reads them, with their display names. */
 const KEY_FINDINGS: [keyof PathologyFindings, string][] = [
@@ -186,10 +237,9 @@ function reportDate(r: DiagnosticReport): Date | null {
 
 /** The earliest confirmed malignant Condition (ICD-10 C/D0 or an ICD-O-3 code), else the earliest active one. */
 function primaryFromConditions(conditions: Condition[]): Diagnosis | null {
-  const live = conditions.filter((c) => eventStatus(c) !== 'entered-in-error' && !c.verificationStatus?.coding?.some((x) => x.code === 'refuted'));
-  const when = (c: Condition): Date | undefined => firstTime(c.onsetDateTime, c.onsetPeriod?.start, c.recordedDate);
+  const live = conditions.filter(isLive);
   const malignant = live.filter((c) => c.code?.coding?.some((x) => (x.system?.includes('icd-10') && MALIGNANT_ICD10.test(x.code ?? '')) || /icd-?o/i.test(x.system ?? '')));
-  const pick = (malignant.length ? malignant : live).sort((a, b) => (when(a)?.getTime() ?? Infinity) - (when(b)?.getTime() ?? Infinity))[0];
+  const pick = (malignant.length ? malignant : live).sort((a, b) => (conditionDate(a)?.getTime() ?? Infinity) - (conditionDate(b)?.getTime() ?? Infinity))[0];
   if (!pick) return null;
-  return { display: conceptText(pick.code) ?? 'Diagnosis', code: pick.code?.coding?.[0]?.code ?? null, date: when(pick) ?? null, basis: 'condition', reference: `Condition/${pick.id}` };
+  return { display: conceptText(pick.code) ?? 'Diagnosis', code: pick.code?.coding?.[0]?.code ?? null, date: conditionDate(pick) ?? null, basis: 'condition', reference: `Condition/${pick.id}` };
 }

@@ -14,7 +14,9 @@ import { pathologyFindings, pathologySummary } from './pathology.ts';
 export type EventDraft = Omit<TimelineEvent, 'source'> & { text?: string };
 
 const MAX_LINES = 12;
-const PATHOLOGY_CATEGORIES = new Set(['PAT', 'SP', 'CP', '11526-1', '60567-5', 'LP7839-6']);
+/** Category or report codes that mark a pathology report (HL7 v2 diagnostic service sections, LOINC). */
+export const PATHOLOGY_CODES = ['PAT', 'SP', 'CP', '11526-1', '60567-5', 'LP7839-6'];
+const PATHOLOGY_CATEGORIES = new Set(PATHOLOGY_CODES);
 const RADIOLOGY_CATEGORIES = new Set(['RAD', 'RX', 'CT', 'MR', 'NMR', 'US', 'NMS', 'VUS', 'LP29684-5', '18748-4', 'imaging']);
 
 /** "Type/id" of a resource. */

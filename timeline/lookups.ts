@@ -21,6 +21,17 @@ export async function searchPatient<T extends Resource>(repo: Repository, ctx: R
 }
 
 /**
+ * The patient's reports whose category or code is one of `codes` (in any system), in one indexed
+ * query (a FHIR search cannot ask for "this category or this code").
+ */
+export async function reportsMarkedBy(repo: Repository, ctx: RequestContext, patient: string, codes: readonly string[]): Promise<DiagnosticReport[]> {
+  const marks = codes.flatMap((c) => [searchKey('category', c), searchKey('code', c)]);
+  const found = await repo.database.c.resources.find({ rt: 'DiagnosticReport', deleted: false, patients: patient, keys: { $in: marks } }, { projection: { json: 1, patients: 1 } }).toArray();
+  const docs = await keepVisible(repo.database, ctx, found, guardedDoc);
+  return docs.map((d) => resourceOf<DiagnosticReport>(d) as DiagnosticReport);
+}
+
+/**
  * The radiology reports linked to each of the given ImagingStudies ("ImagingStudy/id"), in one
  * indexed query (R4 has no search parameter for DiagnosticReport.imagingStudy: IDR keeps its own key).
  */

@@ -6,7 +6,7 @@ import { encodeCursor, type TimelineFilter } from '../../timeline/query.ts';
 import type { Lane } from '../../schema/timeline-event.ts';
 import { searchPatient } from '../../timeline/lookups.ts';
 import { labTrend } from '../../timeline/lab-trend.ts';
-import { caseSummary } from '../../timeline/case-summary.ts';
+import { caseSummaryParts } from '../../timeline/case-summary.ts';
 import { getStatus, OperationOutcomeError } from '@medplum/core';
 
 /** Resolvers of Query and Patient: each reads through the Repository or the TimelineStore with the caller's RequestContext. */
@@ -97,9 +97,11 @@ export const queryResolvers = {
     caseSummary: (p: Patient, args: { since?: Date; labCodes?: string[]; labUnits?: { code: string; unit: string }[] }, c: GraphqlContext) =>
       guarded(() => {
         if (args.labUnits?.some((u) => !u.code.trim() || !u.unit.trim())) throw badUserInput('labUnits: every entry needs a code and a UCUM unit', 'labUnits');
-        return caseSummary({ repo: c.repo, timeline: c.timeline }, c.ctx, p.id as string, {
+        const parts = caseSummaryParts({ repo: c.repo, timeline: c.timeline }, c.ctx, p.id as string, {
           ...(args.since ? { since: args.since } : {}), ...(args.labCodes ? { labCodes: args.labCodes } : {}), ...(args.labUnits ? { labUnits: args.labUnits } : {}),
         });
+        // Each field the query selects runs its part (the default resolver calls a function-valued field).
+        return Promise.resolve(Object.fromEntries(Object.entries(parts).map(([k, part]: [string, () => Promise<unknown>]) => [k, () => guarded(part)])));
       }),
   },
 };

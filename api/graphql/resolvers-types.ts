@@ -4,7 +4,7 @@ import type { GraphqlContext } from './context.ts';
 import type { TimelineDoc } from '../../schema/timeline-event.ts';
 import { reportKind } from '../../timeline/events.ts';
 import { conceptText, firstTime } from '../../timeline/format.ts';
-import type { CaseSummary, ProcedureSummary } from '../../timeline/case-summary.ts';
+import type { CaseSummaryParts, ProcedureSummary } from '../../timeline/case-summary.ts';
 
 /** Field resolvers of the types backed by FHIR resources or timeline documents. */
 
@@ -69,7 +69,7 @@ export const typeResolvers = {
     resource: (d: DocumentReference) => d,
   },
   CaseSummary: {
-    latestImaging: (s: CaseSummary) => s.imaging,
+    latestImaging: (s: CaseSummaryParts) => s.imaging(),
   },
   ProcedureSummary: {
     resource: (p: ProcedureSummary) => p.procedure,
