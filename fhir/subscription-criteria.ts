@@ -2,7 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { badRequest, matchesSearchRequest, OperationOutcomeError, type SearchRequest } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
 import { isResourceType, searchParamsFor } from '../schema/fhir-definitions.ts';
-import { computeSearchKeys, keyValues } from '../schema/search-index.ts';
+import { paramValues } from '../schema/search-index.ts';
 import { parseFhirSearch } from '../store/search-to-mongo.ts';
 
 /**
@@ -75,7 +75,7 @@ export function parseSubscriptionCriteria(criteria: string | undefined): Subscri
 
 /** The Patient ids a reference parameter of the resource refers to. */
 export function referencedPatients(resource: Resource, param: string): string[] {
-  return keyValues(computeSearchKeys(resource).keys, param).flatMap((v) => (v.startsWith('Patient/') ? [v.slice('Patient/'.length)] : []));
+  return paramValues(resource, param).flatMap((v) => (v.startsWith('Patient/') ? [v.slice('Patient/'.length)] : []));
 }
 
 /**

@@ -81,11 +81,32 @@ export function keyValues(keys: readonly string[] | undefined, code: string): st
   return (keys ?? []).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
 }
 
+/** The values one exact (token, reference, uri) parameter has on a resource, as `keys` holds them after "code=". */
+export function paramValues(resource: Resource, code: string): string[] {
+  const param = searchParamsFor(resource.resourceType)[code];
+  if (!param?.expression || !isExactType(param.type)) return [];
+  const values = indexParam(resource.resourceType, param, [toTypedValue(resource)])?.sp[code];
+  return Array.isArray(values) ? values.map(String) : [];
+}
+
 /**
  * Denormalised keys for reads that have no R4 search parameter: a radiology report's studies
  * (DiagnosticReport.imagingStudy), so "reports of this study" is an indexed equality.
  */
 export const IMAGING_STUDY_KEY = '_imaging-study';
+
+/**
+ * A resource's type in each patient compartment it belongs to, as one key per patient
+ * ("_compartment=Observation|<patient id>"), so "this patient's Observations" is one indexed
+ * equality that selects exactly those rows. The embedded store indexes `rt` and `patients` apart,
+ * and PostgreSQL often reads every row of the type, or every row of the patient, to find them.
+ */
+export const COMPARTMENT_KEY = '_compartment';
+
+/** The key of a type within one patient's compartment (see COMPARTMENT_KEY). */
+export function compartmentKey(resourceType: string, patient: string): string {
+  return searchKey(COMPARTMENT_KEY, `${resourceType}|${patient}`);
+}
 
 /** Lower-case and strip diacritics, as FHIR string search is case- and accent-insensitive. */
 export function normalizeString(s: string): string {
@@ -119,6 +140,7 @@ export function computeSearchKeys(resource: Resource): SearchKeys {
     for (const s of resource.imagingStudy ?? []) if (s.reference) keys.push(searchKey(IMAGING_STUDY_KEY, s.reference));
   }
   const patients = compartmentPatients(resource, (code) => sp[code]);
+  for (const p of patients) keys.push(compartmentKey(resource.resourceType, p));
   for (const [code, param] of Object.entries(params)) if (param.type && EXACT_TYPES.has(param.type)) delete sp[code];
   return { sp, so, patients, keys };
 }

@@ -18,8 +18,9 @@ import { computeSearchKeys } from '../schema/search-index.ts';
  * beside a resource changes, so existing stores are re-derived:
  *  1. resource as a nested document `res`; every search value in `sp`.
  *  2. resource as JSON text `json`; exact values (token, reference, uri) in the top-level `keys`.
+ *  3. `keys` holds the type in each patient compartment ("_compartment=Observation|<patient>").
  */
-export const STORE_SHAPE_VERSION = 2;
+export const STORE_SHAPE_VERSION = 3;
 
 interface StoreMetaDoc {
   _id: 'shape';

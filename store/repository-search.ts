@@ -8,7 +8,7 @@ import { DEFAULT_COUNT, MAX_COUNT, searchToMongo } from './search-to-mongo.ts';
 import { badRequest } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
 import { isResourceType, searchParamsFor } from '../schema/fhir-definitions.ts';
-import { keyValues, searchKey } from '../schema/search-index.ts';
+import { paramValues, searchKey } from '../schema/search-index.ts';
 import type { RequestContext } from './request-context.ts';
 import { guardedDoc, keepVisible } from './access-guard.ts';
 import type { Filter } from 'mongodb';
@@ -50,8 +50,7 @@ export async function searchResources(database: Database, ctx: RequestContext, r
 
   // A search over many patients without _sort reads only its page (see storageOrdered).
   const unsorted = storageOrdered(req, filter);
-  const projection = req.include?.length ? { json: 1, keys: 1, patients: 1, lu: 1 } : { json: 1, patients: 1, lu: 1 };
-  const cursor = count === 0 ? undefined : c.resources.find(filter, { projection });
+  const cursor = count === 0 ? undefined : c.resources.find(filter, { projection: { json: 1, patients: 1, lu: 1 } });
   const found = cursor ? await (unsorted ? cursor : cursor.sort(sort)).skip(offset).limit(count + 1).toArray() : [];
   const hasMore = found.length > count;
   // The last page of a storage-ordered search is put in the usual order.
@@ -166,9 +165,9 @@ function validateIncludes(req: SearchRequest): void {
 /** Rounds of _include:iterate / _revinclude:iterate after the first level. */
 const MAX_ITERATIONS = 3;
 
-/** An included resource; its search keys only when a further round needs them. */
-type IncludedDoc = Pick<ResourceDoc, '_id' | 'json' | 'patients'> & Partial<Pick<ResourceDoc, 'keys'>>;
-type IncludeSource = Pick<ResourceDoc, '_id'> & Partial<Pick<ResourceDoc, 'keys'>>;
+type IncludedDoc = Pick<ResourceDoc, '_id' | 'json' | 'patients'>;
+/** A resource whose references an _include follows: they are evaluated on its JSON, not read from its keys (half the document). */
+type IncludeSource = Pick<ResourceDoc, '_id' | 'json'>;
 
 /**
  * _include and _revinclude of a page: first the plain ones (from the matches), then the
@@ -176,7 +175,7 @@ type IncludeSource = Pick<ResourceDoc, '_id'> & Partial<Pick<ResourceDoc, 'keys'
  * adds, for at most MAX_ITERATIONS rounds and MAX_INCLUDED resources.
  * See: https://hl7.org/fhir/R4/search.html#revinclude
  */
-async function includes(database: Database, req: SearchRequest, page: Pick<ResourceDoc, '_id' | 'keys'>[]): Promise<Pick<ResourceDoc, '_id' | 'json' | 'patients'>[]> {
+async function includes(database: Database, req: SearchRequest, page: IncludeSource[]): Promise<Pick<ResourceDoc, '_id' | 'json' | 'patients'>[]> {
   if (!page.length || (!req.include?.length && !req.revInclude?.length)) return [];
   const seen = new Set(page.map((d) => d._id));
   const out: IncludedDoc[] = [];
@@ -193,27 +192,27 @@ async function includes(database: Database, req: SearchRequest, page: Pick<Resou
   const plain = { include: (req.include ?? []).filter((i) => i.modifier !== 'iterate'), revInclude: (req.revInclude ?? []).filter((i) => i.modifier !== 'iterate') };
   const iterate = { include: (req.include ?? []).filter((i) => i.modifier === 'iterate'), revInclude: (req.revInclude ?? []).filter((i) => i.modifier === 'iterate') };
   const iterating = iterate.include.length > 0 || iterate.revInclude.length > 0;
-  let frontier: IncludeSource[] = [...page, ...add(await includeRound(database, plain, page, iterating))];
+  let frontier: IncludeSource[] = [...page, ...add(await includeRound(database, plain, page))];
   for (let round = 0; round < MAX_ITERATIONS && frontier.length && iterating && out.length < MAX_INCLUDED; round++) {
-    frontier = add(await includeRound(database, iterate, frontier, true));
+    frontier = add(await includeRound(database, iterate, frontier));
   }
   return out;
 }
 
 /**
  * One round: the targets of `include` from `from` (the resources of each include's type) and the
- * resources whose `revInclude` parameter points at them; with their search keys when a round
- * follows (`withKeys`), which reads them from the keys.
+ * resources whose `revInclude` parameter points at them.
  */
-async function includeRound(database: Database, req: Pick<SearchRequest, 'include' | 'revInclude'>, from: IncludeSource[], withKeys: boolean): Promise<IncludedDoc[]> {
+async function includeRound(database: Database, req: Pick<SearchRequest, 'include' | 'revInclude'>, from: IncludeSource[]): Promise<IncludedDoc[]> {
   const resources = database.c.resources;
-  const projection = { json: 1, patients: 1, ...(withKeys ? { keys: 1 } : {}) };
+  const projection = { json: 1, patients: 1 };
   const found: IncludedDoc[] = [];
   for (const inc of req.include ?? []) {
     const refs = new Set<string>();
     for (const d of from) {
-      if (!d._id.startsWith(`${inc.resourceType}/`)) continue;
-      for (const v of keyValues(d.keys ?? [], inc.searchParam)) {
+      const resource = d._id.startsWith(`${inc.resourceType}/`) ? resourceOf(d) : undefined;
+      if (!resource) continue;
+      for (const v of paramValues(resource, inc.searchParam)) {
         const type = v.split('/')[0] ?? '';
         if (v.includes('/') && isResourceType(type) && (!inc.targetType || inc.targetType === type)) refs.add(v);
       }

@@ -6,7 +6,7 @@ import type { ResourceDoc } from '../schema/collections.ts';
 import { badRequest } from '@medplum/core';
 import { fail } from '../schema/outcomes.ts';
 import { patientCompartmentParamsFor, searchParamsFor } from '../schema/fhir-definitions.ts';
-import { isExactType, normalizeString, searchKey } from '../schema/search-index.ts';
+import { compartmentKey, isExactType, normalizeString, searchKey } from '../schema/search-index.ts';
 import { resourceKey } from '../schema/resource-id.ts';
 import { parseDateRange, type DateRange } from '../schema/search-dates.ts';
 
@@ -98,8 +98,9 @@ export function searchToMongo(req: SearchRequest, options: { lenient?: boolean; 
 
 /**
  * Builds the filter with its selective equalities as top-level scalar keys: the resource type,
- * the patient compartment (`patients`) when the search names one Patient, and the most selective
- * exact value as `_id` or `keys` (schema/search-index.ts). MongoDB serves these from compound
+ * the patient compartment (`patients`) when the search names one Patient, and as `_id` or `keys`
+ * (schema/search-index.ts) the id, else the type-in-compartment key of that Patient, else the
+ * most selective exact value. MongoDB serves these from compound
  * indexes; the embedded store pushes only top-level scalar equalities down to its GIN indexes
  * (see tools/ferretdb), never `$and`, `$in`, `$or` or ranges, which it checks on the rows found.
  */
@@ -126,7 +127,12 @@ function withTopLevelEqualities(resourceType: string, params: Record<string, Sea
     const rank = (f.code === 'identifier' ? 1 : param.type === 'reference' ? 2 : param.type === 'token' ? 3 : 4) + (patient?.index === index ? 10 : 0);
     if (!best || rank < best.rank) best = { field: 'keys', value: searchKey(f.code, v), rank, index };
   });
-  if (patient) top.patients = patient.id;
+  if (patient) {
+    // One patient's resources of one type: the compartment key selects exactly them, at any store
+    // size; every clause, the most selective value's included, narrows those rows.
+    top.patients = patient.id;
+    if (best?.field !== '_id') best = { field: 'keys', value: compartmentKey(resourceType, patient.id), rank: -1, index: -1 };
+  }
   if (best) top[best.field] = best.value;
   const rest = clauses.filter((_, i) => i !== best?.index).map((c) => c.clause);
   if (rest.length) top.$and = rest;

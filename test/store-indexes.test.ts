@@ -102,6 +102,16 @@ describe('hot queries use an index', () => {
     expect(used.length).toBeGreaterThan(0);
   });
 
+  it('one patient\'s resources of one type, by the key that selects exactly them, all clauses still applied', async () => {
+    const filter = searchFilter('Observation', 'subject=Patient/p7&code=http://loinc.org|1003-0');
+    // The type-in-compartment key, not the code (which grows with the store), is the top-level key.
+    expect(filter).toMatchObject({ rt: 'Observation', patients: 'p7', keys: '_compartment=Observation|p7' });
+    expect(await eventuallyIndexed(COLLECTION_NAMES.resources, filter)).not.toEqual([]);
+    const found = await server.services.database.c.resources.find(filter as never, { projection: { _id: 1 } }).toArray();
+    const expected = Array.from({ length: PER_PATIENT }, (_, i) => i).filter((i) => i % 5 === 3 && i !== PER_PATIENT - 1).map((i) => `Observation/p7-o${i}`);
+    expect(found.map((d) => d._id).sort()).toEqual(expected.sort());
+  });
+
   it('a cross-patient search by code (cohort style)', async () => {
     expect(await eventuallyIndexed(COLLECTION_NAMES.resources, searchFilter('Observation', 'code=http://loinc.org|2000-0&value-quantity=gt2'))).not.toEqual([]);
   });

@@ -4,7 +4,7 @@ import type { Repository } from '../store/repository.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import { parseFhirSearch } from '../store/search-to-mongo.ts';
 import { findAnyOf } from '../store/find-any-of.ts';
-import { IMAGING_STUDY_KEY, searchKey } from '../schema/search-index.ts';
+import { compartmentKey, IMAGING_STUDY_KEY, searchKey } from '../schema/search-index.ts';
 import { resourceOf } from '../schema/collections.ts';
 
 /** Read helpers the timeline views share: compartment searches through the Repository. */
@@ -26,7 +26,7 @@ export async function searchPatient<T extends Resource>(repo: Repository, ctx: R
  */
 export async function reportsMarkedBy(repo: Repository, ctx: RequestContext, patient: string, codes: readonly string[]): Promise<DiagnosticReport[]> {
   const marks = codes.flatMap((c) => [searchKey('category', c), searchKey('code', c)]);
-  const found = await repo.database.c.resources.find({ rt: 'DiagnosticReport', deleted: false, patients: patient, keys: { $in: marks } }, { projection: { json: 1, patients: 1 } }).toArray();
+  const found = await repo.database.c.resources.find({ rt: 'DiagnosticReport', deleted: false, patients: patient, keys: compartmentKey('DiagnosticReport', patient), $and: [{ keys: { $in: marks } }] }, { projection: { json: 1, patients: 1 } }).toArray();
   const docs = await keepVisible(repo.database, ctx, found, guardedDoc);
   return docs.map((d) => resourceOf<DiagnosticReport>(d) as DiagnosticReport);
 }
