@@ -59,6 +59,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   if (demo) {
+    // A demo store an older IDR wrote is small: bring it to the current shape before loading (a
+    // hospital's store is reindexed by hand, `make reindex`, with the service stopped).
+    const { reindexResources, STORE_SHAPE_VERSION, storedShapeVersion } = await import('../store/reindex.ts');
+    if ((await storedShapeVersion(server.services.database)) < STORE_SHAPE_VERSION) {
+      process.stdout.write('The demo store was written by an older IDR: re-deriving its search values...\n');
+      const r = await reindexResources(server.services.database);
+      process.stdout.write(`  ${r.changed} of ${r.total} resources re-derived\n`);
+    }
     // The server answers while the demo data loads; progress goes to stdout.
     const { loadDemoData } = await import('../seed/load-demo.ts');
     process.stdout.write('Loading demo data through the ingestion pipeline (a second start finds it all as duplicates)...\n');
