@@ -122,7 +122,9 @@ function withTopLevelEqualities(resourceType: string, params: Record<string, Sea
     if (!param || !['token', 'reference', 'uri'].includes(param.type ?? '')) return;
     const onlyPatients = param.target?.length === 1 && param.target[0] === 'Patient';
     const patientId = v.startsWith('Patient/') ? v.slice('Patient/'.length) : onlyPatients && !v.includes('/') ? v : undefined;
-    if (compartment.has(f.code) && patientId && !patient) patient = { id: patientId, index };
+    // A Patient's own compartment holds only itself (schema/search-index.ts): Patient?link=Patient/x
+    // looks for other patients, so it is a plain reference search.
+    if (compartment.has(f.code) && patientId && !patient && resourceType !== 'Patient') patient = { id: patientId, index };
     // The compartment key already narrows to one patient: prefer another value for `keys`.
     const rank = (f.code === 'identifier' ? 1 : param.type === 'reference' ? 2 : param.type === 'token' ? 3 : 4) + (patient?.index === index ? 10 : 0);
     if (!best || rank < best.rank) best = { field: 'keys', value: searchKey(f.code, v), rank, index };

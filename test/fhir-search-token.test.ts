@@ -87,6 +87,14 @@ describe('token search', () => {
   });
 });
 
+describe('Patient compartment parameters on Patient', () => {
+  it('Patient?link finds the patients that link to the one named, not that patient alone', async () => {
+    const merged = await create(server.fhir, patient('999933340', { link: [{ other: { reference: `Patient/${p1}` }, type: 'seealso' }] }));
+    const found = await search(server.fhir, `Patient?link=Patient/${p1}`);
+    expect(found.entry?.map((e) => e.resource?.id)).toEqual([merged.id]);
+  });
+});
+
 describe('unknown search parameters', () => {
   it('are a 400 OperationOutcome naming the parameter', async () => {
     const r = await fhirFetch(`${server.fhir}/Observation?colour=blue`);
