@@ -143,6 +143,8 @@ function withinPatientContext(ctx: RequestContext, type: string, filter: Filter<
   const patient = ctx.access.patient;
   if (ctx.access.unrestricted || patient === undefined) return filter;
   if (ctx.access.scopes.some((s) => s.level !== 'patient' && (s.type === '*' || s.type === type) && s.permissions.has('s'))) return filter;
+  // A search of this patient's own data is confined already (and keeps its top-level keys).
+  if (type !== 'Patient' && filter.patients === patient) return filter;
   const limit: Filter<ResourceDoc> = type === 'Patient' ? { _id: `Patient/${patient}` } : { patients: patient };
   const clash = Object.keys(limit).some((k) => k in filter);
   return clash ? { $and: [filter, limit] } : { ...filter, ...limit };
