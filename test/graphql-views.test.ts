@@ -211,4 +211,26 @@ describe('case summary parts', () => {
     expect(r.errors).toBeUndefined();
     expect(r.data.patient.caseSummary.latestPathology.report).toEqual({ id: dr.body.id, kind: 'pathology' });
   });
+
+  it('reads only the event fields a timeline page selects', async () => {
+    const projections: unknown[] = [];
+    const listener = (e: CommandStartedEvent): void => {
+      if (e.commandName === 'find' && e.command.find === COLLECTION_NAMES.timeline) projections.push(e.command.projection);
+    };
+    server.services.database.client.on('commandStarted', listener);
+    const r = await gql(`query ($id: ID!) { patient(id: $id) { timeline(first: 5) { edges { node { ...Row } } } } }
+      fragment Row on TimelineEvent { time title ... on TimelineEvent { lane } }`, { id: patientId });
+    server.services.database.client.off('commandStarted', listener);
+    expect(r.errors).toBeUndefined();
+    const nodes = r.data.patient.timeline.edges.map((e: { node: unknown }) => e.node);
+    expect(nodes).toHaveLength(5);
+    for (const n of nodes) expect(Object.keys(n).sort()).toEqual(['lane', 'time', 'title']);
+    expect(nodes.every((n: { title: string; lane: string }) => n.title && n.lane)).toBe(true);
+    expect(projections).toEqual([{ _id: 1, anchor: 1, time: 1, patient: 1, title: 1, lane: 1 }]);
+    // A page that asks for every field reads them all, as before.
+    const all = await gql('query ($id: ID!) { patient(id: $id) { timeline(first: 2) { edges { node { id summary abnormal status references codes source { agent } lastUpdated } } } } }', { id: patientId });
+    expect(all.errors).toBeUndefined();
+    expect(all.data.patient.timeline.edges[0].node.codes.length).toBeGreaterThan(0);
+    expect(all.data.patient.timeline.edges[0].node.references[0]).toBe(all.data.patient.timeline.edges[0].node.id);
+  });
 });

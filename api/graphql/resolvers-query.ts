@@ -3,7 +3,9 @@ import type { GraphqlContext } from './context.ts';
 import { badUserInput, guarded } from './errors.ts';
 import { parseFhirSearch } from '../../store/search-to-mongo.ts';
 import { encodeCursor, type TimelineFilter } from '../../timeline/query.ts';
-import type { Lane } from '../../schema/timeline-event.ts';
+import type { Lane, TimelineEvent } from '../../schema/timeline-event.ts';
+import type { GraphQLResolveInfo } from 'graphql';
+import { fieldsAt } from './selection.ts';
 import { searchPatient } from '../../timeline/lookups.ts';
 import { labTrend } from '../../timeline/lab-trend.ts';
 import { caseSummaryParts } from '../../timeline/case-summary.ts';
@@ -69,13 +71,13 @@ export const queryResolvers = {
     deceased: (p: Patient) => p.deceasedBoolean ?? (p.deceasedDateTime ? true : null),
     identifiers: (p: Patient) => (p.identifier ?? []).map((i) => ({ system: i.system, value: i.value, type: i.type?.coding?.[0]?.code ?? i.type?.text })),
     resource: (p: Patient) => p,
-    timeline: (p: Patient, args: TimelineArgs, c: GraphqlContext) =>
+    timeline: (p: Patient, args: TimelineArgs, c: GraphqlContext, info: GraphQLResolveInfo) =>
       guarded(async () => {
         const filter: TimelineFilter = {
           ...(args.lanes ? { lanes: args.lanes } : {}), ...(args.from ? { from: args.from } : {}), ...(args.to ? { to: args.to } : {}),
           ...(args.codes ? { codes: args.codes } : {}), ...(args.text ? { text: args.text } : {}),
         };
-        const page = await c.timeline.page(c.ctx, p.id as string, { ...filter, first: args.first ?? 20, ...(args.after ? { after: args.after } : {}) });
+        const page = await c.timeline.page(c.ctx, p.id as string, { ...filter, first: args.first ?? 20, ...(args.after ? { after: args.after } : {}) }, eventFields(fieldsAt(info, ['edges', 'node'])));
         const edges = page.events.map((e) => ({ cursor: encodeCursor(e), node: e }));
         return {
           edges,
@@ -105,6 +107,24 @@ export const queryResolvers = {
       }),
   },
 };
+
+/** The stored event fields behind each TimelineEvent field of the GraphQL schema. */
+const EVENT_FIELDS: Record<string, (keyof TimelineEvent)[]> = {
+  id: ['anchor'], reference: ['anchor'], resource: ['anchor'], references: ['refs'], resources: ['refs'],
+  time: ['time'], lane: ['lane'], title: ['title'], summary: ['summary'], abnormal: ['abnormal'], status: ['status'],
+  codes: ['codes'], source: ['source'], lastUpdated: ['lastUpdated'], __typename: [],
+};
+
+/** The event fields a page must read for the selected TimelineEvent fields; undefined (all) for one this map does not know. */
+function eventFields(selected: Set<string>): (keyof TimelineEvent)[] | undefined {
+  const out = new Set<keyof TimelineEvent>();
+  for (const name of selected) {
+    const fields = EVENT_FIELDS[name];
+    if (!fields) return undefined;
+    for (const f of fields) out.add(f);
+  }
+  return [...out];
+}
 
 /** A resource by id, or null when it is unknown or deleted (other errors, 403 included, stay errors). */
 async function readOrNull(c: GraphqlContext, type: string, id: string): Promise<Resource | null> {
