@@ -233,4 +233,18 @@ describe('case summary parts', () => {
     expect(all.data.patient.timeline.edges[0].node.codes.length).toBeGreaterThan(0);
     expect(all.data.patient.timeline.edges[0].node.references[0]).toBe(all.data.patient.timeline.edges[0].node.id);
   });
+
+  it('reads only the event fields caseSummary.newSince selects', async () => {
+    const projections: unknown[] = [];
+    const listener = (e: CommandStartedEvent): void => {
+      if (e.commandName === 'find' && e.command.find === COLLECTION_NAMES.timeline) projections.push(e.command.projection);
+    };
+    server.services.database.client.on('commandStarted', listener);
+    const r = await gql('query ($id: ID!) { patient(id: $id) { caseSummary(since: "2000-01-01") { newSince { id lane } } } }', { id: patientId });
+    server.services.database.client.off('commandStarted', listener);
+    expect(r.errors).toBeUndefined();
+    expect(r.data.patient.caseSummary.newSince.length).toBeGreaterThan(5);
+    expect(r.data.patient.caseSummary.newSince.every((e: { id: string; lane: string }) => e.id.includes('/') && e.lane)).toBe(true);
+    expect(projections).toEqual([{ _id: 1, anchor: 1, time: 1, patient: 1, lane: 1 }]);
+  });
 });

@@ -2,7 +2,7 @@ import type { Condition, DiagnosticReport, DocumentReference, ImagingStudy, Obse
 import type { Repository } from '../store/repository.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import type { TimelineStore } from './projection.ts';
-import type { TimelineDoc } from '../schema/timeline-event.ts';
+import type { TimelineDoc, TimelineEvent } from '../schema/timeline-event.ts';
 import { reportsMarkedBy, reportsForStudies, searchPatient } from './lookups.ts';
 import { labTrends, type LabPoint, type LabTrend } from './lab-trend.ts';
 import { pathologyFindings, type PathologyFindings } from './pathology.ts';
@@ -63,7 +63,10 @@ const DAY = 86_400_000;
 const MALIGNANT_ICD10 = /^(C\d|D0\d)/;
 
 /** Each part of a case summary, computed when first asked for; parts that need the same data share its queries. */
-export type CaseSummaryParts = { [K in keyof CaseSummary]: () => Promise<CaseSummary[K]> };
+export type CaseSummaryParts = { [K in Exclude<keyof CaseSummary, 'newSince'>]: () => Promise<CaseSummary[K]> } & {
+  /** With `fields`, only those fields of the events are read (TimelineStore.page). */
+  newSince: (fields?: readonly (keyof TimelineEvent)[]) => Promise<TimelineDoc[]>;
+};
 
 export interface CaseSummaryOptions { since?: Date; labCodes?: string[]; labUnits?: { code: string; unit: string }[]; letters?: number }
 type Deps = { repo: Repository; timeline: TimelineStore; clock?: () => Date };
@@ -124,7 +127,7 @@ export function caseSummaryParts(deps: Deps, ctx: RequestContext, patient: strin
       return letters.filter((d) => d.status === 'current').slice(0, options.letters ?? 5);
     },
     since: () => Promise.resolve(since),
-    newSince: () => timeline.changedSince(ctx, patient, since, 50),
+    newSince: (fields?: readonly (keyof TimelineEvent)[]) => timeline.changedSince(ctx, patient, since, 50, fields),
   };
 }
 

@@ -61,7 +61,7 @@ export class TimelineStore {
     const cursor = req.after ? decodeCursor(req.after) : undefined;
     if (cursor) q = afterCursor(patient, q, cursor);
     const months = this.equalityIndexOnly ? await this.monthsToRead(patient, cursor?.time, req.from, req.to) : undefined;
-    const projection = fields ? Object.fromEntries(['_id', 'anchor', 'time', 'patient', ...fields].map((f) => [f, 1])) : undefined;
+    const projection = projectionOf(fields);
     const docs = months ? await this.pageByMonth(patient, q, months, req.first + 1, projection) : await this.events.find(q, projection ? { projection } : {}).sort({ time: -1, _id: -1 }).limit(req.first + 1).toArray();
     return { events: readable(ctx, docs.slice(0, req.first)), hasNextPage: docs.length > req.first };
   }
@@ -101,10 +101,11 @@ export class TimelineStore {
     return countMatching(this.database.db, this.events, timelineMongoFilter(patient, filter));
   }
 
-  /** Events changed (lastUpdated) at or after `since`, newest first. */
-  async changedSince(ctx: RequestContext, patient: string, since: Date, limit: number): Promise<TimelineDoc[]> {
+  /** Events changed (lastUpdated) at or after `since`, newest first; `fields` as for `page`. */
+  async changedSince(ctx: RequestContext, patient: string, since: Date, limit: number, fields?: readonly (keyof TimelineEvent)[]): Promise<TimelineDoc[]> {
     await assertPatientVisible(this.database, ctx, patient);
-    return readable(ctx, await this.events.find({ patient, lastUpdated: { $gte: since } }).sort({ time: -1, _id: -1 }).limit(limit).toArray());
+    const projection = projectionOf(fields);
+    return readable(ctx, await this.events.find({ patient, lastUpdated: { $gte: since } }, projection ? { projection } : {}).sort({ time: -1, _id: -1 }).limit(limit).toArray());
   }
 
   /** The events anchored at the given resources (for the FHIR operation and GraphQL lookups). */
@@ -263,6 +264,11 @@ function referencedKeys(docs: LoadedDoc[]): string[] {
     }
   }
   return [...out];
+}
+
+/** The projection reading `fields` and what every read of events needs (the id, anchor, time and patient); undefined: all. */
+function projectionOf(fields: readonly (keyof TimelineEvent)[] | undefined): Record<string, 1> | undefined {
+  return fields ? Object.fromEntries(['_id', 'anchor', 'time', 'patient', ...fields].map((f) => [f, 1 as const])) : undefined;
 }
 
 /** The events whose anchor resource type the caller may read (a scope limited to some types sees only their events). */

@@ -103,7 +103,10 @@ export const queryResolvers = {
           ...(args.since ? { since: args.since } : {}), ...(args.labCodes ? { labCodes: args.labCodes } : {}), ...(args.labUnits ? { labUnits: args.labUnits } : {}),
         });
         // Each field the query selects runs its part (the default resolver calls a function-valued field).
-        return Promise.resolve(Object.fromEntries(Object.entries(parts).map(([k, part]: [string, () => Promise<unknown>]) => [k, () => guarded(part)])));
+        return Promise.resolve({
+          ...Object.fromEntries(Object.entries(parts).map(([k, part]: [string, () => Promise<unknown>]) => [k, () => guarded(part)])),
+          newSince: (_: unknown, _c: unknown, info: GraphQLResolveInfo) => guarded(() => parts.newSince(eventFields(fieldsAt(info, [])))),
+        });
       }),
   },
 };
@@ -115,7 +118,7 @@ const EVENT_FIELDS: Record<string, (keyof TimelineEvent)[]> = {
   codes: ['codes'], source: ['source'], lastUpdated: ['lastUpdated'], __typename: [],
 };
 
-/** The event fields a page must read for the selected TimelineEvent fields; undefined (all) for one this map does not know. */
+/** The event fields a page (or a list of events) must read for the selected TimelineEvent fields; undefined (all) for one this map does not know. */
 function eventFields(selected: Set<string>): (keyof TimelineEvent)[] | undefined {
   const out = new Set<keyof TimelineEvent>();
   for (const name of selected) {
