@@ -106,7 +106,7 @@ export function searchToMongo(req: SearchRequest, options: { lenient?: boolean; 
  */
 function withTopLevelEqualities(resourceType: string, params: Record<string, SearchParameter>, clauses: { clause: MongoFilter<ResourceDoc>; filter?: Filter }[]): MongoFilter<ResourceDoc> {
   const top: Record<string, unknown> = { rt: resourceType, deleted: false };
-  const compartment = new Set(patientCompartmentParamsFor(resourceType));
+  const compartment = compartmentNaming(resourceType, params);
   let patient: { id: string; index: number } | undefined;
   let best: { field: '_id' | 'keys'; value: string; rank: number; index: number } | undefined;
   clauses.forEach(({ filter: f }, index) => {
@@ -139,6 +139,26 @@ function withTopLevelEqualities(resourceType: string, params: Record<string, Sea
   const rest = clauses.filter((_, i) => i !== best?.index).map((c) => c.clause);
   if (rest.length) top.$and = rest;
   return top as MongoFilter<ResourceDoc>;
+}
+
+const namingParams = new Map<string, Set<string>>();
+
+/**
+ * The parameters whose value names a patient whose compartment holds the resource: the patient
+ * compartment's own (Observation: subject, performer), and `patient` where it narrows one of them
+ * (Observation.subject.where(resolve() is Patient)), which is what most searches of one patient's
+ * data use.
+ */
+function compartmentNaming(resourceType: string, params: Record<string, SearchParameter>): Set<string> {
+  const known = namingParams.get(resourceType);
+  if (known) return known;
+  const paths = (code: string): string[] => (params[code]?.expression ?? '').split('|').map((e) => e.trim()).filter((e) => e.startsWith(`${resourceType}.`));
+  const out = new Set(patientCompartmentParamsFor(resourceType));
+  const within = [...out].flatMap(paths);
+  const patient = paths('patient');
+  if (patient.length && patient.every((e) => within.some((w) => e === w || e.startsWith(`${w}.where(`)))) out.add('patient');
+  namingParams.set(resourceType, out);
+  return out;
 }
 
 function sortField(params: Record<string, SearchParameter>, code: string): string | undefined {

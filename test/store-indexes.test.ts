@@ -110,6 +110,10 @@ describe('hot queries use an index', () => {
     const found = await server.services.database.c.resources.find(filter as never, { projection: { _id: 1 } }).toArray();
     const expected = Array.from({ length: PER_PATIENT }, (_, i) => i).filter((i) => i % 5 === 3 && i !== PER_PATIENT - 1).map((i) => `Observation/p7-o${i}`);
     expect(found.map((d) => d._id).sort()).toEqual(expected.sort());
+    // `patient` (Observation.subject.where(resolve() is Patient)) names the compartment too.
+    const byPatient = searchFilter('Observation', 'patient=Patient/p7&code=http://loinc.org|1003-0');
+    expect(byPatient).toMatchObject({ patients: 'p7', keys: '_compartment=Observation|p7' });
+    expect((await server.services.database.c.resources.find(byPatient as never, { projection: { _id: 1 } }).toArray()).map((d) => d._id).sort()).toEqual(expected.sort());
   });
 
   it('a cross-patient search by code (cohort style)', async () => {
