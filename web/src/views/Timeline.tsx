@@ -138,24 +138,32 @@ export function Timeline({ id }: { id: string }) {
     if (tl.hasNext && !tl.loading && end >= events.length - OVERSCAN) tl.loadMore();
   }, [end, events.length, tl]);
 
-  // Keep the focused row in view and focused after it is drawn (a render that does not draw it
-  // yet, while the scroll position catches up, leaves the focus to a later one).
+  /** Scrolls the list so that row `index` is in view (no change when it is). */
+  const scrollToRow = (index: number): void => {
+    const el = list.current;
+    if (!el) return;
+    if (index * ROW < el.scrollTop) el.scrollTop = index * ROW;
+    else if ((index + 1) * ROW > el.scrollTop + el.clientHeight) el.scrollTop = (index + 1) * ROW - el.clientHeight;
+    setScrollTop(el.scrollTop);
+  };
+
+  // Keep the focused row in view and focused after it is drawn. A render that does not draw it
+  // (the scroll position or the view's size changed meanwhile, or a page arrived) scrolls to it
+  // again, which draws it and runs this once more; nothing else would.
   useEffect(() => {
     if (!focusPending.current) return;
     const row = list.current?.querySelector<HTMLElement>(`[data-index="${focusIndex}"]`);
-    if (!row) return;
+    if (!row) {
+      if (focusIndex < events.length) scrollToRow(focusIndex);
+      return;
+    }
     focusPending.current = false;
     row.focus();
-  }, [focusIndex, start, end]);
+  }, [focusIndex, start, end, viewport, events.length]);
 
   const moveTo = (i: number): void => {
     const index = Math.max(0, Math.min(events.length - 1, i));
-    const el = list.current;
-    if (el) {
-      if (index * ROW < el.scrollTop) el.scrollTop = index * ROW;
-      else if ((index + 1) * ROW > el.scrollTop + el.clientHeight) el.scrollTop = (index + 1) * ROW - el.clientHeight;
-      setScrollTop(el.scrollTop);
-    }
+    scrollToRow(index);
     focusPending.current = true;
     setFocusIndex(index);
   };
