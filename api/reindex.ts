@@ -25,6 +25,7 @@ async function main(): Promise<void> {
       if ((i + 1) % 50 === 0 || i + 1 === patients.length) out(`  timeline: ${i + 1}/${patients.length} patients`);
     }
     out(`Timeline: ${events} events for ${patients.length} patients rebuilt in ${((performance.now() - t) / 1000).toFixed(1)} s.`);
+    out(`Case summary reads kept: ${await services.timeline.summaryReads.clear()} forgotten (read from the store again).`);
   } finally {
     await services.close();
   }

@@ -7,6 +7,7 @@
  * from /proc. Reads are for one original demo patient, so a flat cost means an index answered.
  * Usage: node bench/store-scale.bench.ts [scales=1,10,100] [runs=10]
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,10 +17,11 @@ import { loadConfig } from '../api/config.ts';
 import { startServer } from '../api/server.ts';
 import { loadDemoData } from '../seed/load-demo.ts';
 import { seedHl7Messages } from '../seed/hl7v2/index.ts';
-import { resourceOf } from '../schema/collections.ts';
+import { COLLECTION_NAMES, resourceOf } from '../schema/collections.ts';
 import { BENCH_AUTH_ENV, benchFetch } from './bench-auth.ts';
 
 /** A selection of every part of the case summary. */
+const DIAGNOSIS = 'query ($id: ID!) { patient(id: $id) { caseSummary { primaryDiagnosis { display } latestPathology { histology er pr her2 } } } }';
 const EVERY_PART = `primaryDiagnosis { display } latestPathology { histology er pr her2 } pathologyFindings { item value }
   imaging { modality conclusion } labTrends { name points { value } } biomarkers { item } histology { item } topography { item }
   tumourSize { item } tnm { prefix t n m stageGroup } keyLabs { name latest { value } } procedures { display } recentLetters { title } newSince { id }`;
@@ -163,6 +165,11 @@ try {
   const obs = resourceDocs.find((d) => d.rt === 'Observation' && d.patients.includes(patient) && resourceOf<Observation>(d)?.valueQuantity);
   const code = resourceOf<Observation>(obs)?.code?.coding?.find((c) => c.system === 'http://loinc.org')?.code ?? '718-7';
 
+  const months = database.db.collection<{ _id: string; stamp?: string }>(COLLECTION_NAMES.timelineMonths);
+  const changed = async (p: string): Promise<string> => {
+    await months.updateOne({ _id: p }, { $set: { stamp: randomUUID() } });
+    return p;
+  };
   const reads: [string, () => Promise<unknown>][] = [
     ['Patient?_count=100', () => get('/fhir/Patient?_count=100')],
     // The demo has 4 patients: the page above holds 4 at 1× and 100 at 100×; this one holds 4 at every size.
@@ -171,9 +178,15 @@ try {
     ['DiagnosticReport?subject&_include=result', () => get(`/fhir/DiagnosticReport?subject=Patient/${patient}&_include=DiagnosticReport:result`)],
     ['Patient/{id}/$everything (page of 50)', () => get(`/fhir/Patient/${patient}/$everything?_count=50`)],
     ['GraphQL timeline page (50)', () => graphql('query ($id: ID!) { patient(id: $id) { timeline(first: 50) { edges { node { time lane title } } } } }', { id: patient })],
-    ['GraphQL caseSummary (diagnosis, latest pathology)', () => graphql('query ($id: ID!) { patient(id: $id) { caseSummary { primaryDiagnosis { display } latestPathology { histology er pr her2 } } } }', { id: patient })],
+    // A summary read again reads what the first read kept while the record has not changed
+    // (timeline/summary-cache.ts); "after a change" gives the patient a new stamp before each
+    // request (one update by id, counted), as any write about the patient does, so every part
+    // reads the store and keeps it anew.
+    ['GraphQL caseSummary (diagnosis, latest pathology), read again', () => graphql(DIAGNOSIS, { id: patient })],
+    ['GraphQL caseSummary (diagnosis, latest pathology), after a change', async () => graphql(DIAGNOSIS, { id: await changed(patient) })],
     // Every part: what a board screen showing everything, new events included, costs.
-    ['GraphQL caseSummary (every part)', () => graphql(`query ($id: ID!) { patient(id: $id) { caseSummary { ${EVERY_PART} } } }`, { id: patient })],
+    ['GraphQL caseSummary (every part), read again', () => graphql(`query ($id: ID!) { patient(id: $id) { caseSummary { ${EVERY_PART} } } }`, { id: patient })],
+    ['GraphQL caseSummary (every part), after a change', async () => graphql(`query ($id: ID!) { patient(id: $id) { caseSummary { ${EVERY_PART} } } }`, { id: await changed(patient) })],
     ['cohort: Observation?code&value-quantity=gt', () => get(`/fhir/Observation?code=http://loinc.org|${code}&value-quantity=gt0&_count=50`)],
   ];
   const rows = new Map<string, Row>();

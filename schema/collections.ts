@@ -136,6 +136,8 @@ export const COLLECTION_NAMES = {
   timeline: 'timeline',
   /** The months each patient's timeline has events in (timeline/projection.ts: month-by-month pages on the embedded store). */
   timelineMonths: 'timeline_months',
+  /** What a patient's case summary read, kept until the patient's record changes (timeline/summary-cache.ts). */
+  summaryReads: 'summary_reads',
   inbox: 'inbox',
   inboxHashes: 'inbox_hashes',
   inboxBytes: 'inbox_bytes',

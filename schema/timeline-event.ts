@@ -102,4 +102,10 @@ export interface TimelineMonthsDoc {
   complete: boolean;
   /** About how many events the timeline holds (exact after a rebuild; kept by increments since). */
   events: number;
+  /**
+   * Changes with every write that re-derives anything of the patient (a new random value each
+   * time): what was read for the patient under one stamp is current while the stamp is
+   * (timeline/summary-cache.ts). Absent on lists written before stamps existed.
+   */
+  stamp?: string;
 }

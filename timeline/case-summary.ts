@@ -3,7 +3,7 @@ import type { Repository } from '../store/repository.ts';
 import type { RequestContext } from '../store/request-context.ts';
 import type { TimelineStore } from './projection.ts';
 import type { TimelineDoc, TimelineEvent } from '../schema/timeline-event.ts';
-import { reportsMarkedBy, reportsForStudies, searchPatient } from './lookups.ts';
+import { reportsByStudy, storeReads, type PatientReads } from './lookups.ts';
 import { labTrends, type LabPoint, type LabTrend } from './lab-trend.ts';
 import { pathologyFindings, type PathologyFindings } from './pathology.ts';
 import { PATHOLOGY_CODES, reportKind } from './events.ts';
@@ -69,7 +69,8 @@ export type CaseSummaryParts = { [K in Exclude<keyof CaseSummary, 'newSince'>]: 
 };
 
 export interface CaseSummaryOptions { since?: Date; labCodes?: string[]; labUnits?: { code: string; unit: string }[]; letters?: number }
-type Deps = { repo: Repository; timeline: TimelineStore; clock?: () => Date };
+/** `cache: false` reads the store for every part (the kept reads are for views read again and again). */
+type Deps = { repo: Repository; timeline: TimelineStore; clock?: () => Date; cache?: boolean };
 
 /** Builds the whole case summary of one patient. */
 export async function caseSummary(deps: Deps, ctx: RequestContext, patient: string, options: CaseSummaryOptions = {}): Promise<CaseSummary> {
@@ -86,13 +87,15 @@ export async function caseSummary(deps: Deps, ctx: RequestContext, patient: stri
  */
 export function caseSummaryParts(deps: Deps, ctx: RequestContext, patient: string, options: CaseSummaryOptions = {}): CaseSummaryParts {
   const { repo, timeline } = deps;
+  // What the parts read is kept per patient until the record changes (timeline/summary-cache.ts).
+  const reads = deps.cache === false ? storeReads(repo, ctx, patient) : timeline.summaryReads.patientReads(repo, ctx, patient);
   const since = options.since ?? new Date((deps.clock?.() ?? new Date()).getTime() - 30 * DAY);
   const groups = options.labCodes?.length ? options.labCodes.map((c) => DEFAULT_KEY_LABS.find((g) => g.includes(c)) ?? [c]) : DEFAULT_KEY_LABS;
-  const conditions = once(() => searchPatient<Condition>(repo, ctx, 'Condition', patient, {}, 200));
+  const conditions = once(() => reads.search<Condition>('Condition', {}, 200));
   const liveConditions = once(async () => (await conditions()).filter(isLive).map((c) => conditionItems(c, conditionDate(c) ?? null)));
-  const pathology = once(() => pathologyParts(repo, ctx, patient));
-  const trends = once(async () => (await labTrends(repo, ctx, patient, groups, options.labUnits)).filter((t) => t.points.length > 0));
-  const imaging = once(() => imagingParts(repo, ctx, patient));
+  const pathology = once(() => pathologyParts(reads));
+  const trends = once(async () => (await labTrends(reads, groups, options.labUnits)).filter((t) => t.points.length > 0));
+  const imaging = once(() => imagingParts(reads));
   const items = async (): Promise<PathologyItems[]> => (await pathology()).items;
   const histology = once(async () => latestOf('histology', [...(await items()).map((r) => r.items.histology), ...(await liveConditions()).map((c) => c.histology)]));
   const topography = once(async () => latestOf('topography', [...(await items()).map((r) => r.items.topography), ...(await liveConditions()).map((c) => c.topography)]));
@@ -111,7 +114,7 @@ export function caseSummaryParts(deps: Deps, ctx: RequestContext, patient: strin
     topography,
     tumourSize: async () => latestOf('tumour size', (await items()).map((r) => r.items.size)),
     tnm: async () => {
-      const [reports, standalone, top, primary] = await Promise.all([items(), standaloneStaging(repo, ctx, patient), topography(), primaryDiagnosis()]);
+      const [reports, standalone, top, primary] = await Promise.all([items(), standaloneStaging(reads), topography(), primaryDiagnosis()]);
       return tnmAcross([
         ...reports.map((r) => ({ source: `DiagnosticReport/${r.report.id}`, report: r.report, date: r.date, tnm: r.items.tnm })),
         ...standalone.map((x) => ({ ...x, report: null })),
@@ -119,11 +122,11 @@ export function caseSummaryParts(deps: Deps, ctx: RequestContext, patient: strin
     },
     keyLabs: async () => (await trends()).map((t) => ({ code: t.code, name: t.name, unit: t.unit, latest: t.points.at(-1) ?? null, trend: t })),
     procedures: async () => {
-      const found = await searchPatient<Procedure>(repo, ctx, 'Procedure', patient, { _sort: '-date' }, 100);
+      const found = await reads.search<Procedure>('Procedure', { _sort: '-date' }, 100);
       return found.filter((p) => p.status !== 'entered-in-error' && p.status !== 'not-done').map(procedureSummary);
     },
     recentLetters: async () => {
-      const letters = await searchPatient<DocumentReference>(repo, ctx, 'DocumentReference', patient, { _sort: '-date' }, 50);
+      const letters = await reads.search<DocumentReference>('DocumentReference', { _sort: '-date' }, 50);
       return letters.filter((d) => d.status === 'current').slice(0, options.letters ?? 5);
     },
     since: () => Promise.resolve(since),
@@ -144,13 +147,13 @@ interface PathologyParts { latest: PathologySummary | null; findings: PathologyF
  * The pathology reports of the patient, newest first, with their results read in one query. Only
  * the reports a pathology category or code marks are read, not every report.
  */
-async function pathologyParts(repo: Repository, ctx: RequestContext, patient: string): Promise<PathologyParts> {
-  const marked = await reportsMarkedBy(repo, ctx, patient, PATHOLOGY_CODES);
+async function pathologyParts(reads: PatientReads): Promise<PathologyParts> {
+  const marked = await reads.reportsMarkedBy(PATHOLOGY_CODES);
   const pathology = marked
     .filter((r) => reportKind(r) === 'pathology' && eventStatus(r) !== 'entered-in-error' && eventStatus(r) !== 'cancelled')
     .sort((a, b) => (reportDate(b)?.getTime() ?? -Infinity) - (reportDate(a)?.getTime() ?? -Infinity));
   if (!pathology.length) return { latest: null, findings: [], items: [], earliestMalignant: null };
-  const results = await repo.readMany(ctx, pathology.flatMap((r) => (r.result ?? []).map((x) => x.reference ?? '')));
+  const results = await reads.readMany(pathology.flatMap((r) => (r.result ?? []).map((x) => x.reference ?? '')));
   const resultsOf = (r: DiagnosticReport): Observation[] => (r.result ?? []).map((x) => results.get(x.reference ?? '')).filter((o): o is Observation => o?.resourceType === 'Observation');
   const read = pathology.map((r) => ({ report: r, date: reportDate(r), results: resultsOf(r) }));
   const stated = read.map((r) => ({ ...r, findings: pathologyFindings(r.report, r.results) }));
@@ -172,9 +175,10 @@ async function pathologyParts(repo: Repository, ctx: RequestContext, patient: st
 }
 
 /** The latest study per modality, with its report's conclusion. */
-async function imagingParts(repo: Repository, ctx: RequestContext, patient: string): Promise<ImagingSummary[]> {
-  const studies = await searchPatient<ImagingStudy>(repo, ctx, 'ImagingStudy', patient, { _sort: '-started' }, 200);
-  const studyReports = await reportsForStudies(repo, ctx, studies.map((s) => `ImagingStudy/${s.id}`));
+async function imagingParts(reads: PatientReads): Promise<ImagingSummary[]> {
+  const studies = await reads.search<ImagingStudy>('ImagingStudy', { _sort: '-started' }, 200);
+  const refs = studies.map((s) => `ImagingStudy/${s.id}`);
+  const studyReports = reportsByStudy(refs, await reads.reportsLinkedTo(refs));
   const imaging: ImagingSummary[] = [];
   for (const s of studies) {
     if (s.status === 'entered-in-error' || s.status === 'cancelled') continue;
@@ -188,11 +192,11 @@ async function imagingParts(repo: Repository, ctx: RequestContext, patient: stri
 }
 
 /** TNM recorded as Observations that no report lists among its results (an MDT's clinical staging). */
-async function standaloneStaging(repo: Repository, ctx: RequestContext, patient: string): Promise<ReturnType<typeof standaloneTnm>> {
-  const observations = await searchPatient<Observation>(repo, ctx, 'Observation', patient, { code: TNM_CODES.map((c) => `http://loinc.org|${c}`).join(',') }, 200);
+async function standaloneStaging(reads: PatientReads): Promise<ReturnType<typeof standaloneTnm>> {
+  const observations = await reads.search<Observation>('Observation', { code: TNM_CODES.map((c) => `http://loinc.org|${c}`).join(',') }, 200);
   if (!observations.length) return [];
   const refs = observations.map((o) => `Observation/${o.id}`);
-  const reports = await searchPatient<DiagnosticReport>(repo, ctx, 'DiagnosticReport', patient, { result: refs.join(',') }, 500);
+  const reports = await reads.search<DiagnosticReport>('DiagnosticReport', { result: refs.join(',') }, 500);
   return standaloneTnm(observations, new Set(reports.flatMap((r) => (r.result ?? []).map((x) => x.reference ?? ''))));
 }
 

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Observation, Quantity } from '@medplum/fhirtypes';
 import type { Repository } from '../store/repository.ts';
 import type { RequestContext } from '../store/request-context.ts';
-import { searchPatient } from './lookups.ts';
+import { storeReads, type PatientReads } from './lookups.ts';
 import { molarMassOf } from './molar-mass.ts';
 import { firstTime, formatValue, isAbnormalFlag, observationFlag, shortName } from './format.ts';
 import { badRequest } from '@medplum/core';
@@ -67,12 +67,12 @@ function unitOf(q: Quantity | undefined): string | null {
 export async function labTrend(repo: Repository, ctx: RequestContext, patient: string, options: { codes: string[]; from?: Date; to?: Date; unit?: string }): Promise<LabTrend> {
   if (!options.codes.length || options.codes.some((c) => !c.trim() || c.includes(','))) fail(badRequest('code: give one code ("718-7" or "http://loinc.org|718-7")', 'code'));
   if (options.from && options.to && options.from > options.to) fail(badRequest('from is after to', 'from'));
-  return buildTrend(await fetchResults(repo, ctx, patient, options.codes, options.from), options);
+  return buildTrend(await fetchResults(storeReads(repo, ctx, patient), options.codes, options.from), options);
 }
 
 /** Several trends (one per group of equivalent codes) from one query; `units` names the UCUM unit of a group by any of its codes. */
-export async function labTrends(repo: Repository, ctx: RequestContext, patient: string, groups: string[][], units: { code: string; unit: string }[] = []): Promise<LabTrend[]> {
-  const all = await fetchResults(repo, ctx, patient, groups.flat());
+export async function labTrends(reads: PatientReads, groups: string[][], units: { code: string; unit: string }[] = []): Promise<LabTrend[]> {
+  const all = await fetchResults(reads, groups.flat());
   const matches = (o: Observation, codes: string[]): boolean => (o.code.coding ?? []).some((c) => codes.includes(c.code ?? '') || codes.includes(`${c.system}|${c.code}`));
   return groups.map((codes) => {
     const unit = units.find((u) => codes.includes(u.code))?.unit;
@@ -80,9 +80,9 @@ export async function labTrends(repo: Repository, ctx: RequestContext, patient: 
   });
 }
 
-async function fetchResults(repo: Repository, ctx: RequestContext, patient: string, codes: string[], from?: Date): Promise<Observation[]> {
+async function fetchResults(reads: PatientReads, codes: string[], from?: Date): Promise<Observation[]> {
   const params: Record<string, string> = { code: codes.join(','), _sort: 'date', ...(from ? { date: `ge${from.toISOString()}` } : {}) };
-  const found = await searchPatient<Observation>(repo, ctx, 'Observation', patient, params, 1000);
+  const found = await reads.search<Observation>('Observation', params, 1000);
   return found.filter((o) => o.status !== 'entered-in-error' && o.status !== 'cancelled');
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AnyBulkWriteOperation, Collection, Filter } from 'mongodb';
 import type { DiagnosticReport, Observation, Provenance, Resource } from '@medplum/fhirtypes';
 import type { Database } from '../store/db.ts';
@@ -13,6 +14,7 @@ import { refKey } from './events.ts';
 import { afterCursor, decodeCursor, timelineMongoFilter, validateTimelineRequest, type TimelineFilter, type TimelinePageRequest } from './query.ts';
 import { countMatching } from '../store/count.ts';
 import { insertOrReplace } from '../store/duplicate-key.ts';
+import { SummaryCache } from './summary-cache.ts';
 
 /**
  * The materialised timeline: one document per (patient, event) in the `timeline` collection,
@@ -38,6 +40,8 @@ export class TimelineStore {
 
   private readonly equalityIndexOnly: boolean;
   private readonly database: Database;
+  /** What case summaries read, kept per patient while the patient's stamp is current. */
+  readonly summaryReads: SummaryCache;
 
   constructor(database: Database) {
     this.database = database;
@@ -45,6 +49,7 @@ export class TimelineStore {
     this.months = database.db.collection<TimelineMonthsDoc>(COLLECTION_NAMES.timelineMonths);
     this.resources = database.c.resources;
     this.equalityIndexOnly = database.equalityIndexOnly;
+    this.summaryReads = new SummaryCache(database, (patient) => this.stamp(patient));
   }
 
   /**
@@ -162,19 +167,56 @@ export class TimelineStore {
     const ops: AnyBulkWriteOperation<TimelineDoc>[] = next.filter((d) => before.has(d._id)).map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } }));
     for (const id of stale) ops.push({ deleteOne: { filter: { _id: id } } });
     if (ops.length) await this.events.bulkWrite(ops, { ordered: false });
-    await this.recordMonths(next, next.filter((d) => !before.has(d._id)), stale);
+    const affected = new Set([...docs.flatMap((d) => d.patients ?? []), ...existing.map((e) => e._id.slice(0, e._id.indexOf('|')))]);
+    for (const p of await this.formerPatients(docs.filter((d) => asked.has(d._id) && !related.some((e) => e.refs.includes(d._id))))) affected.add(p);
+    await this.recordMonths(next, next.filter((d) => !before.has(d._id)), stale, affected);
     return { upserted: next.length, deleted: stale.length };
   }
 
   /**
-   * Adds the months of these events to their patients' month lists. A patient's list is created
+   * The patients whose compartments held the previous versions of these updated resources. A
+   * resource in an event names its former patients through the event (its `_id`); only one in
+   * none (e.g. a result no report lists) is looked up in the history, so that a resource moved to
+   * another patient changes the stamp of the patient it left too.
+   */
+  private async formerPatients(docs: LoadedDoc[]): Promise<string[]> {
+    const previous = docs.flatMap((d) => {
+      const vid = Number(d.res?.meta?.versionId);
+      return !d.deleted && vid > 1 ? [`${d._id}/${vid - 1}`] : [];
+    });
+    if (!previous.length) return [];
+    const versions = await findAnyOf(this.database.c.history, {}, '_id', previous, { projection: { json: 1 } });
+    return versions.flatMap((h) => {
+      const res = resourceOf(h);
+      return res ? compartmentOf(res) : [];
+    });
+  }
+
+  /**
+   * The stamp of the patient's record: it changes with every write that re-derives anything of the
+   * patient (see TimelineMonthsDoc.stamp); null when the patient has none yet.
+   */
+  async stamp(patient: string): Promise<string | null> {
+    const doc = await this.months.findOne({ _id: patient }, { projection: { stamp: 1 } });
+    if (doc && !doc.stamp) {
+      // A list written before stamps existed gets one; what is read under it is kept from the next read on.
+      await this.months.updateOne({ _id: patient, stamp: { $exists: false } }, { $set: { stamp: randomUUID() } });
+      return null;
+    }
+    return doc?.stamp ?? null;
+  }
+
+  /**
+   * Adds the months of these events to their patients' month lists, and gives every affected
+   * patient's list a new stamp. A patient's list is created
    * `complete` only when none of its events predates the month buckets; otherwise its pages read
    * the whole record until rebuildPatient (make reindex) writes the list afresh. A month whose
    * events have all gone stays listed: a page reads it and finds nothing.
    */
-  private async recordMonths(events: TimelineDoc[], added: TimelineDoc[], removed: string[]): Promise<void> {
+  private async recordMonths(events: TimelineDoc[], added: TimelineDoc[], removed: string[], affected: Iterable<string>): Promise<void> {
     const byPatient = new Map<string, { months: Set<string>; delta: number }>();
     const of = (patient: string) => byPatient.get(patient) ?? byPatient.set(patient, { months: new Set(), delta: 0 }).get(patient)!;
+    for (const p of affected) of(p);
     for (const e of events) of(e.patient).months.add(eventMonth(e.time));
     for (const e of added) of(e.patient).delta++;
     for (const id of removed) of(id.slice(0, id.indexOf('|'))).delta--;
@@ -183,7 +225,7 @@ export class TimelineStore {
     // created here starts incomplete, and is marked complete after when none of the patient's
     // events predates the buckets (a second creator's upsert only adds to the first's list).
     const result = await this.months.bulkWrite(
-      [...byPatient].map(([patient, { months, delta }]) => ({ updateOne: { filter: { _id: patient }, update: { $addToSet: { months: { $each: [...months] } }, $inc: { events: delta }, $setOnInsert: { complete: false } }, upsert: true } })),
+      [...byPatient].map(([patient, { months, delta }]) => ({ updateOne: { filter: { _id: patient }, update: { $addToSet: { months: { $each: [...months] } }, $inc: { events: delta }, $set: { stamp: randomUUID() }, $setOnInsert: { complete: false } }, upsert: true } })),
       { ordered: false },
     );
     const created = Object.values(result.upsertedIds).map(String);
@@ -205,7 +247,7 @@ export class TimelineStore {
     const next: TimelineDoc[] = buildTimelineEvents(all.filter((r) => r.resourceType !== 'Provenance'), provenance).map((e) => ({ ...e, _id: timelineDocId(patient, e.anchor), patient, pm: monthBucket(patient, e.time) }));
     await this.events.deleteMany({ patient });
     for (let i = 0; i < next.length; i += 500) await this.events.insertMany(next.slice(i, i + 500), { ordered: false });
-    await this.months.replaceOne({ _id: patient }, { months: [...new Set(next.map((e) => eventMonth(e.time)))], complete: true, events: next.length }, { upsert: true });
+    await this.months.replaceOne({ _id: patient }, { months: [...new Set(next.map((e) => eventMonth(e.time)))], complete: true, events: next.length, stamp: randomUUID() }, { upsert: true });
     return next.length;
   }
 
