@@ -9,6 +9,7 @@ import { Repository } from './repository.ts';
 import { systemContext, type RequestContext } from './request-context.ts';
 import { AUDIT_SYSTEMS, type AgentReference, GENESIS_HASH, MAX_AUDITED_RESOURCES, auditEventId, buildAuditEvent, chainFields, chainHash, sealAuditEvent, type AccessRecord } from './audit-event.ts';
 import { isDuplicateKey } from './duplicate-key.ts';
+import type { BundleWriteScope } from './reference-check.ts';
 
 export { type AccessRecord } from './audit-event.ts';
 
@@ -297,7 +298,7 @@ export class AuditTrail {
     this.crashPoint('claim');
     const written: AuditClaimDoc[] = [];
     for (const claim of claims) {
-      if (!(await this.writeEvent(claim, false))) {
+      if (!(await this.writeEvent(claim, false, existing))) {
         await this.dropClaimsFrom(claim.sequence);
         this.degraded.add(claim.bufferId);
         break;
@@ -342,7 +343,7 @@ export class AuditTrail {
    * can no longer be written as claimed (e.g. a resource it names was deleted meanwhile): the
    * record stays buffered and is built again.
    */
-  private async writeEvent(claim: AuditClaimDoc, mayExist: boolean): Promise<boolean> {
+  private async writeEvent(claim: AuditClaimDoc, mayExist: boolean, verified?: ReadonlySet<string>): Promise<boolean> {
     const id = auditEventId(claim.sequence);
     const existing = mayExist ? await this.storedChainFields(claim.sequence) : undefined;
     if (existing) {
@@ -350,7 +351,10 @@ export class AuditTrail {
       throw new Error(`AuditEvent/${id} exists with another hash than its claim`);
     }
     try {
-      await this.repo.create(this.ctx, JSON.parse(claim.json) as AuditEvent, { id });
+      // What the batch's one lookup found live is not looked up again for each AuditEvent (a search
+      // page's record names up to 100 resources); the agents and anything else are.
+      const scope: BundleWriteScope = verified ? { verifiedTargets: verified } : {};
+      await this.repo.create(this.ctx, JSON.parse(claim.json) as AuditEvent, { id, scope });
       return true;
     } catch (err) {
       if (!(err instanceof OperationOutcomeError)) throw err;

@@ -18,6 +18,11 @@ import { fail, invalidResource } from '../schema/outcomes.ts';
 /** A write scope that also names what its transaction Bundle writes ("Type/id"), some of which may not exist yet. */
 export interface BundleWriteScope extends WriteScope {
   bundleTargets?: ReadonlySet<string>;
+  /**
+   * Current resources ("Type/id") the writer found live just before, in one lookup for many
+   * writes (the audit trail, for the resources its records name): not looked up again.
+   */
+  verifiedTargets?: ReadonlySet<string>;
 }
 
 /** Which references resolve outside IDR. */
@@ -92,7 +97,7 @@ export async function unresolvedReferenceIssues(database: Database, resource: Re
       continue;
     }
     const target = `${m[1]}/${m[2]}`;
-    if (scope?.bundleTargets?.has(target)) continue;
+    if (scope?.bundleTargets?.has(target) || (!m[3] && scope?.verifiedTargets?.has(target))) continue;
     const key = m[3] ? historyKey(m[1] as string, m[2] as string, Number(m[3])) : resourceKey(m[1] as string, m[2] as string);
     lookups.set(key, [...(lookups.get(key) ?? []), found]);
   }

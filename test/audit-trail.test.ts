@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { CommandStartedEvent } from 'mongodb';
 import type { AuditEvent, ImagingStudy, Observation, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
 import { connectDatabase, type Database } from '../store/db.ts';
 import { Repository } from '../store/repository.ts';
@@ -265,5 +266,48 @@ describe('the access audit trail', () => {
     const urls = IDR_EXTENSION_DEFINITIONS.map((d) => d.url);
     for (const url of Object.values(AUDIT_EXTENSIONS)) expect(urls).toContain(url);
     for (const d of IDR_EXTENSION_DEFINITIONS) expect(() => assertValidResource(d as Resource)).not.toThrow();
+  });
+});
+
+describe('the resources an audit record names', () => {
+  const dbName = `idr_test_audit_refs_${randomBytes(6).toString('hex')}`;
+  let database: Database;
+  let trail: AuditTrail;
+  const ctx = systemContext('test');
+
+  beforeAll(async () => {
+    const url = new URL(inject('mongoUrl'));
+    url.searchParams.set('monitorCommands', 'true');
+    database = await connectDatabase(url.toString(), dbName);
+    const repo = new Repository(database);
+    await repo.create(ctx, { resourceType: 'Patient', identifier: [{ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999911120' }] }, { id: 'p1' });
+    for (let i = 0; i < 30; i++) {
+      await repo.create(ctx, { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '718-7' }] }, subject: { reference: 'Patient/p1' } }, { id: `hb${i}` });
+    }
+    trail = new AuditTrail({ database, logger: silent });
+  });
+  afterAll(async () => {
+    await trail?.stop();
+    await database?.db.dropDatabase().catch(() => undefined);
+    await database?.close();
+  });
+
+  it('are looked up once for a batch of records, not again for each AuditEvent', async () => {
+    const read = Array.from({ length: 30 }, (_, i) => `Observation/hb${i}`);
+    const lookups: string[][] = [];
+    const listener = (e: CommandStartedEvent): void => {
+      const id = (e.command.filter as { _id?: unknown } | undefined)?._id;
+      const ids = typeof id === 'string' ? [id] : ((id as { $in?: string[] } | undefined)?.$in ?? []);
+      if (e.commandName === 'find' && e.command.find === 'resources' && ids.some((x) => x.startsWith('Observation/'))) lookups.push(ids);
+    };
+    database.client.on('commandStarted', listener);
+    await trail.record(access({ interaction: 'search', patients: ['p1'], resources: read.slice(0, 20), types: ['Observation'] }));
+    await trail.record(access({ interaction: 'search', patients: ['p1'], resources: read.slice(10), types: ['Observation'] }));
+    await trail.flush();
+    database.client.off('commandStarted', listener);
+    const events = (await database.c.resources.find({ rt: 'AuditEvent' }).toArray()).map((d) => JSON.parse(d.json as string) as AuditEvent);
+    expect(events.map((e) => e.entity?.filter((x) => x.what?.reference?.startsWith('Observation/')).length)).toEqual([20, 20]);
+    // Each Observation is read once however many records name it: one lookup for the batch.
+    expect(lookups.flat().filter((x) => x.startsWith('Observation/')).sort()).toEqual([...read].sort());
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Collection } from 'mongodb';
+import { deflateSync, inflateSync } from 'node:zlib';
+import { Binary, type Collection } from 'mongodb';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Database } from '../store/db.ts';
 import type { Repository } from '../store/repository.ts';
@@ -16,28 +17,33 @@ import { storeReads, type PatientReads } from './lookups.ts';
  * every row it reads into a document (0.2–0.4 ms each): 60–110 ms of database time for a view a
  * tumour board opens again and again while nothing in the record changes.
  *
- * - **One document per read** (`_id` "<patient>|<hash of the read>"): the resources it found,
- *   with their compartments, as JSON text (one value to decode), and the patient's stamp when it
- *   was read.
+ * - **One document per patient** (`_id` = the patient id), holding each read by the hash of what
+ *   was read: the resources found, with their compartments, as deflated JSON (a few KB), and the
+ *   patient's stamp when they were read. A request reads it once, with the stamp.
  * - **Current while the stamp is.** The stamp (TimelineStore.stamp) changes with every write that
  *   re-derives anything of the patient, after the write, including the patient a resource was
  *   moved away from. A read takes the stamp before it reads the store, so a write landing
- *   meanwhile leaves the stamp it was kept under outdated, never the reverse.
+ *   meanwhile leaves the stamp it was kept under outdated, never the reverse. Reads kept under an
+ *   older stamp are dropped when the document is next written.
  * - **The same answer and the same audit as the store's.** A read kept here is what the store
  *   holds, read with IDR's own access; every request filters it through the caller's access
  *   (`keepVisible`, which also notes each resource shown for the access audit), and a search
  *   checks the caller's right to search the type, as the store's search does.
  */
 
-interface SummaryReadDoc {
-  _id: string;
-  patient: string;
-  /** What was read (the read's name and arguments), for whoever looks at the collection. */
+interface KeptRead {
+  /** What was read (the read's name and arguments). */
   read: string;
   stamp: string;
+  /** `KeptResource[]` as deflated JSON. */
+  found: Binary;
+}
+
+interface SummaryReadsDoc {
+  _id: string;
   at: Date;
-  /** JSON text of `KeptResource[]`. */
-  found: string;
+  /** By the hash of what was read. */
+  reads: Record<string, KeptRead>;
 }
 
 /** A resource as kept: the patients whose compartments held it (for the access check) and the resource. */
@@ -47,26 +53,38 @@ interface KeptResource {
 }
 
 export class SummaryCache {
-  private readonly reads: Collection<SummaryReadDoc>;
+  private readonly docs: Collection<SummaryReadsDoc>;
   private readonly database: Database;
   private readonly stampOf: (patient: string) => Promise<string | null>;
 
   constructor(database: Database, stampOf: (patient: string) => Promise<string | null>) {
     this.database = database;
-    this.reads = database.db.collection<SummaryReadDoc>(COLLECTION_NAMES.summaryReads);
+    this.docs = database.db.collection<SummaryReadsDoc>(COLLECTION_NAMES.summaryReads);
     this.stampOf = stampOf;
   }
 
   /** The reads of one request about one patient, answered from what is kept where it is current. */
   patientReads(repo: Repository, ctx: RequestContext, patient: string): PatientReads {
-    let stamp: Promise<string | null> | undefined;
     const live = storeReads(repo, ctx, patient);
     const system = storeReads(repo, systemContext('case-summary', ctx.requestId), patient);
+    let state: Promise<{ stamp: string | null; kept: Record<string, KeptRead> }> | undefined;
+    const added: Record<string, KeptRead> = {};
+    let saving = Promise.resolve();
     // Without a stamp (a patient nothing has been derived for yet) the caller's own read answers.
     const kept = async <T extends Resource>(what: string, read: (reads: PatientReads) => Promise<T[]>): Promise<T[]> => {
-      const current = await (stamp ??= this.stampOf(patient));
-      if (!current) return read(live);
-      return this.visible(ctx, await this.find(patient, what, current, () => read(system)));
+      const { stamp, kept } = await (state ??= this.load(patient));
+      if (!stamp) return read(live);
+      const key = createHash('sha256').update(what).digest('base64url').slice(0, 22);
+      const hit = added[key] ?? kept[key];
+      if (hit?.stamp === stamp && hit.read === what) return this.visible(ctx, JSON.parse(inflateSync(hit.found.buffer).toString('utf8')) as KeptResource[]);
+      const found = (await read(system)).map((r) => ({ p: compartmentOf(r), r }));
+      added[key] = { read: what, stamp, found: new Binary(deflateSync(JSON.stringify(found))) };
+      // One write at a time, each with everything this request has read so far and what it found
+      // kept under the same stamp. Keeping is an optimisation: a failure leaves the next request
+      // to read the store again.
+      saving = saving.then(() => this.save(patient, stamp, kept, added)).catch(() => undefined);
+      await saving;
+      return this.visible(ctx, found);
     };
     return {
       search: async <T extends Resource>(type: T['resourceType'], params: Record<string, string | undefined>, count: number) => {
@@ -82,20 +100,20 @@ export class SummaryCache {
     };
   }
 
-  /** Forgets everything kept (after a reindex, which may change what a read finds); returns how many reads were kept. */
+  /** Forgets everything kept (after a reindex, which may change what a read finds); returns for how many patients. */
   async clear(): Promise<number> {
-    return (await this.reads.deleteMany({})).deletedCount;
+    return (await this.docs.deleteMany({})).deletedCount;
   }
 
-  /** What `read` finds, from the document kept under `stamp` or read now (and kept). */
-  private async find(patient: string, what: string, stamp: string, read: () => Promise<Resource[]>): Promise<KeptResource[]> {
-    const id = `${patient}|${createHash('sha256').update(what).digest('base64url').slice(0, 22)}`;
-    const doc = await this.reads.findOne({ _id: id });
-    if (doc?.stamp === stamp && doc.read === what) return JSON.parse(doc.found) as KeptResource[];
-    const found = (await read()).map((r) => ({ p: compartmentOf(r), r }));
-    // Keeping it is an optimisation: a failure leaves the next request to read the store again.
-    await this.reads.replaceOne({ _id: id }, { patient, read: what, stamp, at: new Date(), found: JSON.stringify(found) }, { upsert: true }).catch(() => undefined);
-    return found;
+  /** The patient's stamp and kept reads, read at once. */
+  private async load(patient: string): Promise<{ stamp: string | null; kept: Record<string, KeptRead> }> {
+    const [stamp, doc] = await Promise.all([this.stampOf(patient), this.docs.findOne({ _id: patient })]);
+    return { stamp, kept: doc?.reads ?? {} };
+  }
+
+  private async save(patient: string, stamp: string, kept: Record<string, KeptRead>, added: Record<string, KeptRead>): Promise<void> {
+    const current = Object.fromEntries(Object.entries({ ...kept, ...added }).filter(([, r]) => r.stamp === stamp));
+    await this.docs.replaceOne({ _id: patient }, { at: new Date(), reads: current }, { upsert: true });
   }
 
   /** The resources the caller may see, noted for the access audit (as a read of the store notes them). */
