@@ -279,6 +279,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
       await waitingSweep;
       await subscriptions.stop();
       await audit.stop();
+      await timeline.summaryReads.settled();
       await database.close();
       await embedded?.stop();
     },

@@ -59,6 +59,8 @@ async function summarise(p: string, scope = 'user/*.rs', cache = true): Promise<
   server.services.database.client.on('commandStarted', listener);
   try {
     const { newSince: _n, since: _s, ...parts } = await caseSummary({ repo: server.services.repo, timeline: server.services.timeline, cache }, ctx, p);
+    // What was read is kept just after the answer.
+    await server.services.timeline.summaryReads.settled();
     return { parts, seen: [...(ctx.seen?.resources ?? [])].sort(), withheld: ctx.seen?.withheld ?? 0, resourceQueries };
   } catch (err) {
     return { parts: (err as Error).message, seen: [...(ctx.seen?.resources ?? [])].sort(), withheld: ctx.seen?.withheld ?? 0, resourceQueries };

@@ -37,6 +37,11 @@ async function run(graceMs: number | undefined): Promise<void> {
     for (let i = 0; i < 500 && (await inbox.list({}, { limit: 1, offset: 0 })).total === 0; i++) await new Promise((r) => setTimeout(r, 10));
     await first.close();
     await Promise.all(sending);
+    // A restart takes a moment. Without one, a command the database was still running for the
+    // closed connection (a journal's insert, under load) could land after the next start has
+    // rolled back the journals it found, and be left pending.
+    await first.services.pipeline.drain(10_000);
+    await new Promise((r) => setTimeout(r, 1000));
 
     // Straight after the stop, before any start-up recovery.
     const raw = await connectDatabase(inject('mongoUrl'), dbName);

@@ -31,6 +31,9 @@ import { storeReads, type PatientReads } from './lookups.ts';
  *   checks the caller's right to search the type, as the store's search does.
  */
 
+/** How long after its last read from the store a request's reads are written. */
+const SAVE_AFTER_MS = 20;
+
 interface KeptRead {
   /** What was read (the read's name and arguments). */
   read: string;
@@ -56,6 +59,8 @@ export class SummaryCache {
   private readonly docs: Collection<SummaryReadsDoc>;
   private readonly database: Database;
   private readonly stampOf: (patient: string) => Promise<string | null>;
+  /** Writes waiting or running, each removed when done. */
+  private readonly saves = new Set<Promise<void>>();
 
   constructor(database: Database, stampOf: (patient: string) => Promise<string | null>) {
     this.database = database;
@@ -69,7 +74,28 @@ export class SummaryCache {
     const system = storeReads(repo, systemContext('case-summary', ctx.requestId), patient);
     let state: Promise<{ stamp: string | null; kept: Record<string, KeptRead> }> | undefined;
     const added: Record<string, KeptRead> = {};
-    let saving = Promise.resolve();
+    // Written once the request has read nothing more from the store for SAVE_AFTER_MS, in one
+    // write with what was kept under the same stamp, after the answer: the embedded store takes
+    // 5–10 ms to replace the document, and a write per read cost a summary read after a change
+    // 40–60 ms more. Keeping is an optimisation: a failure leaves the next request to read the
+    // store again.
+    let timer: NodeJS.Timeout | undefined;
+    let finish: (() => void) | undefined;
+    let written = Promise.resolve();
+    const saveSoon = (stamp: string, kept: Record<string, KeptRead>): void => {
+      if (timer) clearTimeout(timer);
+      if (!finish) {
+        const done = new Promise<void>((resolve) => (finish = resolve));
+        this.saves.add(done);
+        void done.then(() => this.saves.delete(done));
+      }
+      timer = setTimeout(() => {
+        const resolve = finish;
+        timer = undefined;
+        finish = undefined;
+        written = written.then(() => this.save(patient, stamp, kept, added)).catch(() => undefined).finally(() => resolve?.());
+      }, SAVE_AFTER_MS);
+    };
     // Without a stamp (a patient nothing has been derived for yet) the caller's own read answers.
     const kept = async <T extends Resource>(what: string, read: (reads: PatientReads) => Promise<T[]>): Promise<T[]> => {
       const { stamp, kept } = await (state ??= this.load(patient));
@@ -79,11 +105,7 @@ export class SummaryCache {
       if (hit?.stamp === stamp && hit.read === what) return this.visible(ctx, JSON.parse(inflateSync(hit.found.buffer).toString('utf8')) as KeptResource[]);
       const found = (await read(system)).map((r) => ({ p: compartmentOf(r), r }));
       added[key] = { read: what, stamp, found: new Binary(deflateSync(JSON.stringify(found))) };
-      // One write at a time, each with everything this request has read so far and what it found
-      // kept under the same stamp. Keeping is an optimisation: a failure leaves the next request
-      // to read the store again.
-      saving = saving.then(() => this.save(patient, stamp, kept, added)).catch(() => undefined);
-      await saving;
+      saveSoon(stamp, kept);
       return this.visible(ctx, found);
     };
     return {
@@ -98,6 +120,11 @@ export class SummaryCache {
         return new Map(found.map((r) => [`${r.resourceType}/${r.id}`, r]));
       },
     };
+  }
+
+  /** Resolves when every read found so far is written (tests; a stop). */
+  async settled(): Promise<void> {
+    while (this.saves.size) await Promise.all([...this.saves]);
   }
 
   /** Forgets everything kept (after a reindex, which may change what a read finds); returns for how many patients. */
