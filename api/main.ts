@@ -66,6 +66,8 @@ async function main(): Promise<void> {
       process.stdout.write('The demo store was written by an older IDR: re-deriving its search values...\n');
       const r = await reindexResources(server.services.database);
       process.stdout.write(`  ${r.changed} of ${r.total} resources re-derived\n`);
+      // What case summaries kept was found through the old search values.
+      await server.services.timeline.summaryReads.clear();
     }
     // The server answers while the demo data loads; progress goes to stdout.
     const { loadDemoData } = await import('../seed/load-demo.ts');

@@ -9,6 +9,7 @@ import { Repository } from './repository.ts';
 import { systemContext, type RequestContext } from './request-context.ts';
 import { AUDIT_SYSTEMS, type AgentReference, GENESIS_HASH, MAX_AUDITED_RESOURCES, auditEventId, buildAuditEvent, chainFields, chainHash, sealAuditEvent, type AccessRecord } from './audit-event.ts';
 import { isDuplicateKey } from './duplicate-key.ts';
+import { findAnyOf } from './find-any-of.ts';
 import type { BundleWriteScope } from './reference-check.ts';
 
 export { type AccessRecord } from './audit-event.ts';
@@ -376,7 +377,9 @@ export class AuditTrail {
   /** The "Type/id" references of the records that name live resources (one lookup for a batch). */
   private async existingReferences(records: AccessRecord[]): Promise<Set<string>> {
     const refs = records.flatMap((r) => [...r.patients.map((p) => `Patient/${p}`), ...r.resources.slice(0, MAX_AUDITED_RESOURCES)]).filter((r) => /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(r));
-    return new Set((await this.repo.readMany(this.ctx, refs)).keys());
+    // Only the ids: the embedded store sends no resource text back (about half the cost of reading them).
+    const live = await findAnyOf(this.database.c.resources, { deleted: false }, '_id', refs, { projection: { _id: 1 } });
+    return new Set(live.map((d) => d._id));
   }
 
   /** The AuditEvent of one record (agents created as needed; only references to stored resources). */

@@ -176,7 +176,11 @@ describe('Subscriptions for a tumour board coordinator', () => {
     const [ping] = await until('the imaging notification', () => at('/hooks/imaging').length > 0 && at('/hooks/imaging'));
     expect(ping!.body).toBe('');
     expect(ping!.headers['content-type']).toBeUndefined();
-    const queued = await server.services.subscriptions.queue.find({ resource: `ImagingStudy/${study.id}` }).toArray();
+    // Marked delivered once the endpoint's answer is back, which may be just after the ping is seen here.
+    const queued = await until('the imaging notification marked delivered', async () => {
+      const all = await server.services.subscriptions.queue.find({ resource: `ImagingStudy/${study.id}` }).toArray();
+      return all.every((n) => n.state !== 'pending') && all;
+    });
     expect(queued.map((n) => n.state)).toEqual(['delivered']);
   });
 
