@@ -32,6 +32,12 @@ export async function startServer(config: Config, options: { shutdownGraceMs?: n
   const logger = createLogger(config.LOG_LEVEL);
   const services = await startServices(config, logger);
   const server: Server = createServer();
+  // Idle keep-alive connections stay open longer than the 60 s a proxy or load balancer in front
+  // usually keeps its own, and than a client's pause: with Node's 5 s, a client sending on a
+  // connection just as the server closes it gets "other side closed" instead of an answer (seen
+  // when a request waits out a database restart and the event loop is busy).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -105,10 +105,12 @@ describe('supervised embedded database', () => {
     const http = async (): Promise<void> => {
       while (!stop && Date.now() < deadline) {
         const id = uid();
-        const r = await postHl7(server.url, labMessage({ controlId: id, bsn, filler: `F-${id}`, results: [HB] }));
+        // A connection closed without an answer counts as status 0 (and fails below), not as an
+        // error that would stop the traffic.
+        const r = await postHl7(server.url, labMessage({ controlId: id, bsn, filler: `F-${id}`, results: [HB] })).catch(() => ({ status: 0 }));
         statuses.push({ what: 'ingest', status: r.status, retryAfter: null });
         if (r.status === 201) accepted++;
-        const read = await fhirFetch(`${server.fhir}/Observation?subject=Patient/${patientId}&_count=1`);
+        const read = await fhirFetch(`${server.fhir}/Observation?subject=Patient/${patientId}&_count=1`).catch(() => ({ status: 0, headers: new Headers() }));
         statuses.push({ what: 'search', status: read.status, retryAfter: read.headers.get('retry-after') });
       }
     };

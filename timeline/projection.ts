@@ -207,11 +207,11 @@ export class TimelineStore {
   }
 
   /**
-   * Adds the months of these events to their patients' month lists, and gives every affected
-   * patient's list a new stamp. A patient's list is created
-   * `complete` only when none of its events predates the month buckets; otherwise its pages read
-   * the whole record until rebuildPatient (make reindex) writes the list afresh. A month whose
-   * events have all gone stays listed: a page reads it and finds nothing.
+   * Adds the months of these events to their patients' month lists, and gives the list of every
+   * affected patient (those of the events and those in `affected`) a new stamp. A patient's list
+   * is created `complete` only when none of its events predates the month buckets; otherwise its
+   * pages read the whole record until rebuildPatient (make reindex) writes the list afresh. A
+   * month whose events have all gone stays listed: a page reads it and finds nothing.
    */
   private async recordMonths(events: TimelineDoc[], added: TimelineDoc[], removed: string[], affected: Iterable<string>): Promise<void> {
     const byPatient = new Map<string, { months: Set<string>; delta: number }>();
