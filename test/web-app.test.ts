@@ -309,6 +309,11 @@ describe('the web page at /app/', () => {
     // The row is focused once it is drawn (an effect after the render), not within the key press.
     await eventually(() => page.evaluate(() => document.activeElement?.getAttribute('data-index'))).toBe('449');
     await eventually(() => status.textContent()).toBe(`650 events shown of ${MANY}, more as you scroll`);
+    // Scrolled far from the focused row, the row leaves the DOM: the focus stays on a row drawn
+    // (where the keys still work), and the list stays where it was scrolled to.
+    await list.evaluate((el) => { el.scrollTop = 56 * 50; });
+    await eventually(() => page.evaluate(() => Number(document.activeElement?.getAttribute('data-index') ?? -1))).toBeGreaterThanOrEqual(40);
+    expect(await list.evaluate((el) => el.scrollTop)).toBe(56 * 50);
     // Five page loads and a dozen waits: more than the default 30 s on a loaded machine.
   }, 120_000);
 

@@ -119,6 +119,8 @@ export function Timeline({ id }: { id: string }) {
   const [viewport, setViewport] = useState(600);
   const [focusIndex, setFocusIndex] = useState(0);
   const focusPending = useRef(false);
+  /** The row that has the focus, while it is in the list. */
+  const focusedRow = useRef<HTMLElement | null>(null);
 
   useEffect(() => {
     const el = list.current;
@@ -160,6 +162,17 @@ export function Timeline({ id }: { id: string }) {
     focusPending.current = false;
     row.focus();
   }, [focusIndex, start, end, viewport, events.length]);
+
+  // A render that no longer draws the focused row (the list scrolled, a page arrived) takes the
+  // focus away with it, to the page's body, and the keys with it: it goes to that row if it is
+  // drawn again, else to the list's tab stop, without scrolling. Focus a user moved elsewhere
+  // stays there.
+  useEffect(() => {
+    const row = focusedRow.current;
+    if (!row || row.isConnected || focusPending.current || document.activeElement !== document.body) return;
+    focusedRow.current = null;
+    list.current?.querySelector<HTMLElement>(`[data-index="${tabStop}"]`)?.focus({ preventScroll: true });
+  });
 
   const moveTo = (i: number): void => {
     const index = Math.max(0, Math.min(events.length - 1, i));
@@ -239,7 +252,14 @@ export function Timeline({ id }: { id: string }) {
         <span className="what">Event</span>
       </div>
       <div className="events" ref={list} onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}>
-        <ol aria-label="Events, newest first (arrow keys move, Enter opens a report or letter)" style={{ height: `${events.length * ROW}px` }} onKeyDown={onKey}>
+        <ol
+          aria-label="Events, newest first (arrow keys move, Enter opens a report or letter)"
+          style={{ height: `${events.length * ROW}px` }}
+          onKeyDown={onKey}
+          onBlur={(e) => {
+            if (e.relatedTarget && !e.currentTarget.contains(e.relatedTarget as Node)) focusedRow.current = null;
+          }}
+        >
           {events.slice(start, end).map((e, k) => {
             const i = start + k;
             const target = readerTarget(e);
@@ -255,7 +275,10 @@ export function Timeline({ id }: { id: string }) {
                 data-index={i}
                 data-lane={e.lane}
                 data-time={e.time}
-                onFocus={() => setFocusIndex(i)}
+                onFocus={(ev) => {
+                  focusedRow.current = ev.currentTarget;
+                  setFocusIndex(i);
+                }}
               >
                 <time className="time" dateTime={e.time}>{formatDateTime(e.time)}</time>
                 {[...COLUMNS, 'rest' as const].map((c) => (
