@@ -168,7 +168,9 @@ export class TimelineStore {
     for (const id of stale) ops.push({ deleteOne: { filter: { _id: id } } });
     if (ops.length) await this.events.bulkWrite(ops, { ordered: false });
     const affected = new Set([...docs.flatMap((d) => d.patients ?? []), ...existing.map((e) => e._id.slice(0, e._id.indexOf('|')))]);
-    for (const p of await this.formerPatients(docs.filter((d) => asked.has(d._id) && !related.some((e) => e.refs.includes(d._id))))) affected.add(p);
+    // (One set of what the events hold: a correction of a 5,000-result report updates 5,000 resources its one event holds.)
+    const inEvents = new Set(related.flatMap((e) => e.refs));
+    for (const p of await this.formerPatients(docs.filter((d) => asked.has(d._id) && !inEvents.has(d._id)))) affected.add(p);
     await this.recordMonths(next, next.filter((d) => !before.has(d._id)), stale, affected);
     return { upserted: next.length, deleted: stale.length };
   }
