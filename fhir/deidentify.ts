@@ -94,9 +94,13 @@ export class Deidentifier {
     this.now = now;
   }
 
-  /** A keyed pseudonym: the same input and key give the same value in every export. */
+  /**
+   * A keyed pseudonym: the same input and key give the same value in every export. 128 bits as 32
+   * hexadecimal characters, one word without separators: a pseudonym can never hold, between two
+   * dashes, a run of characters that spells a name, house number or postcode.
+   */
   pseudonym(kind: string, value: string): string {
-    return createHmac('sha256', this.key).update(`${kind}\u0000${value}`).digest('base64url').slice(0, 32).replace(/[_]/g, '-');
+    return createHmac('sha256', this.key).update(`${kind}\u0000${value}`).digest('hex').slice(0, 32);
   }
 
   /** The days this patient's dates move by (never 0). */

@@ -113,8 +113,7 @@ describe('sharing a case outside the hospital', () => {
     expect(study.identifier[0].value).toMatch(/^urn:oid:2\.25\.\d+$/);
     expect(study.series[0].uid).toMatch(/^2\.25\.\d+$/);
     expect(text).not.toContain(STUDY_UID);
-    // No way to the images but the remapped UIDs: no WADO or DICOMweb address, no endpoint. (Not
-    // a bare "wado": the random pseudonyms, base64url, contain it now and then — "…8ziWaDOD".)
+    // No way to the images but the remapped UIDs: no WADO or DICOMweb address, no endpoint.
     expect(text).not.toMatch(/\/wado|wado-(rs|uri)|dicom-?web|"endpoint"/i);
     expect(text).not.toContain(server.url);
     for (const id of Object.values(ids)) expect(text).not.toContain(id);
