@@ -6,7 +6,7 @@ import type { Database } from '../store/db.ts';
 import type { Repository } from '../store/repository.ts';
 import { systemContext, type RequestContext } from '../store/request-context.ts';
 import { assertPermits } from '../store/access.ts';
-import { keepVisible } from '../store/access-guard.ts';
+import { guardedResource, keepVisible } from '../store/access-guard.ts';
 import { COLLECTION_NAMES } from '../schema/collections.ts';
 import { compartmentOf } from '../schema/search-index.ts';
 import { storeReads, type PatientReads } from './lookups.ts';
@@ -145,7 +145,7 @@ export class SummaryCache {
 
   /** The resources the caller may see, noted for the access audit (as a read of the store notes them). */
   private async visible<T extends Resource>(ctx: RequestContext, found: KeptResource[]): Promise<T[]> {
-    const shown = await keepVisible(this.database, ctx, found, (k) => ({ type: k.r.resourceType, id: k.r.id ?? '', patients: k.p }));
+    const shown = await keepVisible(this.database, ctx, found, (k) => guardedResource(k.r, k.p));
     return shown.map((k) => k.r as T);
   }
 }
